@@ -1,0 +1,373 @@
+//! Event kinds and ingest normalisation.
+//!
+//! An event is normalised once, at ingest, into exactly the JSON it will be served as (SPEC
+//! "stored form = served form"): `created` in UTC `…mmmZ`, `EventCategory.X` → `X`, the four
+//! always-present admin `data` strings filled with `""`, compliance `orgId` set to the canonical org.
+//! Everything else, unknown keys included, is kept verbatim. The filterable fields are lifted out
+//! as typed columns, and the content hash used for idempotency is computed here, off the store's
+//! single writer.
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::{Category, EventId, EventType, OrgId, ParamError, Resource, Timestamp};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    Admin,
+    Compliance,
+    Connect,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 3] = [Kind::Admin, Kind::Compliance, Kind::Connect];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Admin => "admin",
+            Kind::Compliance => "compliance",
+            Kind::Connect => "connect",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == raw)
+    }
+
+    /// The stable small integer the stores use for this kind. Never renumber.
+    pub fn code(self) -> i64 {
+        match self {
+            Kind::Admin => 1,
+            Kind::Compliance => 2,
+            Kind::Connect => 3,
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An event ready to store: the served JSON plus the columns the read APIs filter on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NormalizedEvent {
+    pub kind: Kind,
+    pub id: EventId,
+    /// False when the server generated the id; such events are never deduplicated.
+    pub id_given: bool,
+    pub created: Timestamp,
+    /// False when the server filled `created` with the receipt time.
+    pub created_given: bool,
+    pub actor_id: Option<String>,
+    pub actor_email: Option<String>,
+    /// Admin `data.eventCategory` or Connect `eventCategory`; compliance `resource`.
+    pub category: Option<String>,
+    /// Compliance `type`.
+    pub event_type: Option<EventType>,
+    pub roles: Vec<String>,
+    /// The stored (= served) wire JSON.
+    pub body: String,
+    /// SHA-256 of the RFC 8785 form of the body without `created`: two ingests of the same id are
+    /// the same event when this matches and `created` matches or was filled in by the server.
+    pub content_hash: [u8; 32],
+}
+
+/// Why one item of a batch was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemError {
+    pub index: usize,
+    pub field: String,
+    pub reason: String,
+    /// The item names another org: 403 rather than 400.
+    pub forbidden: bool,
+}
+
+impl fmt::Display for ItemError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "items[{}].{}: {}", self.index, self.field, self.reason)
+    }
+}
+
+/// Everything normalisation needs besides the item.
+pub struct IngestContext<'a> {
+    pub org: &'a OrgId,
+    pub received: Timestamp,
+}
+
+pub fn normalize(
+    kind: Kind,
+    ctx: &IngestContext<'_>,
+    index: usize,
+    item: Value,
+    fresh_id: Uuid,
+) -> Result<NormalizedEvent, ItemError> {
+    let err = |field: &str, reason: String| ItemError { index, field: field.to_owned(), reason, forbidden: false };
+    let Value::Object(mut obj) = item else {
+        return Err(err("", "each item must be a JSON object".to_owned()));
+    };
+    let (id, id_given) = match obj.get("id") {
+        None | Some(Value::Null) => (EventId::generate(fresh_id), false),
+        Some(Value::String(raw)) => (EventId::parse(raw, "id").map_err(|e| err("id", e.reason))?, true),
+        Some(_) => return Err(err("id", "must be a string".to_owned())),
+    };
+    obj.insert("id".to_owned(), Value::String(id.as_str().to_owned()));
+    let (created, created_given) = match obj.get("created") {
+        None | Some(Value::Null) => (ctx.received, false),
+        Some(Value::String(raw)) => (Timestamp::parse(raw, "created").map_err(|e| err("created", e.reason))?, true),
+        Some(_) => return Err(err("created", "must be a string (RFC 3339 timestamp)".to_owned())),
+    };
+    obj.insert("created".to_owned(), Value::String(created.to_string()));
+
+    let mut event = NormalizedEvent {
+        kind,
+        id,
+        id_given,
+        created,
+        created_given,
+        actor_id: None,
+        actor_email: None,
+        category: None,
+        event_type: None,
+        roles: Vec::new(),
+        body: String::new(),
+        content_hash: [0; 32],
+    };
+    match kind {
+        Kind::Admin => normalize_admin(&mut obj, &mut event).map_err(|(f, r)| err(&f, r))?,
+        Kind::Compliance => normalize_compliance(&mut obj, &mut event, ctx.org)
+            .map_err(|(f, r, forbidden)| ItemError { index, field: f, reason: r, forbidden })?,
+        Kind::Connect => normalize_connect(&mut obj, &mut event).map_err(|(f, r)| err(&f, r))?,
+    }
+    let body = Value::Object(obj);
+    event.body = serde_json::to_string(&body).map_err(|e| err("", format!("cannot be serialised: {e}")))?;
+    event.content_hash = content_hash(body).map_err(|e| err("", format!("cannot be canonicalised: {e}")))?;
+    Ok(event)
+}
+
+/// SHA-256 of the RFC 8785 canonical form of the event without `created`.
+pub fn content_hash(mut body: Value) -> Result<[u8; 32], serde_json::Error> {
+    if let Value::Object(obj) = &mut body {
+        obj.remove("created");
+    }
+    let canonical = serde_json_canonicalizer::to_vec(&body)?;
+    Ok(Sha256::digest(&canonical).into())
+}
+
+type FieldError = (String, String);
+
+fn required_string(obj: &Map<String, Value>, field: &str, prefix: &str) -> Result<String, FieldError> {
+    match obj.get(field) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        Some(Value::String(_)) => Err((format!("{prefix}{field}"), "must not be empty".to_owned())),
+        None | Some(Value::Null) => Err((format!("{prefix}{field}"), "is required".to_owned())),
+        Some(_) => Err((format!("{prefix}{field}"), "must be a string".to_owned())),
+    }
+}
+
+fn optional_string(obj: &Map<String, Value>, field: &str, prefix: &str) -> Result<Option<String>, FieldError> {
+    match obj.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err((format!("{prefix}{field}"), "must be a string".to_owned())),
+    }
+}
+
+fn optional_string_list(obj: &Map<String, Value>, field: &str, prefix: &str) -> Result<Vec<String>, FieldError> {
+    match obj.get(field) {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(values)) => values
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| (format!("{prefix}{field}"), "must be an array of strings".to_owned()))
+            })
+            .collect(),
+        Some(_) => Err((format!("{prefix}{field}"), "must be an array of strings".to_owned())),
+    }
+}
+
+fn check_optional_strings(obj: &Map<String, Value>, fields: &[&str], prefix: &str) -> Result<(), FieldError> {
+    fields.iter().try_for_each(|f| optional_string(obj, f, prefix).map(drop))
+}
+
+fn normalize_admin(obj: &mut Map<String, Value>, event: &mut NormalizedEvent) -> Result<(), FieldError> {
+    event.actor_id = Some(required_string(obj, "actorId", "")?);
+    check_optional_strings(obj, &["actorOrgId"], "")?;
+    let data = match obj.get_mut("data") {
+        Some(Value::Object(data)) => data,
+        None | Some(Value::Null) => {
+            return Err(("data".to_owned(), "is required (an object with eventCategory)".to_owned()));
+        }
+        Some(_) => return Err(("data".to_owned(), "must be an object".to_owned())),
+    };
+    let raw_category = required_string(data, "eventCategory", "data.")?;
+    let category = Category::parse(&raw_category, "data.eventCategory").map_err(|e| (e.param, e.reason))?;
+    data.insert("eventCategory".to_owned(), Value::String(category.as_str().to_owned()));
+    event.category = Some(category.as_str().to_owned());
+    for always_present in ["actionText", "eventDescription", "actorEmail"] {
+        let value = optional_string(data, always_present, "data.")?.unwrap_or_default();
+        data.insert(always_present.to_owned(), Value::String(value));
+    }
+    check_optional_strings(
+        data,
+        &["targetOrgId", "actorName", "targetId", "targetType", "errorCode", "errorMessage"],
+        "data.",
+    )?;
+    event.roles = optional_string_list(data, "adminRoles", "data.")?;
+    event.actor_email = optional_string(data, "actorEmail", "data.")?.filter(|e| !e.is_empty());
+    Ok(())
+}
+
+fn normalize_compliance(
+    obj: &mut Map<String, Value>,
+    event: &mut NormalizedEvent,
+    org: &OrgId,
+) -> Result<(), (String, String, bool)> {
+    let plain = |(f, r): FieldError| (f, r, false);
+    let resource = required_string(obj, "resource", "").map_err(plain)?;
+    let resource = Resource::parse(&resource, "resource").map_err(|e| (e.param, e.reason, false))?;
+    let event_type = required_string(obj, "type", "").map_err(plain)?;
+    let event_type = EventType::parse(&event_type, "type").map_err(|e| (e.param, e.reason, false))?;
+    event.actor_id = Some(required_string(obj, "actorId", "").map_err(plain)?);
+    if let Some(raw) = optional_string(obj, "orgId", "").map_err(plain)? {
+        let given = OrgId::parse(&raw, "orgId").map_err(|e| (e.param, e.reason, false))?;
+        if &given != org {
+            return Err(("orgId".to_owned(), "names another organization than the token's".to_owned(), true));
+        }
+    }
+    obj.insert("orgId".to_owned(), Value::String(org.to_string()));
+    check_optional_strings(obj, &["appId"], "").map_err(plain)?;
+    match obj.get("data") {
+        None | Some(Value::Null | Value::Object(_)) => {}
+        Some(_) => return Err(("data".to_owned(), "must be an object".to_owned(), false)),
+    }
+    event.category = Some(resource.as_str().to_owned());
+    event.event_type = Some(event_type);
+    Ok(())
+}
+
+fn normalize_connect(obj: &mut Map<String, Value>, event: &mut NormalizedEvent) -> Result<(), FieldError> {
+    required_string(obj, "eventDescription", "")?;
+    required_string(obj, "statusOfAction", "")?;
+    check_optional_strings(obj, &["actionText", "transid", "groupId", "serviceId", "actorIp"], "")?;
+    event.actor_id = optional_string(obj, "actorId", "")?.filter(|s| !s.is_empty());
+    event.actor_email = optional_string(obj, "actorEmail", "")?.filter(|s| !s.is_empty());
+    event.category = optional_string(obj, "eventCategory", "")?.filter(|s| !s.is_empty());
+    event.roles = optional_string_list(obj, "adminRoles", "")?;
+    Ok(())
+}
+
+/// A ParamError for one item, for callers that parse items outside [`normalize`].
+pub fn item_error(index: usize, e: ParamError) -> ItemError {
+    ItemError { index, field: e.param, reason: e.reason, forbidden: false }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn org() -> OrgId {
+        OrgId::from_uuid(Uuid::from_u128(1))
+    }
+
+    fn norm(kind: Kind, item: Value) -> Result<NormalizedEvent, ItemError> {
+        let org = org();
+        let ctx = IngestContext { org: &org, received: Timestamp::from_millis(1_000).unwrap() };
+        normalize(kind, &ctx, 3, item, Uuid::from_u128(5))
+    }
+
+    fn body(e: &NormalizedEvent) -> Value {
+        serde_json::from_str(&e.body).unwrap()
+    }
+
+    #[test]
+    fn admin_is_normalised_to_its_served_form() {
+        let e = norm(
+            Kind::Admin,
+            json!({"id": "abc", "actorId": "A", "created": "2024-01-01T01:00:00.123456+01:00",
+                   "data": {"eventCategory": "EventCategory.LOGINS", "custom": {"x": [1, 2]}}, "extra": true}),
+        )
+        .unwrap();
+        let b = body(&e);
+        assert_eq!(b["created"], "2024-01-01T00:00:00.123Z");
+        assert_eq!(b["data"]["eventCategory"], "LOGINS");
+        for key in ["actionText", "eventDescription", "actorEmail"] {
+            assert_eq!(b["data"][key], "", "{key}");
+        }
+        assert_eq!(b["data"]["custom"], json!({"x": [1, 2]}));
+        assert_eq!(b["extra"], true);
+        assert_eq!(e.category.as_deref(), Some("LOGINS"));
+        assert!(e.id_given && e.created_given);
+    }
+
+    #[test]
+    fn missing_id_and_created_are_filled() {
+        let e = norm(Kind::Connect, json!({"eventDescription": "login", "statusOfAction": "SUCCESS"})).unwrap();
+        assert!(!e.id_given && !e.created_given);
+        assert_eq!(e.created.millis(), 1_000);
+        assert_eq!(body(&e)["id"], EventId::generate(Uuid::from_u128(5)).as_str());
+    }
+
+    #[test]
+    fn errors_name_index_and_field() {
+        let cases = [
+            (Kind::Admin, json!({"data": {"eventCategory": "X"}}), "actorId"),
+            (Kind::Admin, json!({"actorId": "a"}), "data"),
+            (Kind::Admin, json!({"actorId": "a", "data": {}}), "data.eventCategory"),
+            (Kind::Admin, json!({"actorId": 5, "data": {"eventCategory": "X"}}), "actorId"),
+            (Kind::Admin, json!({"actorId": "a", "data": {"eventCategory": "X", "actionText": 1}}), "data.actionText"),
+            (Kind::Admin, json!({"actorId": "a", "data": {"eventCategory": "X"}, "created": "today"}), "created"),
+            (Kind::Admin, json!({"actorId": "a", "data": {"eventCategory": "X"}, "id": 7}), "id"),
+            (Kind::Compliance, json!({"resource": "nope", "type": "created", "actorId": "a"}), "resource"),
+            (Kind::Compliance, json!({"resource": "files", "type": "read", "actorId": "a"}), "type"),
+            (Kind::Compliance, json!({"resource": "files", "type": "created"}), "actorId"),
+            (Kind::Compliance, json!({"resource": "files", "type": "created", "actorId": "a", "data": []}), "data"),
+            (Kind::Connect, json!({"statusOfAction": "SUCCESS"}), "eventDescription"),
+            (
+                Kind::Connect,
+                json!({"eventDescription": "x", "statusOfAction": "S", "adminRoles": "Owner"}),
+                "adminRoles",
+            ),
+            (Kind::Connect, json!([1]), ""),
+        ];
+        for (kind, item, field) in cases {
+            let e = norm(kind, item.clone()).unwrap_err();
+            assert_eq!((e.index, e.field.as_str()), (3, field), "{item}");
+            assert!(!e.forbidden);
+        }
+    }
+
+    #[test]
+    fn compliance_org_is_canonical_or_forbidden() {
+        let item = json!({"resource": "call_records", "type": "created", "actorId": "a", "orgId": org().uuid().to_string(),
+                          "data": {"isCallAnswered": "true", "callDurationSeconds": "192"}});
+        let e = norm(Kind::Compliance, item).unwrap();
+        let b = body(&e);
+        assert_eq!(b["orgId"], org().to_string());
+        assert_eq!(b["data"]["callDurationSeconds"], "192");
+        let other = OrgId::from_uuid(Uuid::from_u128(2)).to_string();
+        let e = norm(Kind::Compliance, json!({"resource": "files", "type": "created", "actorId": "a", "orgId": other}))
+            .unwrap_err();
+        assert!(e.forbidden);
+    }
+
+    #[test]
+    fn content_hash_ignores_created_and_key_order() {
+        let a = norm(
+            Kind::Connect,
+            json!({"id": "x", "eventDescription": "d", "statusOfAction": "S", "created": "2024-01-01T00:00:00Z"}),
+        )
+        .unwrap();
+        let b = norm(Kind::Connect, json!({"statusOfAction": "S", "eventDescription": "d", "id": "x"})).unwrap();
+        assert_eq!(a.content_hash, b.content_hash);
+        let c = norm(Kind::Connect, json!({"id": "x", "eventDescription": "d", "statusOfAction": "ERROR"})).unwrap();
+        assert_ne!(a.content_hash, c.content_hash);
+    }
+}
