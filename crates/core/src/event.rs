@@ -219,8 +219,9 @@ fn normalize_admin(obj: &mut Map<String, Value>, event: &mut NormalizedEvent) ->
         &["targetOrgId", "actorName", "targetId", "targetType", "errorCode", "errorMessage"],
         "data.",
     )?;
-    event.roles = optional_string_list(data, "adminRoles", "data.")?;
-    event.actor_email = optional_string(data, "actorEmail", "data.")?.filter(|e| !e.is_empty());
+    // Admin roles and e-mail are served but not filtered on (Webex offers no such filter), so
+    // they are checked for type and not lifted into indexed columns.
+    optional_string_list(data, "adminRoles", "data.")?;
     Ok(())
 }
 

@@ -1,0 +1,183 @@
+//! The storage boundary of auditrail.
+//!
+//! [`Store`] is everything the server needs from a backend; SQLite ([`sqlite::SqliteStore`]) is the
+//! embedded default and PostgreSQL implements the same trait. This crate is the only place that
+//! talks SQL, and every method that touches events or tokens takes the [`OrgId`] it acts for, so
+//! one org's data cannot be reached through another org's request: isolation is a property of the
+//! API, not a convention of the handlers.
+//!
+//! Guarantees every backend keeps:
+//! - an ingest is acknowledged only once its transaction is committed and synced;
+//! - a batch is atomic;
+//! - per org, committed `seq` values are always exactly `1..=head` (allocated under a per-org lock
+//!   held until commit), so "seq ≤ head" is a consistent snapshot for pagination;
+//! - idempotency by (org, kind, id).
+
+use async_trait::async_trait;
+use auditrail_core::token::{TokenHash, TokenSecret};
+use auditrail_core::{EventId, EventQuery, Kind, NormalizedEvent, OrgId, Scope, Timestamp};
+
+pub mod sqlite;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Org {
+    pub id: OrgId,
+    pub name: String,
+    pub created: Timestamp,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub scopes: Vec<Scope>,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub expires: Option<Timestamp>,
+}
+
+/// What is known about a token, never its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    pub token_id: String,
+    pub org: OrgId,
+    pub scopes: Vec<Scope>,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub created: Timestamp,
+    pub last_used: Option<Timestamp>,
+    pub expires: Option<Timestamp>,
+    pub revoked: bool,
+}
+
+/// The holder of a valid token, as a request sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub token: TokenInfo,
+    pub org: Org,
+}
+
+impl Principal {
+    pub fn has(&self, scope: Scope) -> bool {
+        self.token.scopes.contains(&scope)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemReceipt {
+    pub id: EventId,
+    pub seq: u64,
+    pub duplicate: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestReceipt {
+    pub accepted: usize,
+    pub duplicates: usize,
+    /// In request order.
+    pub items: Vec<ItemReceipt>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub seq: u64,
+    pub created: Timestamp,
+    /// The served wire JSON.
+    pub body: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventPage {
+    pub items: Vec<StoredEvent>,
+    /// Whether at least one more matching event follows this page (within the snapshot).
+    pub has_more: bool,
+    /// The snapshot the page was read at: the query's, or the org's head when it had none.
+    pub snapshot: u64,
+    pub total: Option<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend cannot be reached or refused the operation for reasons not the caller's (disk
+    /// full, I/O error, database down). Maps to 503.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("no such organization: {0}")]
+    NoSuchOrg(OrgId),
+    #[error("organization already exists: {0}")]
+    OrgExists(OrgId),
+    #[error("no such token: {0}")]
+    NoSuchToken(String),
+    /// Stored data that this version cannot read: a bug or tampering, never the client's fault.
+    #[error("store corrupt: {0}")]
+    Corrupt(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// An event with this id exists with different content (409).
+    #[error("items[{index}]: an event with id '{id}' already exists with different content")]
+    Conflict { index: usize, id: EventId },
+    /// The same id twice in one batch with different content (400).
+    #[error("items[{index}]: id '{id}' appears earlier in this batch (items[{first}]) with different content")]
+    InBatchConflict { index: usize, first: usize, id: EventId },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Reachability, for `/readyz`.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    async fn create_org(&self, id: &OrgId, name: &str) -> Result<Org, StoreError>;
+    async fn org(&self, id: &OrgId) -> Result<Option<Org>, StoreError>;
+    async fn orgs(&self) -> Result<Vec<Org>, StoreError>;
+
+    /// Creates a token and returns its secret, which is not stored and cannot be shown again.
+    async fn create_token(&self, org: &OrgId, token: NewToken) -> Result<(TokenInfo, TokenSecret), StoreError>;
+    async fn tokens(&self, org: &OrgId) -> Result<Vec<TokenInfo>, StoreError>;
+    /// Revokes by public token id; returns the token's org.
+    async fn revoke_token(&self, token_id: &str) -> Result<OrgId, StoreError>;
+    /// The principal for a valid (known, unrevoked, unexpired) token; records its use.
+    async fn authenticate(&self, hash: &TokenHash, now: Timestamp) -> Result<Option<Principal>, StoreError>;
+
+    /// Stores a batch atomically and durably; the events must all be of `kind`.
+    async fn ingest(&self, org: &OrgId, kind: Kind, events: Vec<NormalizedEvent>)
+    -> Result<IngestReceipt, IngestError>;
+
+    async fn events(&self, org: &OrgId, query: &EventQuery) -> Result<EventPage, StoreError>;
+    async fn event_by_id(&self, org: &OrgId, kind: Kind, id: &EventId) -> Result<Option<StoredEvent>, StoreError>;
+    /// Admin-audit categories seen in this org's events, sorted.
+    async fn admin_categories(&self, org: &OrgId) -> Result<Vec<String>, StoreError>;
+
+    /// The secret that authenticates pagination cursors, shared by every replica of this store.
+    async fn cursor_key(&self) -> Result<[u8; 32], StoreError>;
+}
+
+/// Rejects a second occurrence of an id within one batch unless it is the identical event, and
+/// marks identical repeats so they are stored once. Returns, per item, the index of its first
+/// occurrence when it repeats an earlier item.
+pub fn in_batch_repeats(events: &[NormalizedEvent]) -> Result<Vec<Option<usize>>, IngestError> {
+    let mut first_seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let mut repeats = Vec::with_capacity(events.len());
+    for (index, event) in events.iter().enumerate() {
+        if !event.id_given {
+            repeats.push(None);
+            continue;
+        }
+        match first_seen.get(event.id.as_str()) {
+            None => {
+                first_seen.insert(event.id.as_str(), index);
+                repeats.push(None);
+            }
+            Some(&first) => {
+                let earlier = &events[first];
+                let same_created = !event.created_given || !earlier.created_given || earlier.created == event.created;
+                if earlier.content_hash != event.content_hash || !same_created {
+                    return Err(IngestError::InBatchConflict { index, first, id: event.id.clone() });
+                }
+                repeats.push(Some(first));
+            }
+        }
+    }
+    Ok(repeats)
+}

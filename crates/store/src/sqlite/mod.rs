@@ -1,0 +1,521 @@
+//! The embedded backend: one SQLite file in the data directory, in WAL mode.
+//!
+//! Writes to events go through the single writer thread ([`writer`]) with group commit and
+//! `synchronous=FULL`; reads run on a small pool of read-only connections, each read in its own
+//! transaction so it sees one consistent snapshot while the writer keeps committing. Other
+//! processes (the CLI's `org` and `token` commands) may write to the same file while a server
+//! runs: SQLite's file locks serialise them and `busy_timeout` makes them wait instead of failing.
+
+mod pool;
+pub(crate) mod query;
+pub mod schema;
+mod writer;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use auditrail_core::token::{TokenHash, TokenSecret};
+use auditrail_core::{EventId, EventQuery, Kind, NormalizedEvent, OrgId, Scope, Timestamp};
+use rand::RngCore;
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{
+    EventPage, IngestError, IngestReceipt, NewToken, Org, Principal, Store, StoreError, StoredEvent, TokenInfo,
+    in_batch_repeats,
+};
+use pool::ReadPool;
+use writer::WriteOp;
+
+pub const DATABASE_FILE: &str = "auditrail.db";
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+const WRITE_QUEUE: usize = 1024;
+const TOUCH_FLUSH_INTERVAL: Duration = Duration::from_secs(2);
+
+pub(crate) fn unavailable(e: rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+pub struct SqliteStore {
+    path: PathBuf,
+    readers: Arc<ReadPool>,
+    writer: mpsc::Sender<WriteOp>,
+    org_refs: Mutex<HashMap<OrgId, i64>>,
+    touched: Mutex<(HashMap<String, i64>, Instant)>,
+    cursor_key: OnceLock<[u8; 32]>,
+}
+
+/// Opens a connection with the settings every connection of this store uses.
+fn connect(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(unavailable)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(unavailable)?;
+    // page_size only takes effect before the first table exists; 8 KiB pages keep typical events
+    // (0.5–2 KiB of JSON) inline in the clustered table.
+    conn.execute_batch(
+        "PRAGMA page_size = 8192; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+    )
+    .map_err(unavailable)?;
+    if read_only {
+        conn.execute_batch("PRAGMA query_only = ON;").map_err(unavailable)?;
+    }
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store in `dir`, applies pending migrations and starts the writer.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Unavailable(format!("cannot create data directory {}: {e}", dir.display())))?;
+        let path = dir.join(DATABASE_FILE);
+        let mut conn = connect(&path, false)?;
+        schema::migrate(&mut conn)?;
+        let mut key = [0u8; 32];
+        rand::rng().fill_bytes(&mut key);
+        conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('cursor_key', ?1)", [key.as_slice()])
+            .map_err(unavailable)?;
+        let (tx, rx) = mpsc::channel(WRITE_QUEUE);
+        std::thread::Builder::new()
+            .name("auditrail-sqlite-writer".to_owned())
+            .spawn(move || writer::run(conn, rx))
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the writer thread: {e}")))?;
+        Ok(Self {
+            readers: Arc::new(ReadPool::new(path.clone())),
+            path,
+            writer: tx,
+            org_refs: Mutex::new(HashMap::new()),
+            touched: Mutex::new((HashMap::new(), Instant::now())),
+            cursor_key: OnceLock::new(),
+        })
+    }
+
+    /// Applies pending migrations without starting anything; returns the versions applied.
+    pub fn migrate(dir: &Path) -> Result<Vec<i64>, StoreError> {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Unavailable(format!("cannot create data directory {}: {e}", dir.display())))?;
+        let mut conn = connect(&dir.join(DATABASE_FILE), false)?;
+        schema::migrate(&mut conn)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// A read-only connection for tests that inspect plans or raw rows.
+    pub fn raw_read_connection(&self) -> Result<Connection, StoreError> {
+        connect(&self.path, true)
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = readers.get()?;
+            conn.execute_batch("BEGIN").map_err(unavailable)?;
+            let result = work(&conn);
+            // A read transaction has nothing to lose; ending it only releases the snapshot.
+            let _ = conn.execute_batch("COMMIT");
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("read task failed: {e}")))?
+    }
+
+    /// A short write outside the ingest path (orgs, tokens), on its own connection.
+    async fn write<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = connect(&path, false)?;
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(unavailable)?;
+            let value = work(&tx)?;
+            tx.commit().map_err(unavailable)?;
+            Ok(value)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("write task failed: {e}")))?
+    }
+
+    async fn org_ref(&self, org: &OrgId) -> Result<i64, StoreError> {
+        if let Some(r) = self.org_refs.lock().ok().and_then(|m| m.get(org).copied()) {
+            return Ok(r);
+        }
+        let id = org.to_string();
+        let found: Option<i64> = self
+            .read(move |c| {
+                c.query_row("SELECT org_ref FROM orgs WHERE org_id = ?1", [id], |r| r.get(0))
+                    .optional()
+                    .map_err(unavailable)
+            })
+            .await?;
+        let org_ref = found.ok_or_else(|| StoreError::NoSuchOrg(org.clone()))?;
+        if let Ok(mut m) = self.org_refs.lock() {
+            m.insert(org.clone(), org_ref);
+        }
+        Ok(org_ref)
+    }
+
+    /// `EXPLAIN QUERY PLAN` of every statement a query runs (each stream, and the count when asked),
+    /// so tests and operators can see that reads are seeks, not scans or sorts.
+    pub async fn explain(&self, org: &OrgId, query: &EventQuery) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+        let org_ref = self.org_ref(org).await?;
+        let query = query.clone();
+        self.read(move |c| {
+            let mut statements: Vec<query::StreamSql> = query::plan(&query.filters)
+                .iter()
+                .map(|(driver, value)| query::stream_sql(org_ref, &query, 0, *driver, value.as_deref(), Some(1), 0))
+                .collect();
+            if query.with_total {
+                statements.push(query::count_sql(org_ref, &query, 0));
+            }
+            statements
+                .into_iter()
+                .map(|s| {
+                    let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {}", s.sql)).map_err(unavailable)?;
+                    let lines = stmt
+                        .query_map(rusqlite::params_from_iter(s.params.iter()), |r| r.get::<_, String>(3))
+                        .map_err(unavailable)?
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(unavailable)?;
+                    Ok((s.sql, lines))
+                })
+                .collect()
+        })
+        .await
+    }
+
+    fn record_use(&self, token_id: &str, at: Timestamp) {
+        let Ok(mut touched) = self.touched.lock() else { return };
+        touched.0.insert(token_id.to_owned(), at.millis());
+        if touched.1.elapsed() >= TOUCH_FLUSH_INTERVAL {
+            let batch = std::mem::take(&mut touched.0);
+            touched.1 = Instant::now();
+            // Best effort: under a full write queue, last-used times may lag; ingest never waits for them.
+            let _ = self.writer.try_send(WriteOp::TouchTokens(batch));
+        }
+    }
+}
+
+fn parse_org_row(id: String, name: String, created: i64) -> Result<Org, StoreError> {
+    Ok(Org {
+        id: OrgId::parse(&id, "org_id").map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        name,
+        created: stored_time(created)?,
+    })
+}
+
+fn stored_time(ms: i64) -> Result<Timestamp, StoreError> {
+    Timestamp::from_millis(ms).ok_or_else(|| StoreError::Corrupt(format!("timestamp {ms} out of range")))
+}
+
+fn parse_scopes(raw: &str) -> Result<Vec<Scope>, StoreError> {
+    raw.split_whitespace().map(|s| s.parse::<Scope>().map_err(StoreError::Corrupt)).collect()
+}
+
+const TOKEN_COLUMNS: &str =
+    "t.token_id, o.org_id, t.scopes, t.name, t.email, t.created, t.last_used, t.expires, t.revoked, o.name, o.created";
+
+struct TokenRow {
+    token_id: String,
+    org_id: String,
+    scopes: String,
+    name: Option<String>,
+    email: Option<String>,
+    created: i64,
+    last_used: Option<i64>,
+    expires: Option<i64>,
+    revoked: Option<i64>,
+    org_name: String,
+    org_created: i64,
+}
+
+impl TokenRow {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            token_id: r.get(0)?,
+            org_id: r.get(1)?,
+            scopes: r.get(2)?,
+            name: r.get(3)?,
+            email: r.get(4)?,
+            created: r.get(5)?,
+            last_used: r.get(6)?,
+            expires: r.get(7)?,
+            revoked: r.get(8)?,
+            org_name: r.get(9)?,
+            org_created: r.get(10)?,
+        })
+    }
+
+    fn into_principal(self) -> Result<Principal, StoreError> {
+        let org = parse_org_row(self.org_id, self.org_name, self.org_created)?;
+        let token = TokenInfo {
+            token_id: self.token_id,
+            org: org.id.clone(),
+            scopes: parse_scopes(&self.scopes)?,
+            name: self.name,
+            email: self.email,
+            created: stored_time(self.created)?,
+            last_used: self.last_used.map(stored_time).transpose()?,
+            expires: self.expires.map(stored_time).transpose()?,
+            revoked: self.revoked.is_some(),
+        };
+        Ok(Principal { token, org })
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(unavailable)).await
+    }
+
+    async fn create_org(&self, id: &OrgId, name: &str) -> Result<Org, StoreError> {
+        let org = Org { id: id.clone(), name: name.to_owned(), created: Timestamp::now() };
+        let row = org.clone();
+        self.write(move |tx| {
+            let inserted = tx
+                .execute(
+                    "INSERT OR IGNORE INTO orgs (org_id, name, created) VALUES (?1, ?2, ?3)",
+                    params![row.id.to_string(), row.name, row.created.millis()],
+                )
+                .map_err(unavailable)?;
+            if inserted == 0 {
+                return Err(StoreError::OrgExists(row.id));
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(org)
+    }
+
+    async fn org(&self, id: &OrgId) -> Result<Option<Org>, StoreError> {
+        let key = id.to_string();
+        let row: Option<(String, String, i64)> = self
+            .read(move |c| {
+                c.query_row("SELECT org_id, name, created FROM orgs WHERE org_id = ?1", [key], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()
+                .map_err(unavailable)
+            })
+            .await?;
+        row.map(|(id, name, created)| parse_org_row(id, name, created)).transpose()
+    }
+
+    async fn orgs(&self) -> Result<Vec<Org>, StoreError> {
+        let rows: Vec<(String, String, i64)> = self
+            .read(|c| {
+                let mut stmt =
+                    c.prepare("SELECT org_id, name, created FROM orgs ORDER BY org_ref").map_err(unavailable)?;
+                let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(unavailable)?;
+                rows.collect::<Result<_, _>>().map_err(unavailable)
+            })
+            .await?;
+        rows.into_iter().map(|(id, name, created)| parse_org_row(id, name, created)).collect()
+    }
+
+    async fn create_token(&self, org: &OrgId, token: NewToken) -> Result<(TokenInfo, TokenSecret), StoreError> {
+        let org_ref = self.org_ref(org).await?;
+        let mut random = [0u8; 32];
+        rand::rng().fill_bytes(&mut random);
+        let secret = TokenSecret::from_random(random);
+        let mut id_bytes = [0u8; 6];
+        rand::rng().fill_bytes(&mut id_bytes);
+        let token_id: String = id_bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let mut scopes = token.scopes.clone();
+        scopes.sort();
+        scopes.dedup();
+        let info = TokenInfo {
+            token_id: format!("tk_{token_id}"),
+            org: org.clone(),
+            scopes,
+            name: token.name,
+            email: token.email,
+            created: Timestamp::now(),
+            last_used: None,
+            expires: token.expires,
+            revoked: false,
+        };
+        let row = info.clone();
+        let hash = secret.hash();
+        self.write(move |tx| {
+            let scopes: Vec<&str> = row.scopes.iter().map(|s| s.as_str()).collect();
+            tx.execute(
+                "INSERT INTO tokens (token_id, org_ref, hash, scopes, name, email, created, expires) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    row.token_id,
+                    org_ref,
+                    hash.0.as_slice(),
+                    scopes.join(" "),
+                    row.name,
+                    row.email,
+                    row.created.millis(),
+                    row.expires.map(|e| e.millis())
+                ],
+            )
+            .map_err(unavailable)?;
+            Ok(())
+        })
+        .await?;
+        Ok((info, secret))
+    }
+
+    async fn tokens(&self, org: &OrgId) -> Result<Vec<TokenInfo>, StoreError> {
+        let org_ref = self.org_ref(org).await?;
+        let rows: Vec<TokenRow> = self
+            .read(move |c| {
+                let sql = format!(
+                    "SELECT {TOKEN_COLUMNS} FROM tokens AS t JOIN orgs AS o ON o.org_ref = t.org_ref \
+                     WHERE t.org_ref = ?1 ORDER BY t.created, t.token_id"
+                );
+                let mut stmt = c.prepare(&sql).map_err(unavailable)?;
+                let rows = stmt.query_map([org_ref], TokenRow::read).map_err(unavailable)?;
+                rows.collect::<Result<_, _>>().map_err(unavailable)
+            })
+            .await?;
+        rows.into_iter().map(|r| r.into_principal().map(|p| p.token)).collect()
+    }
+
+    async fn revoke_token(&self, token_id: &str) -> Result<OrgId, StoreError> {
+        let token_id = token_id.to_owned();
+        let org: String = self
+            .write(move |tx| {
+                let org: Option<String> = tx
+                    .query_row(
+                        "SELECT o.org_id FROM tokens AS t JOIN orgs AS o ON o.org_ref = t.org_ref WHERE t.token_id = ?1",
+                        [&token_id],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(unavailable)?;
+                let org = org.ok_or_else(|| StoreError::NoSuchToken(token_id.clone()))?;
+                tx.execute(
+                    "UPDATE tokens SET revoked = COALESCE(revoked, ?2) WHERE token_id = ?1",
+                    params![token_id, Timestamp::now().millis()],
+                )
+                .map_err(unavailable)?;
+                Ok(org)
+            })
+            .await?;
+        OrgId::parse(&org, "org_id").map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    async fn authenticate(&self, hash: &TokenHash, now: Timestamp) -> Result<Option<Principal>, StoreError> {
+        let hash = hash.0;
+        let row: Option<TokenRow> = self
+            .read(move |c| {
+                let sql = format!(
+                    "SELECT {TOKEN_COLUMNS} FROM tokens AS t JOIN orgs AS o ON o.org_ref = t.org_ref WHERE t.hash = ?1"
+                );
+                c.prepare_cached(&sql)
+                    .and_then(|mut s| s.query_row([hash.as_slice()], TokenRow::read).optional())
+                    .map_err(unavailable)
+            })
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let principal = row.into_principal()?;
+        let expired = principal.token.expires.is_some_and(|e| e <= now);
+        if principal.token.revoked || expired {
+            return Ok(None);
+        }
+        self.record_use(&principal.token.token_id, now);
+        Ok(Some(principal))
+    }
+
+    async fn ingest(
+        &self,
+        org: &OrgId,
+        kind: Kind,
+        events: Vec<NormalizedEvent>,
+    ) -> Result<IngestReceipt, IngestError> {
+        let org_ref = self.org_ref(org).await?;
+        let repeats = in_batch_repeats(&events)?;
+        if let Some(wrong) = events.iter().find(|e| e.kind != kind) {
+            return Err(IngestError::Store(StoreError::Corrupt(format!(
+                "a {} event was sent to the {kind} ingest",
+                wrong.kind
+            ))));
+        }
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(WriteOp::Ingest { org_ref, kind, events, repeats, reply })
+            .await
+            .map_err(|_| StoreError::Unavailable("the writer has stopped".to_owned()))?;
+        answer.await.map_err(|_| StoreError::Unavailable("the writer stopped before answering".to_owned()))?
+    }
+
+    async fn events(&self, org: &OrgId, query: &EventQuery) -> Result<EventPage, StoreError> {
+        let org_ref = self.org_ref(org).await?;
+        let query = query.clone();
+        self.read(move |c| {
+            let snapshot = match query.snapshot {
+                Some(s) => s,
+                None => head_seq(c, org_ref)?,
+            };
+            let (items, has_more) = query::read_page(c, org_ref, &query, snapshot)?;
+            let total = if query.with_total { Some(query::count(c, org_ref, &query, snapshot)?) } else { None };
+            Ok(EventPage { items, has_more, snapshot, total })
+        })
+        .await
+    }
+
+    async fn event_by_id(&self, org: &OrgId, kind: Kind, id: &EventId) -> Result<Option<StoredEvent>, StoreError> {
+        let org_ref = self.org_ref(org).await?;
+        let id = id.as_str().to_owned();
+        let row: Option<(i64, i64, String)> = self
+            .read(move |c| {
+                c.prepare_cached("SELECT seq, created, body FROM events WHERE org_ref = ?1 AND kind = ?2 AND id = ?3")
+                    .and_then(|mut s| {
+                        s.query_row(params![org_ref, kind.code(), id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                            .optional()
+                    })
+                    .map_err(unavailable)
+            })
+            .await?;
+        row.map(|(seq, created, body)| Ok(StoredEvent { seq: seq as u64, created: stored_time(created)?, body }))
+            .transpose()
+    }
+
+    async fn admin_categories(&self, org: &OrgId) -> Result<Vec<String>, StoreError> {
+        let org_ref = self.org_ref(org).await?;
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached("SELECT category FROM admin_categories WHERE org_ref = ?1 ORDER BY category")
+                .map_err(unavailable)?;
+            let rows = stmt.query_map([org_ref], |r| r.get(0)).map_err(unavailable)?;
+            rows.collect::<Result<_, _>>().map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn cursor_key(&self) -> Result<[u8; 32], StoreError> {
+        if let Some(key) = self.cursor_key.get() {
+            return Ok(*key);
+        }
+        let raw: Vec<u8> = self
+            .read(|c| {
+                c.query_row("SELECT value FROM meta WHERE key = 'cursor_key'", [], |r| r.get(0)).map_err(unavailable)
+            })
+            .await?;
+        let key: [u8; 32] =
+            raw.try_into().map_err(|_| StoreError::Corrupt("the cursor key is not 32 bytes".to_owned()))?;
+        Ok(*self.cursor_key.get_or_init(|| key))
+    }
+}
+
+fn head_seq(c: &Connection, org_ref: i64) -> Result<u64, StoreError> {
+    let head: i64 = c
+        .prepare_cached("SELECT head_seq FROM orgs WHERE org_ref = ?1")
+        .and_then(|mut s| s.query_row([org_ref], |r| r.get(0)))
+        .map_err(unavailable)?;
+    Ok(head as u64)
+}

@@ -1,0 +1,224 @@
+//! The single writer: one thread owns the only write connection of this process and commits
+//! ingests in groups.
+//!
+//! Why one writer: SQLite allows one writer at a time anyway, and funnelling every ingest through
+//! one thread lets it amortise the expensive part, the fsync of `synchronous=FULL`, over every
+//! batch that arrived while the previous commit was syncing (group commit). Each batch runs in its
+//! own savepoint, so one batch's conflict rolls back only that batch; the group then commits once,
+//! and only after that commit returns does any waiting request get its acknowledgement. If the
+//! commit fails, every batch of the group is told so and none is acknowledged.
+
+use std::collections::HashMap;
+
+use auditrail_core::{Kind, NormalizedEvent};
+use rusqlite::{Connection, OptionalExtension, params};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{IngestError, IngestReceipt, ItemReceipt, StoreError};
+
+use super::unavailable;
+
+/// Upper bound on events in one group commit, so one commit's latency stays bounded.
+const MAX_GROUP_EVENTS: usize = 50_000;
+
+pub(crate) enum WriteOp {
+    Ingest {
+        org_ref: i64,
+        kind: Kind,
+        events: Vec<NormalizedEvent>,
+        repeats: Vec<Option<usize>>,
+        reply: oneshot::Sender<Result<IngestReceipt, IngestError>>,
+    },
+    /// Token last-use times gathered since the previous flush: best effort, not acknowledged.
+    TouchTokens(HashMap<String, i64>),
+}
+
+impl WriteOp {
+    fn weight(&self) -> usize {
+        match self {
+            WriteOp::Ingest { events, .. } => events.len().max(1),
+            WriteOp::TouchTokens(_) => 1,
+        }
+    }
+}
+
+pub(crate) fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteOp>) {
+    while let Some(first) = rx.blocking_recv() {
+        let mut weight = first.weight();
+        let mut group = vec![first];
+        while weight < MAX_GROUP_EVENTS {
+            match rx.try_recv() {
+                Ok(op) => {
+                    weight += op.weight();
+                    group.push(op);
+                }
+                Err(_) => break,
+            }
+        }
+        commit_group(&mut conn, group);
+    }
+    tracing::debug!("writer stopped: every sender is gone");
+}
+
+type Reply = (oneshot::Sender<Result<IngestReceipt, IngestError>>, Result<IngestReceipt, IngestError>);
+
+fn commit_group(conn: &mut Connection, group: Vec<WriteOp>) {
+    let mut replies: Vec<Reply> = Vec::with_capacity(group.len());
+    let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            let reason = e.to_string();
+            tracing::error!(error = %reason, "cannot begin a write transaction");
+            for op in group {
+                if let WriteOp::Ingest { reply, .. } = op {
+                    let _ = reply.send(Err(IngestError::Store(StoreError::Unavailable(reason.clone()))));
+                }
+            }
+            return;
+        }
+    };
+    for op in group {
+        match op {
+            WriteOp::Ingest { org_ref, kind, events, repeats, reply } => {
+                let result = in_savepoint(&tx, |sp| apply_ingest(sp, org_ref, kind, &events, &repeats));
+                replies.push((reply, result));
+            }
+            WriteOp::TouchTokens(touched) => {
+                if let Err(e) = in_savepoint(&tx, |sp| touch_tokens(sp, &touched)) {
+                    tracing::warn!(error = %e, "could not record token use");
+                }
+            }
+        }
+    }
+    match tx.commit() {
+        Ok(()) => {
+            for (reply, result) in replies {
+                // The requester may have gone away (client disconnected); the data is committed regardless.
+                let _ = reply.send(result);
+            }
+        }
+        Err(e) => {
+            let reason = e.to_string();
+            tracing::error!(error = %reason, "group commit failed; nothing of it is acknowledged");
+            for (reply, _) in replies {
+                let _ = reply.send(Err(IngestError::Store(StoreError::Unavailable(reason.clone()))));
+            }
+        }
+    }
+}
+
+fn in_savepoint<T, E: From<StoreError>>(
+    tx: &rusqlite::Transaction<'_>,
+    work: impl FnOnce(&Connection) -> Result<T, E>,
+) -> Result<T, E> {
+    tx.execute_batch("SAVEPOINT batch").map_err(|e| E::from(unavailable(e)))?;
+    match work(tx) {
+        Ok(value) => {
+            tx.execute_batch("RELEASE batch").map_err(|e| E::from(unavailable(e)))?;
+            Ok(value)
+        }
+        Err(e) => {
+            // If even the rollback fails the transaction is unusable; the commit will fail and
+            // report that to every batch of the group.
+            let _ = tx.execute_batch("ROLLBACK TO batch; RELEASE batch");
+            Err(e)
+        }
+    }
+}
+
+fn apply_ingest(
+    conn: &Connection,
+    org_ref: i64,
+    kind: Kind,
+    events: &[NormalizedEvent],
+    repeats: &[Option<usize>],
+) -> Result<IngestReceipt, IngestError> {
+    let mut head: i64 = conn
+        .prepare_cached("SELECT head_seq FROM orgs WHERE org_ref = ?1")
+        .and_then(|mut s| s.query_row([org_ref], |r| r.get(0)))
+        .map_err(unavailable)?;
+    let mut find = conn
+        .prepare_cached("SELECT seq, created, content_hash FROM events WHERE org_ref = ?1 AND kind = ?2 AND id = ?3")
+        .map_err(unavailable)?;
+    let mut insert = conn
+        .prepare_cached(
+            "INSERT INTO events (org_ref, kind, created, seq, id, actor_id, actor_email, category, event_type, content_hash, body) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )
+        .map_err(unavailable)?;
+    let mut insert_role = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO event_roles (org_ref, kind, role, created, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .map_err(unavailable)?;
+    let mut insert_category = conn
+        .prepare_cached("INSERT OR IGNORE INTO admin_categories (org_ref, category) VALUES (?1, ?2)")
+        .map_err(unavailable)?;
+
+    let mut items: Vec<ItemReceipt> = Vec::with_capacity(events.len());
+    let mut accepted = 0;
+    for (index, event) in events.iter().enumerate() {
+        if let Some(first) = repeats.get(index).copied().flatten() {
+            let seq = items.get(first).map_or(0, |r| r.seq);
+            items.push(ItemReceipt { id: event.id.clone(), seq, duplicate: true });
+            continue;
+        }
+        if event.id_given {
+            let existing: Option<(i64, i64, Vec<u8>)> = find
+                .query_row(params![org_ref, kind.code(), event.id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()
+                .map_err(unavailable)?;
+            if let Some((seq, created, hash)) = existing {
+                let same_created = !event.created_given || created == event.created.millis();
+                if hash.as_slice() != event.content_hash.as_slice() || !same_created {
+                    return Err(IngestError::Conflict { index, id: event.id.clone() });
+                }
+                items.push(ItemReceipt { id: event.id.clone(), seq: seq as u64, duplicate: true });
+                continue;
+            }
+        }
+        head += 1;
+        insert
+            .execute(params![
+                org_ref,
+                kind.code(),
+                event.created.millis(),
+                head,
+                event.id.as_str(),
+                event.actor_id,
+                event.actor_email,
+                event.category,
+                event.event_type.map(|t| t.as_str()),
+                event.content_hash.as_slice(),
+                event.body,
+            ])
+            .map_err(unavailable)?;
+        for role in &event.roles {
+            insert_role
+                .execute(params![org_ref, kind.code(), role, event.created.millis(), head])
+                .map_err(unavailable)?;
+        }
+        if kind == Kind::Admin
+            && let Some(category) = &event.category
+        {
+            insert_category.execute(params![org_ref, category]).map_err(unavailable)?;
+        }
+        accepted += 1;
+        items.push(ItemReceipt { id: event.id.clone(), seq: head as u64, duplicate: false });
+    }
+    conn.prepare_cached("UPDATE orgs SET head_seq = ?2 WHERE org_ref = ?1")
+        .and_then(|mut s| s.execute(params![org_ref, head]))
+        .map_err(unavailable)?;
+    let duplicates = items.len() - accepted;
+    Ok(IngestReceipt { accepted, duplicates, items })
+}
+
+fn touch_tokens(conn: &Connection, touched: &HashMap<String, i64>) -> Result<(), StoreError> {
+    let mut stmt = conn
+        .prepare_cached("UPDATE tokens SET last_used = MAX(COALESCE(last_used, 0), ?2) WHERE token_id = ?1")
+        .map_err(unavailable)?;
+    for (token_id, at) in touched {
+        stmt.execute(params![token_id, at]).map_err(unavailable)?;
+    }
+    Ok(())
+}
