@@ -112,6 +112,15 @@ impl Category {
         Ok(Self(bare.to_owned()))
     }
 
+    /// A category matched exactly as given (Webex Connect filters do not know the
+    /// `EventCategory.` spelling).
+    pub fn exact(raw: &str, param: &str) -> Result<Self, ParamError> {
+        if raw.is_empty() || raw.len() > Self::MAX_LEN || raw.chars().any(char::is_control) {
+            return Err(ParamError::new(param, format!("'{}' is not a valid event category", short(raw))));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
     /// Parses a filter given comma-joined, repeated, or both; empty pieces are ignored.
     pub fn parse_list<'a>(raws: impl IntoIterator<Item = &'a str>, param: &str) -> Result<Vec<Self>, ParamError> {
         let mut out: Vec<Self> = Vec::new();

@@ -1,0 +1,64 @@
+//! Bearer-token authentication and scope checks.
+//!
+//! A token is looked up by its SHA-256 on every request (no cache), so a revocation made by the CLI
+//! in another process takes effect on the next request. The org a request may act for is the
+//! token's org and nothing else.
+
+use auditrail_core::token::TokenSecret;
+use auditrail_core::{Scope, Timestamp};
+use auditrail_store::Principal;
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+
+use crate::AppState;
+use crate::error::ApiError;
+
+/// Which headers may carry the token: Webex Connect also accepts `ci-token` and `accesstoken`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenHeaders {
+    Webex,
+    Connect,
+}
+
+fn presented_token(headers: &HeaderMap, accepted: TokenHeaders) -> Option<&str> {
+    let bearer = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| {
+        let (scheme, token) = v.trim().split_once(' ')?;
+        scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+    });
+    if bearer.is_some() || accepted == TokenHeaders::Webex {
+        return bearer;
+    }
+    ["ci-token", "accesstoken"].iter().find_map(|name| {
+        let raw = headers.get(*name)?.to_str().ok()?.trim();
+        Some(raw.strip_prefix("Bearer ").unwrap_or(raw).trim())
+    })
+}
+
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    accepted: TokenHeaders,
+) -> Result<Principal, ApiError> {
+    let secret = presented_token(headers, accepted).and_then(TokenSecret::parse).ok_or_else(ApiError::unauthorized)?;
+    state.store.authenticate(&secret.hash(), Timestamp::now()).await?.ok_or_else(ApiError::unauthorized)
+}
+
+pub fn require(principal: &Principal, scope: Scope) -> Result<(), ApiError> {
+    if principal.has(scope) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!("This token lacks the '{scope}' scope required for this request.")))
+    }
+}
+
+/// Authenticates and checks one scope: the first two steps of every protected endpoint.
+pub async fn authorize(
+    state: &AppState,
+    headers: &HeaderMap,
+    accepted: TokenHeaders,
+    scope: Scope,
+) -> Result<Principal, ApiError> {
+    let principal = authenticate(state, headers, accepted).await?;
+    require(&principal, scope)?;
+    Ok(principal)
+}

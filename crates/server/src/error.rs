@@ -1,0 +1,138 @@
+//! API errors and their two wire shapes.
+//!
+//! Handlers return [`ApiError`]; its `IntoResponse` only records *what* went wrong (status and
+//! message) in the response extensions. The tracking middleware ([`crate::tracking`]) renders the
+//! body, because only it knows the request's tracking id and whether the path is under
+//! `/connectapi/` (Connect shape) or not (Webex shape). Errors produced by axum itself (unknown
+//! route, wrong method) get the same treatment, so no error leaves the server in another shape.
+
+use auditrail_core::ParamError;
+use auditrail_store::{IngestError, StoreError};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+    /// Individual problems (e.g. one per bad ingest item); the message when empty.
+    pub details: Vec<String>,
+    /// Seconds, for 429 and 503.
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self { status, message: message.into(), details: Vec::new(), retry_after: None }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "The request requires a valid access token set in the Authorization request header.",
+        )
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, message)
+    }
+
+    pub fn with_details(mut self, details: Vec<String>) -> Self {
+        self.details = details;
+        self
+    }
+
+    pub fn unavailable(reason: &str) -> Self {
+        // The reason goes to the log, not to the client: it may name files or hosts.
+        tracing::warn!(reason, "store unavailable");
+        let mut e =
+            Self::new(StatusCode::SERVICE_UNAVAILABLE, "The service is temporarily unavailable. Try again later.");
+        e.retry_after = Some(1);
+        e
+    }
+}
+
+impl From<ParamError> for ApiError {
+    fn from(e: ParamError) -> Self {
+        Self::bad_request(e.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(reason) => Self::unavailable(&reason),
+            // A token's org always exists; reaching this means the org was removed underneath.
+            StoreError::NoSuchOrg(_) => Self::forbidden("The organization of this token does not exist."),
+            StoreError::OrgExists(org) => {
+                Self::new(StatusCode::CONFLICT, format!("Organization {org} already exists."))
+            }
+            StoreError::NoSuchToken(_) => Self::not_found("No such token."),
+            StoreError::Corrupt(reason) => {
+                tracing::error!(reason, "stored data could not be read");
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Stored data could not be read; the operator has been alerted in the server log.",
+                )
+            }
+        }
+    }
+}
+
+impl From<IngestError> for ApiError {
+    fn from(e: IngestError) -> Self {
+        match e {
+            IngestError::Conflict { .. } => Self::new(StatusCode::CONFLICT, e.to_string()),
+            IngestError::InBatchConflict { .. } => Self::bad_request(e.to_string()),
+            IngestError::Store(store) => store.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = self.status.into_response();
+        response.extensions_mut().insert(self);
+        response
+    }
+}
+
+/// The Webex error body.
+pub fn webex_body(error: &ApiError, tracking_id: &str) -> serde_json::Value {
+    let descriptions: Vec<serde_json::Value> = if error.details.is_empty() {
+        vec![serde_json::json!({ "description": error.message })]
+    } else {
+        error.details.iter().map(|d| serde_json::json!({ "description": d })).collect()
+    };
+    serde_json::json!({ "message": error.message, "errors": descriptions, "trackingId": tracking_id })
+}
+
+/// The Webex Connect error body.
+pub fn connect_body(error: &ApiError, tracking_id: &str) -> serde_json::Value {
+    let description = if error.details.is_empty() {
+        error.message.clone()
+    } else {
+        format!("{} {}", error.message, error.details.join("; "))
+    };
+    serde_json::json!({ "code": error.status.as_u16().to_string(), "description": description, "transid": tracking_id })
+}
+
+/// A generic message for statuses raised outside our handlers.
+pub fn default_message(status: StatusCode) -> String {
+    match status {
+        StatusCode::NOT_FOUND => "The requested resource could not be found.".to_owned(),
+        StatusCode::METHOD_NOT_ALLOWED => "The request method is not supported for this resource.".to_owned(),
+        StatusCode::PAYLOAD_TOO_LARGE => "The request body is too large.".to_owned(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "Unsupported content type.".to_owned(),
+        StatusCode::INTERNAL_SERVER_ERROR => "Something went wrong on the server.".to_owned(),
+        other => other.canonical_reason().unwrap_or("Request failed.").to_owned(),
+    }
+}

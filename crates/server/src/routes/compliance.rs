@@ -1,0 +1,87 @@
+//! `GET /v1/events` and `GET /v1/events/{eventId}`: Webex compliance events (SPEC 2.3).
+
+use auditrail_core::query::parse_offset;
+use auditrail_core::{
+    Cursor, Endpoint, EventId, EventQuery, EventType, Filters, Kind, PageSize, Position, Resource, Scope, ServiceType,
+    TimeRange, Timestamp,
+};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+
+use super::listing::{NormalisedQuery, envelope, json, list_response};
+use crate::AppState;
+use crate::auth::{TokenHeaders, authorize};
+use crate::error::ApiError;
+use crate::params::QueryParams;
+
+pub async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let principal = authorize(&state, &headers, TokenHeaders::Webex, Scope::ComplianceEventsRead).await?;
+    let q = QueryParams::parse(raw.as_deref());
+    let resource = q.optional("resource")?.map(|r| Resource::parse(r, "resource")).transpose()?;
+    let event_type = q.optional("type")?.map(|t| EventType::parse(t, "type")).transpose()?;
+    let actor = q.optional("actorId")?.map(str::to_owned);
+    let from = q.optional("from")?.map(|f| Timestamp::parse(f, "from")).transpose()?;
+    let to = q.optional("to")?.map(|t| Timestamp::parse(t, "to")).transpose()?;
+    let max = PageSize::parse(q.single("max")?, PageSize::COMPLIANCE, "max")?;
+    let service_type = q.optional("serviceType")?.map(|s| ServiceType::parse(s, "serviceType")).transpose()?;
+    let offset = parse_offset(q.single("offset")?, "offset")?;
+    let range = TimeRange::compliance(from, to, Timestamp::now())?;
+    if resource == Some(Resource::ConvergedRecordings) && service_type.is_none() {
+        return Err(ApiError::bad_request(
+            "Invalid parameter 'serviceType': required when resource is convergedRecordings; allowed values: calling",
+        ));
+    }
+    let org = principal.org.id.clone();
+    let normalised = NormalisedQuery {
+        endpoint: Endpoint::ComplianceEvents,
+        org: org.clone(),
+        path: "/v1/events",
+        filters: vec![
+            ("resource", resource.map(|r| r.as_str().to_owned()).unwrap_or_default()),
+            ("type", event_type.map(|t| t.as_str().to_owned()).unwrap_or_default()),
+            ("actorId", actor.clone().unwrap_or_default()),
+            ("from", from.map(|f| f.to_string()).unwrap_or_default()),
+            // The effective end, so that every page of a walk without `to` uses the first page's "now".
+            ("to", range.to().to_string()),
+            ("serviceType", service_type.map(|s| s.as_str().to_owned()).unwrap_or_default()),
+        ],
+    };
+    let cursor = q
+        .optional("cursor")?
+        .map(|c| Cursor::decode(c, &state.cursor_key, normalised.digest(), "cursor"))
+        .transpose()?;
+    let (position, snapshot) = match cursor {
+        Some(c) => (Position::After { created: c.last_created, seq: c.last_seq }, Some(c.snapshot)),
+        None => (Position::Offset(offset), None),
+    };
+    let query = EventQuery {
+        kind: Kind::Compliance,
+        range,
+        filters: Filters { actor_ids: actor.into_iter().collect(), resource, event_type, ..Filters::default() },
+        position,
+        snapshot,
+        limit: max.get(),
+        with_total: false,
+    };
+    let page = state.store.events(&org, &query).await?;
+    let link = normalised.next_link(&state, &headers, &page, max.sent(), None)?;
+    Ok(list_response(envelope("", "items", &page.items), link))
+}
+
+pub async fn get_one(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(event_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let principal = authorize(&state, &headers, TokenHeaders::Webex, Scope::ComplianceEventsRead).await?;
+    let id = EventId::parse(&event_id, "eventId")?;
+    match state.store.event_by_id(&principal.org.id, Kind::Compliance, &id).await? {
+        Some(event) => Ok(json(StatusCode::OK, event.body)),
+        None => Err(ApiError::not_found("The requested event could not be found.")),
+    }
+}

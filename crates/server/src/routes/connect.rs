@@ -1,0 +1,209 @@
+//! `POST /connectapi/v1/auditManager/audit-logs/export`: Webex Connect user audit logs (SPEC 2.4).
+//! Offset paging with a total count, as Connect does; errors use Connect's body shape.
+
+use auditrail_core::{Category, EventQuery, Filters, Kind, PageSize, Position, Scope, TimeRange, Timestamp};
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::Value;
+
+use super::listing::{envelope, json};
+use crate::AppState;
+use crate::auth::{TokenHeaders, authorize};
+use crate::error::ApiError;
+use crate::tracking::TrackingId;
+
+const MAX_REQUEST_BYTES: usize = 64 * 1024;
+const DAY_MS: i64 = 86_400_000;
+const MAX_RANGE_DAYS: i64 = 365;
+
+pub async fn export(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    tracking: Option<axum::Extension<TrackingId>>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let principal = authorize(&state, &headers, TokenHeaders::Connect, Scope::AuditEventsRead).await?;
+    let bytes = axum::body::to_bytes(body, MAX_REQUEST_BYTES)
+        .await
+        .map_err(|_| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "The request body is too large."))?;
+    let request: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request("The request body is required (a JSON object with 'range')."));
+    } else {
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::bad_request(format!("Malformed JSON body: {e}")))?
+    };
+    let Value::Object(request) = request else {
+        return Err(ApiError::bad_request("The request body must be a JSON object."));
+    };
+    let now = Timestamp::now();
+    let range = window(&request, now)?;
+    let offset = number(&request, "offset")?.unwrap_or(0);
+    let max = match number(&request, "max")? {
+        None => PageSize::parse(None, PageSize::CONNECT, "max")?,
+        Some(n) => PageSize::from_number(n, PageSize::CONNECT, "max")?,
+    };
+    let categories = list(&request, "eventCategories")?
+        .iter()
+        .map(|c| Category::exact(c, "eventCategories"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let filters = Filters {
+        categories,
+        actor_or_email: list(&request, "actorIds")?,
+        roles: list(&request, "adminRoles")?,
+        ..Filters::default()
+    };
+    let query = EventQuery {
+        kind: Kind::Connect,
+        range,
+        filters,
+        position: Position::Offset(offset),
+        snapshot: None,
+        limit: max.get(),
+        with_total: true,
+    };
+    let page = state.store.events(&principal.org.id, &query).await?;
+    let transid = tracking.map(|t| t.0.0).unwrap_or_default();
+    let members = format!(
+        "\"code\":\"0\",\"description\":\"success\",\"transid\":{},\"totalRecords\":{},\"resultSize\":{},",
+        Value::String(transid),
+        page.total.unwrap_or(0),
+        page.items.len()
+    );
+    Ok(json(StatusCode::OK, envelope(&members, "auditLogs", &page.items)))
+}
+
+/// The UTC-day window a `range` selects.
+fn window(request: &serde_json::Map<String, Value>, now: Timestamp) -> Result<TimeRange, ApiError> {
+    let invalid = || {
+        ApiError::bad_request(format!(
+            "Invalid parameter 'range': use a whole number of days from 0 to {MAX_RANGE_DAYS} or \"custom\" with 'from' and 'to'"
+        ))
+    };
+    let days: i64 = match request.get("range") {
+        None | Some(Value::Null) => return Err(ApiError::bad_request("Missing required parameter 'range'")),
+        Some(Value::String(s)) if s == "custom" => {
+            let bound = |name: &str| -> Result<Timestamp, ApiError> {
+                match request.get(name) {
+                    Some(Value::String(s)) if !s.is_empty() => Ok(Timestamp::parse(s, name)?),
+                    None | Some(Value::Null) | Some(Value::String(_)) => Err(ApiError::bad_request(format!(
+                        "Missing required parameter '{name}' (required when range is \"custom\")"
+                    ))),
+                    Some(_) => Err(ApiError::bad_request(format!("Invalid parameter '{name}': must be a string"))),
+                }
+            };
+            let from = bound("from")?;
+            let to = bound("to")?;
+            return Ok(TimeRange::connect_custom(from, to)?);
+        }
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= 3 && s.bytes().all(|b| b.is_ascii_digit()) => {
+            s.parse().map_err(|_| invalid())?
+        }
+        Some(Value::Number(n)) => n.as_i64().ok_or_else(invalid)?,
+        Some(_) => return Err(invalid()),
+    };
+    if !(0..=MAX_RANGE_DAYS).contains(&days) {
+        return Err(invalid());
+    }
+    let today = now.millis().div_euclid(DAY_MS) * DAY_MS;
+    let at = |ms: i64| Timestamp::from_millis(ms).ok_or_else(invalid);
+    let range = match days {
+        0 => TimeRange::new(at(today - DAY_MS)?, at(today - 1)?),
+        1 => TimeRange::new(at(today)?, now),
+        n => TimeRange::new(at(today - n * DAY_MS)?, now),
+    };
+    Ok(range?)
+}
+
+/// A non-negative integer given as a JSON number or a string of digits.
+fn number(request: &serde_json::Map<String, Value>, name: &str) -> Result<Option<u64>, ApiError> {
+    let invalid = || ApiError::bad_request(format!("Invalid parameter '{name}': must be a non-negative integer"));
+    match request.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => {
+            if let Some(v) = n.as_u64() {
+                Ok(Some(v))
+            } else if n.as_i64().is_some() && name == "max" {
+                Ok(Some(0)) // negative: refused as "< 1" by the page-size parser
+            } else {
+                Err(invalid())
+            }
+        }
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit()) => {
+            Ok(Some(s.parse().unwrap_or(u64::MAX)))
+        }
+        Some(_) => Err(invalid()),
+    }
+}
+
+/// A comma-separated filter (`""` = no filter); an array of strings is accepted too.
+fn list(request: &serde_json::Map<String, Value>, name: &str) -> Result<Vec<String>, ApiError> {
+    let invalid = || ApiError::bad_request(format!("Invalid parameter '{name}': must be a comma-separated string"));
+    let pieces: Vec<String> = match request.get(name) {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(s)) => s.split(',').map(|p| p.trim().to_owned()).collect(),
+        Some(Value::Array(values)) => values
+            .iter()
+            .map(|v| v.as_str().map(|s| s.trim().to_owned()).ok_or_else(invalid))
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(invalid()),
+    };
+    let mut out: Vec<String> = pieces.into_iter().filter(|p| !p.is_empty()).collect();
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn req(v: Value) -> serde_json::Map<String, Value> {
+        match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn ranges_select_utc_days() {
+        let now = Timestamp::parse("2026-02-26T10:30:00.000Z", "t").unwrap();
+        let w = |v: Value| window(&req(v), now);
+        let r = w(json!({"range": 0})).unwrap();
+        assert_eq!(
+            (r.from().to_string(), r.to().to_string()),
+            ("2026-02-25T00:00:00.000Z".into(), "2026-02-25T23:59:59.999Z".into())
+        );
+        let r = w(json!({"range": "1", "from": "2020-01-01T00:00:00Z", "to": "bogus"})).unwrap();
+        assert_eq!((r.from().to_string(), r.to()), ("2026-02-26T00:00:00.000Z".into(), now));
+        let r = w(json!({"range": 6})).unwrap();
+        assert_eq!(r.from().to_string(), "2026-02-20T00:00:00.000Z");
+        let r = w(json!({"range": "custom", "from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z"})).unwrap();
+        assert_eq!(r.to().to_string(), "2026-01-02T00:00:00.000Z");
+        for bad in [
+            json!({}),
+            json!({"range": -1}),
+            json!({"range": 1.5}),
+            json!({"range": 366}),
+            json!({"range": "abc"}),
+            json!({"range": "custom", "from": "2026-01-01T00:00:00Z"}),
+            json!({"range": true}),
+            json!({"range": ""}),
+            json!({"range": "custom", "from": "2024-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z"}),
+        ] {
+            assert!(w(bad.clone()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn numbers_and_lists() {
+        assert_eq!(number(&req(json!({"offset": "20"})), "offset").unwrap(), Some(20));
+        assert!(number(&req(json!({"offset": -1})), "offset").is_err());
+        assert!(number(&req(json!({"offset": 1.5})), "offset").is_err());
+        assert_eq!(number(&req(json!({"max": -5})), "max").unwrap(), Some(0));
+        assert_eq!(list(&req(json!({"adminRoles": "Owner, Admin,,"})), "adminRoles").unwrap(), ["Admin", "Owner"]);
+        assert!(list(&req(json!({"adminRoles": ""})), "adminRoles").unwrap().is_empty());
+        assert!(list(&req(json!({"adminRoles": 5})), "adminRoles").is_err());
+    }
+}

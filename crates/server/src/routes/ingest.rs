@@ -1,0 +1,163 @@
+//! `POST /auditrail/v1/ingest/{kind}` (SPEC 3): a JSON array, `{"items":[…]}` or NDJSON.
+//!
+//! The whole body is parsed and every item normalised before anything reaches the store, so a
+//! batch with any bad item is refused whole (all items' problems are reported, by index and field)
+//! and a good batch is handed to the store as one atomic, durable write. Parsing runs on the
+//! blocking pool: a 16 MiB body must not stall the async workers.
+
+use auditrail_core::event::{IngestContext, ItemError, normalize};
+use auditrail_core::{Kind, NormalizedEvent, OrgId, Scope, Timestamp};
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Value, json};
+
+use super::listing::json;
+use crate::auth::{TokenHeaders, authorize};
+use crate::error::ApiError;
+use crate::{AppState, IngestLimits};
+
+/// At most this many item problems are listed in one 400.
+const MAX_REPORTED: usize = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Json,
+    NdJson,
+}
+
+fn format(headers: &HeaderMap) -> Result<Format, ApiError> {
+    let raw = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let mime = raw.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    match mime.as_str() {
+        "application/json" => Ok(Format::Json),
+        "application/x-ndjson" | "application/ndjson" | "application/jsonl" => Ok(Format::NdJson),
+        _ => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Unsupported Content-Type: send application/json (an array or {\"items\":[…]}) or application/x-ndjson.",
+        )),
+    }
+}
+
+pub async fn ingest(
+    State(state): State<AppState>,
+    Path(kind): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let principal = authorize(&state, &headers, TokenHeaders::Webex, Scope::Ingest).await?;
+    let kind = Kind::parse(&kind)
+        .ok_or_else(|| ApiError::not_found("Unknown event kind: use admin, compliance or connect."))?;
+    let format = format(&headers)?;
+    let limits = state.config.limits;
+    let bytes = axum::body::to_bytes(body, limits.max_body_bytes).await.map_err(|_| {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("The request body exceeds the limit of {} bytes.", limits.max_body_bytes),
+        )
+    })?;
+    let org = principal.org.id.clone();
+    let events = tokio::task::spawn_blocking(move || parse_batch(&bytes, format, kind, &org, limits))
+        .await
+        .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "The batch could not be parsed."))??;
+    let receipt = state.store.ingest(&principal.org.id, kind, events).await?;
+    let items: Vec<Value> =
+        receipt.items.iter().map(|i| json!({ "id": i.id.as_str(), "seq": i.seq, "duplicate": i.duplicate })).collect();
+    let body = json!({ "accepted": receipt.accepted, "duplicates": receipt.duplicates, "items": items });
+    Ok(json(StatusCode::OK, body.to_string()))
+}
+
+#[derive(Deserialize)]
+struct Wrapped<'a> {
+    #[serde(borrow)]
+    items: Vec<&'a RawValue>,
+}
+
+/// The raw items of a body, each still unparsed text.
+fn split_items(bytes: &[u8], format: Format) -> Result<Vec<&str>, ApiError> {
+    let text =
+        std::str::from_utf8(bytes).map_err(|e| ApiError::bad_request(format!("The body is not valid UTF-8: {e}")))?;
+    match format {
+        Format::NdJson => {
+            Ok(text.split('\n').map(|l| l.trim_end_matches('\r')).filter(|l| !l.trim().is_empty()).collect())
+        }
+        Format::Json => match text.trim_start().as_bytes().first() {
+            Some(b'[') => {
+                let items: Vec<&RawValue> = serde_json::from_str(text)
+                    .map_err(|e| ApiError::bad_request(format!("Malformed JSON body: {e}")))?;
+                Ok(items.into_iter().map(RawValue::get).collect())
+            }
+            Some(b'{') => {
+                let wrapped: Wrapped<'_> = serde_json::from_str(text).map_err(|e| {
+                    ApiError::bad_request(format!("Malformed JSON body (expected {{\"items\": [...]}}): {e}"))
+                })?;
+                Ok(wrapped.items.into_iter().map(RawValue::get).collect())
+            }
+            _ => Err(ApiError::bad_request(
+                "The body must be a JSON array of events, an object {\"items\": [...]}, or NDJSON.",
+            )),
+        },
+    }
+}
+
+fn parse_batch(
+    bytes: &[u8],
+    format: Format,
+    kind: Kind,
+    org: &OrgId,
+    limits: IngestLimits,
+) -> Result<Vec<NormalizedEvent>, ApiError> {
+    let raw_items = split_items(bytes, format)?;
+    if raw_items.len() > limits.max_items {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("The batch has {} items; at most {} are accepted per request.", raw_items.len(), limits.max_items),
+        ));
+    }
+    let ctx = IngestContext { org, received: Timestamp::now() };
+    let mut events = Vec::with_capacity(raw_items.len());
+    let mut problems: Vec<ItemError> = Vec::new();
+    for (index, raw) in raw_items.into_iter().enumerate() {
+        let problem = |reason: String| ItemError { index, field: String::new(), reason, forbidden: false };
+        if raw.len() > limits.max_item_bytes {
+            problems.push(problem(format!(
+                "the item is {} bytes; at most {} are accepted",
+                raw.len(),
+                limits.max_item_bytes
+            )));
+            continue;
+        }
+        let value: Value = match serde_json::from_str(raw) {
+            Ok(v) => v,
+            Err(e) => {
+                problems.push(problem(format!("not valid JSON: {e}")));
+                continue;
+            }
+        };
+        match normalize(kind, &ctx, index, value, uuid::Uuid::new_v4()) {
+            Ok(event) => events.push(event),
+            Err(e) => problems.push(e),
+        }
+    }
+    if problems.is_empty() {
+        return Ok(events);
+    }
+    let forbidden = problems.iter().any(|p| p.forbidden);
+    let details: Vec<String> = problems
+        .iter()
+        .filter(|p| !forbidden || p.forbidden)
+        .take(MAX_REPORTED)
+        .map(|p| if p.field.is_empty() { format!("items[{}]: {}", p.index, p.reason) } else { p.to_string() })
+        .collect();
+    let count = problems.len();
+    let message = if forbidden {
+        format!("The batch names another organization: {}", details.join("; "))
+    } else {
+        format!("The batch was refused: {count} invalid item(s), e.g. {}", details[0])
+    };
+    let status = if forbidden { StatusCode::FORBIDDEN } else { StatusCode::BAD_REQUEST };
+    Err(ApiError::new(status, message).with_details(details))
+}

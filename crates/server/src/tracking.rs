@@ -1,0 +1,74 @@
+//! Tracking ids and error rendering: every response leaves through here.
+//!
+//! A request's tracking id is the client's `TrackingID` header when it is a sane token (Webex
+//! clients send `SIMPLE_<uuid>`-style values), otherwise `AUDITRAIL_<uuid>`. It goes into a tracing
+//! span, the `TrackingID` response header and, on errors, the body (`trackingId` / `transid`).
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use tracing::Instrument;
+
+use crate::error::{ApiError, connect_body, default_message, webex_body};
+
+pub static TRACKING_ID: HeaderName = HeaderName::from_static("trackingid");
+
+#[derive(Debug, Clone)]
+pub struct TrackingId(pub String);
+
+fn client_tracking_id(request: &Request) -> Option<String> {
+    let raw = request.headers().get(&TRACKING_ID)?.to_str().ok()?;
+    let sane = !raw.is_empty()
+        && raw.len() <= 128
+        && raw.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':' | b'/'));
+    sane.then(|| raw.to_owned())
+}
+
+pub async fn middleware(mut request: Request, next: Next) -> Response {
+    let tracking_id =
+        client_tracking_id(&request).unwrap_or_else(|| format!("AUDITRAIL_{}", uuid::Uuid::new_v4().hyphenated()));
+    let connect = request.uri().path().starts_with("/connectapi/");
+    let span = tracing::info_span!("request", tracking_id = %tracking_id, method = %request.method(), path = %request.uri().path());
+    request.extensions_mut().insert(TrackingId(tracking_id.clone()));
+    let started = std::time::Instant::now();
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let status = response.status();
+    if status.is_client_error() || status.is_server_error() {
+        response = render_error(response, &tracking_id, connect);
+    }
+    span.in_scope(|| {
+        tracing::info!(status = status.as_u16(), elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "response");
+    });
+    if let Ok(value) = HeaderValue::from_str(&tracking_id) {
+        response.headers_mut().insert(TRACKING_ID.clone(), value);
+    }
+    response
+}
+
+/// Gives an error response its wire body, keeping the status and headers (e.g. `Allow`).
+fn render_error(response: Response, tracking_id: &str, connect: bool) -> Response {
+    let status = response.status();
+    let error = response
+        .extensions()
+        .get::<ApiError>()
+        .cloned()
+        .unwrap_or_else(|| ApiError::new(status, default_message(status)));
+    let body = if connect { connect_body(&error, tracking_id) } else { webex_body(&error, tracking_id) };
+    let (mut parts, _) = response.into_parts();
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    if let Some(seconds) = error.retry_after
+        && let Ok(v) = HeaderValue::from_str(&seconds.to_string())
+    {
+        parts.headers.insert(header::RETRY_AFTER, v);
+    }
+    Response::from_parts(parts, Body::from(body.to_string()))
+}
+
+/// A panic in a handler is a bug; the client still gets a well-formed 500, and the process lives.
+pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, default_message(StatusCode::INTERNAL_SERVER_ERROR)).into_response()
+}

@@ -1,0 +1,120 @@
+//! Absolute URLs for `Link` headers.
+//!
+//! Both Python SDKs refuse relative links, and webexpythonsdk re-appends any original parameter a
+//! link lacks without URL-encoding it, so a next link is absolute and repeats every filter. Values
+//! are percent-encoded with `+` as `%2B` (a literal `+` would read back as a space).
+
+use axum::http::HeaderMap;
+use axum::http::header::HOST;
+
+use crate::error::ApiError;
+
+/// Where the API is reachable from clients: scheme, host and an optional path prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicUrl {
+    origin: String,
+    prefix: String,
+}
+
+impl PublicUrl {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim().trim_end_matches('/');
+        let (scheme, rest) = raw.split_once("://").ok_or_else(|| format!("'{raw}' is not an absolute http(s) URL"))?;
+        if scheme != "http" && scheme != "https" {
+            return Err(format!("'{raw}': only http and https are supported"));
+        }
+        let (host, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, ""),
+        };
+        if !valid_host(host) {
+            return Err(format!("'{raw}' has no valid host"));
+        }
+        if path.contains(['?', '#']) {
+            return Err(format!("'{raw}' must not have a query or fragment"));
+        }
+        Ok(Self { origin: format!("{scheme}://{host}"), prefix: path.to_owned() })
+    }
+
+    pub fn join(&self, path: &str) -> String {
+        format!("{}{}{}", self.origin, self.prefix, path)
+    }
+}
+
+fn valid_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 255
+        && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_'))
+}
+
+/// The base for this request's absolute URLs.
+pub fn request_base(
+    configured: Option<&PublicUrl>,
+    trust_proxy: bool,
+    headers: &HeaderMap,
+) -> Result<PublicUrl, ApiError> {
+    if let Some(url) = configured {
+        return Ok(url.clone());
+    }
+    let header = |name: &str| {
+        headers.get(name).and_then(|v| v.to_str().ok()).map(|v| v.split(',').next().unwrap_or("").trim().to_owned())
+    };
+    let forwarded_host = if trust_proxy { header("x-forwarded-host") } else { None };
+    let host = forwarded_host
+        .or_else(|| headers.get(HOST).and_then(|v| v.to_str().ok()).map(str::to_owned))
+        .ok_or_else(|| ApiError::bad_request("Missing Host header"))?;
+    if !valid_host(&host) {
+        return Err(ApiError::bad_request("Invalid Host header"));
+    }
+    let scheme = match (trust_proxy, header("x-forwarded-proto").as_deref()) {
+        (true, Some("https")) => "https",
+        _ => "http",
+    };
+    Ok(PublicUrl { origin: format!("{scheme}://{host}"), prefix: String::new() })
+}
+
+/// Builds `base + path + ?k=v&…` with every value percent-encoded.
+pub fn with_query(base: &PublicUrl, path: &str, params: &[(&str, String)]) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (k, v) in params {
+        query.append_pair(k, v);
+    }
+    // form_urlencoded writes spaces as '+'; none of our values contain spaces after
+    // normalisation, but encode them as %20 so that a '+' can never appear.
+    let query = query.finish().replace('+', "%20");
+    format!("{}?{}", base.join(path), query)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_urls() {
+        let u = PublicUrl::parse("https://audit.example.com/api/").unwrap();
+        assert_eq!(u.join("/v1/events"), "https://audit.example.com/api/v1/events");
+        assert!(PublicUrl::parse("ftp://x").is_err());
+        assert!(PublicUrl::parse("example.com").is_err());
+        assert!(PublicUrl::parse("http://").is_err());
+        assert!(PublicUrl::parse("http://a b").is_err());
+    }
+
+    #[test]
+    fn queries_never_contain_a_plus() {
+        let u = PublicUrl::parse("http://h:1").unwrap();
+        let url = with_query(&u, "/v1/x", &[("orgId", "ab+/=".to_owned()), ("s", "a b".to_owned())]);
+        assert_eq!(url, "http://h:1/v1/x?orgId=ab%2B%2F%3D&s=a%20b");
+    }
+
+    #[test]
+    fn host_header_and_proxy_headers() {
+        let mut h = HeaderMap::new();
+        h.insert(HOST, "localhost:8080".parse().unwrap());
+        h.insert("x-forwarded-host", "audit.example.com".parse().unwrap());
+        h.insert("x-forwarded-proto", "https".parse().unwrap());
+        assert_eq!(request_base(None, false, &h).unwrap().join("/p"), "http://localhost:8080/p");
+        assert_eq!(request_base(None, true, &h).unwrap().join("/p"), "https://audit.example.com/p");
+        h.insert(HOST, "evil.com/<script>".parse().unwrap());
+        assert!(request_base(None, false, &h).is_err());
+    }
+}
