@@ -1,0 +1,45 @@
+//! `auditrail`: the server, the store administration commands and (later) the client commands, in
+//! one binary. This file only parses arguments and dispatches; each command lives in `commands/`.
+//! Conventions (SPEC 7): results on stdout (an id or a token alone where one is created), logs and
+//! progress on stderr, exit 0 on success and non-zero with a one-line reason otherwise.
+
+mod cli;
+mod commands;
+mod demo;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    init_logging(&cli);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let chain: Vec<String> = e.chain().map(ToString::to_string).collect();
+            eprintln!("error: {}", chain.join(": "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(cli: &cli::Cli) {
+    use tracing_subscriber::EnvFilter;
+    let default = if matches!(cli.command, cli::Command::Serve(_)) { "info" } else { "warn" };
+    let filter = EnvFilter::try_from_env("AUDITRAIL_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    if cli.log_json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
