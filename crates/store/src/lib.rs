@@ -17,6 +17,7 @@ use async_trait::async_trait;
 use auditrail_core::token::{TokenHash, TokenSecret};
 use auditrail_core::{EventId, EventQuery, Kind, NormalizedEvent, OrgId, Scope, Timestamp};
 
+mod plan;
 pub mod sqlite;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -168,28 +168,7 @@ impl SqliteStore {
     pub async fn explain(&self, org: &OrgId, query: &EventQuery) -> Result<Vec<(String, Vec<String>)>, StoreError> {
         let org_ref = self.org_ref(org).await?;
         let query = query.clone();
-        self.read(move |c| {
-            let mut statements: Vec<query::StreamSql> = query::plan(&query.filters)
-                .iter()
-                .map(|(driver, value)| query::stream_sql(org_ref, &query, 0, *driver, value.as_deref(), Some(1), 0))
-                .collect();
-            if query.with_total {
-                statements.push(query::count_sql(org_ref, &query, 0));
-            }
-            statements
-                .into_iter()
-                .map(|s| {
-                    let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {}", s.sql)).map_err(unavailable)?;
-                    let lines = stmt
-                        .query_map(rusqlite::params_from_iter(s.params.iter()), |r| r.get::<_, String>(3))
-                        .map_err(unavailable)?
-                        .collect::<Result<Vec<_>, _>>()
-                        .map_err(unavailable)?;
-                    Ok((s.sql, lines))
-                })
-                .collect()
-        })
-        .await
+        self.read(move |c| query::explain(c, org_ref, &query)).await
     }
 
     fn record_use(&self, token_id: &str, at: Timestamp) {
