@@ -17,7 +17,9 @@ use async_trait::async_trait;
 use auditrail_core::token::{TokenHash, TokenSecret};
 use auditrail_core::{EventId, EventQuery, Kind, NormalizedEvent, OrgId, Scope, Timestamp};
 
+mod allocate;
 mod plan;
+mod rows;
 pub mod sqlite;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -291,42 +291,75 @@ pub(crate) fn page_sql(dialect: Dialect, org_ref: i64, query: &EventQuery, snaps
 }
 
 /// Merges streams sorted by (created, seq) lazily, dropping an event met twice (through two
-/// streams) and the first `cut.skip` events. `next` pulls the next row of stream `i`. Returns up
-/// to `cut.want` rows.
-pub(crate) fn merge<E>(
-    streams: usize,
-    cut: &Cut,
-    mut next: impl FnMut(usize) -> Result<Option<Row>, E>,
-) -> Result<Vec<Row>, E> {
-    let mut heads = Vec::with_capacity(streams);
-    for i in 0..streams {
-        heads.push(next(i)?);
+/// streams) and the first `cut.skip` events, until `cut.want` rows are collected.
+///
+/// It is a state machine so that a synchronous (SQLite) and an asynchronous (PostgreSQL) driver
+/// share it: the driver asks [`Merge::needs`] which stream's next row it must supply, supplies it
+/// with [`Merge::fill`], and calls [`Merge::step`] until it returns false.
+pub(crate) struct Merge {
+    heads: Vec<Option<Row>>,
+    pending: Vec<bool>,
+    skip: u64,
+    want: u64,
+    skipped: u64,
+    last_seq: Option<u64>,
+    out: Vec<Row>,
+}
+
+impl Merge {
+    pub(crate) fn new(streams: usize, cut: &Cut) -> Self {
+        Self {
+            heads: (0..streams).map(|_| None).collect(),
+            pending: vec![true; streams],
+            skip: cut.skip,
+            want: cut.want,
+            skipped: 0,
+            last_seq: None,
+            out: Vec::new(),
+        }
     }
-    let mut out = Vec::new();
-    let mut skipped = 0u64;
-    let mut last_seq: Option<u64> = None;
-    while (out.len() as u64) < cut.want {
-        let Some(pick) = heads
+
+    /// A stream whose next row must be supplied before the merge can go on.
+    pub(crate) fn needs(&self) -> Option<usize> {
+        self.pending.iter().position(|p| *p)
+    }
+
+    /// Supplies stream `i`'s next row (`None`: the stream is exhausted).
+    pub(crate) fn fill(&mut self, i: usize, row: Option<Row>) {
+        self.heads[i] = row;
+        self.pending[i] = false;
+    }
+
+    /// Takes the smallest head; false when the page is complete or every stream is exhausted.
+    pub(crate) fn step(&mut self) -> bool {
+        if self.out.len() as u64 >= self.want {
+            return false;
+        }
+        let Some(pick) = self
+            .heads
             .iter()
             .enumerate()
             .filter_map(|(i, h)| h.as_ref().map(|h| (i, (h.created, h.seq))))
             .min_by_key(|&(_, key)| key)
             .map(|(i, _)| i)
         else {
-            break;
+            return false;
         };
-        let head = heads[pick].take();
-        heads[pick] = next(pick)?;
-        let Some(head) = head else { break };
-        if last_seq == Some(head.seq) {
-            continue; // the same event reached through two streams
+        let Some(head) = self.heads[pick].take() else { return false };
+        self.pending[pick] = true;
+        if self.last_seq == Some(head.seq) {
+            return true; // the same event reached through two streams
         }
-        last_seq = Some(head.seq);
-        if skipped < cut.skip {
-            skipped += 1;
-            continue;
+        self.last_seq = Some(head.seq);
+        if self.skipped < self.skip {
+            self.skipped += 1;
+        } else {
+            self.out.push(head);
         }
-        out.push(head);
+        true
     }
-    Ok(out)
+
+    pub(crate) fn finish(self) -> Vec<Row> {
+        self.out
+    }
 }

@@ -18,11 +18,12 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use auditrail_core::token::{TokenHash, TokenSecret};
-use auditrail_core::{EventId, EventQuery, Kind, NormalizedEvent, OrgId, Scope, Timestamp};
+use auditrail_core::{EventId, EventQuery, Kind, NormalizedEvent, OrgId, Timestamp};
 use rand::RngCore;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::rows::{TokenRow, parse_org_row, stored_time};
 use crate::{
     EventPage, IngestError, IngestReceipt, NewToken, Org, Principal, Store, StoreError, StoredEvent, TokenInfo,
     in_batch_repeats,
@@ -183,73 +184,6 @@ impl SqliteStore {
     }
 }
 
-fn parse_org_row(id: String, name: String, created: i64) -> Result<Org, StoreError> {
-    Ok(Org {
-        id: OrgId::parse(&id, "org_id").map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        name,
-        created: stored_time(created)?,
-    })
-}
-
-fn stored_time(ms: i64) -> Result<Timestamp, StoreError> {
-    Timestamp::from_millis(ms).ok_or_else(|| StoreError::Corrupt(format!("timestamp {ms} out of range")))
-}
-
-fn parse_scopes(raw: &str) -> Result<Vec<Scope>, StoreError> {
-    raw.split_whitespace().map(|s| s.parse::<Scope>().map_err(StoreError::Corrupt)).collect()
-}
-
-const TOKEN_COLUMNS: &str =
-    "t.token_id, o.org_id, t.scopes, t.name, t.email, t.created, t.last_used, t.expires, t.revoked, o.name, o.created";
-
-struct TokenRow {
-    token_id: String,
-    org_id: String,
-    scopes: String,
-    name: Option<String>,
-    email: Option<String>,
-    created: i64,
-    last_used: Option<i64>,
-    expires: Option<i64>,
-    revoked: Option<i64>,
-    org_name: String,
-    org_created: i64,
-}
-
-impl TokenRow {
-    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok(Self {
-            token_id: r.get(0)?,
-            org_id: r.get(1)?,
-            scopes: r.get(2)?,
-            name: r.get(3)?,
-            email: r.get(4)?,
-            created: r.get(5)?,
-            last_used: r.get(6)?,
-            expires: r.get(7)?,
-            revoked: r.get(8)?,
-            org_name: r.get(9)?,
-            org_created: r.get(10)?,
-        })
-    }
-
-    fn into_principal(self) -> Result<Principal, StoreError> {
-        let org = parse_org_row(self.org_id, self.org_name, self.org_created)?;
-        let token = TokenInfo {
-            token_id: self.token_id,
-            org: org.id.clone(),
-            scopes: parse_scopes(&self.scopes)?,
-            name: self.name,
-            email: self.email,
-            created: stored_time(self.created)?,
-            last_used: self.last_used.map(stored_time).transpose()?,
-            expires: self.expires.map(stored_time).transpose()?,
-            revoked: self.revoked.is_some(),
-        };
-        Ok(Principal { token, org })
-    }
-}
-
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
@@ -357,7 +291,7 @@ impl Store for SqliteStore {
                      WHERE t.org_ref = ?1 ORDER BY t.created, t.token_id"
                 );
                 let mut stmt = c.prepare(&sql).map_err(unavailable)?;
-                let rows = stmt.query_map([org_ref], TokenRow::read).map_err(unavailable)?;
+                let rows = stmt.query_map([org_ref], read_token_row).map_err(unavailable)?;
                 rows.collect::<Result<_, _>>().map_err(unavailable)
             })
             .await?;
@@ -396,7 +330,7 @@ impl Store for SqliteStore {
                     "SELECT {TOKEN_COLUMNS} FROM tokens AS t JOIN orgs AS o ON o.org_ref = t.org_ref WHERE t.hash = ?1"
                 );
                 c.prepare_cached(&sql)
-                    .and_then(|mut s| s.query_row([hash.as_slice()], TokenRow::read).optional())
+                    .and_then(|mut s| s.query_row([hash.as_slice()], read_token_row).optional())
                     .map_err(unavailable)
             })
             .await?;
@@ -489,6 +423,25 @@ impl Store for SqliteStore {
             raw.try_into().map_err(|_| StoreError::Corrupt("the cursor key is not 32 bytes".to_owned()))?;
         Ok(*self.cursor_key.get_or_init(|| key))
     }
+}
+
+const TOKEN_COLUMNS: &str =
+    "t.token_id, o.org_id, t.scopes, t.name, t.email, t.created, t.last_used, t.expires, t.revoked, o.name, o.created";
+
+fn read_token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
+    Ok(TokenRow {
+        token_id: r.get(0)?,
+        org_id: r.get(1)?,
+        scopes: r.get(2)?,
+        name: r.get(3)?,
+        email: r.get(4)?,
+        created: r.get(5)?,
+        last_used: r.get(6)?,
+        expires: r.get(7)?,
+        revoked: r.get(8)?,
+        org_name: r.get(9)?,
+        org_created: r.get(10)?,
+    })
 }
 
 fn head_seq(c: &Connection, org_ref: i64) -> Result<u64, StoreError> {

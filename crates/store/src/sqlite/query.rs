@@ -51,8 +51,16 @@ pub(crate) fn read_page(
     for (stmt, s) in statements.iter_mut().zip(&sqls) {
         cursors.push(stmt.query(rusqlite::params_from_iter(params(s))).map_err(unavailable)?);
     }
-    let rows = plan::merge(cursors.len(), &cut, |i| next_row(&mut cursors[i]))?;
-    finish_page(rows, query.limit)
+    let mut merge = plan::Merge::new(cursors.len(), &cut);
+    loop {
+        while let Some(i) = merge.needs() {
+            merge.fill(i, next_row(&mut cursors[i])?);
+        }
+        if !merge.step() {
+            break;
+        }
+    }
+    finish_page(merge.finish(), query.limit)
 }
 
 /// Turns merged rows into a page and its `has_more`.

@@ -14,7 +14,8 @@ use auditrail_core::{Kind, NormalizedEvent};
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{IngestError, IngestReceipt, ItemReceipt, StoreError};
+use crate::allocate::{Existing, allocate};
+use crate::{IngestError, IngestReceipt, StoreError};
 
 use super::unavailable;
 
@@ -133,13 +134,20 @@ fn apply_ingest(
     events: &[NormalizedEvent],
     repeats: &[Option<usize>],
 ) -> Result<IngestReceipt, IngestError> {
-    let mut head: i64 = conn
+    let head: i64 = conn
         .prepare_cached("SELECT head_seq FROM orgs WHERE org_ref = ?1")
         .and_then(|mut s| s.query_row([org_ref], |r| r.get(0)))
         .map_err(unavailable)?;
     let mut find = conn
         .prepare_cached("SELECT seq, created, content_hash FROM events WHERE org_ref = ?1 AND kind = ?2 AND id = ?3")
         .map_err(unavailable)?;
+    let allocation = allocate(events, repeats, head as u64, |event| {
+        find.query_row(params![org_ref, kind.code(), event.id.as_str()], |r| {
+            Ok(Existing { seq: r.get::<_, i64>(0)? as u64, created_ms: r.get(1)?, content_hash: r.get(2)? })
+        })
+        .optional()
+        .map_err(unavailable)
+    })?;
     let mut insert = conn
         .prepare_cached(
             "INSERT INTO events (org_ref, kind, created, seq, id, actor_id, actor_email, category, event_type, content_hash, body) \
@@ -154,36 +162,15 @@ fn apply_ingest(
     let mut insert_category = conn
         .prepare_cached("INSERT OR IGNORE INTO admin_categories (org_ref, category) VALUES (?1, ?2)")
         .map_err(unavailable)?;
-
-    let mut items: Vec<ItemReceipt> = Vec::with_capacity(events.len());
-    let mut accepted = 0;
-    for (index, event) in events.iter().enumerate() {
-        if let Some(first) = repeats.get(index).copied().flatten() {
-            let seq = items.get(first).map_or(0, |r| r.seq);
-            items.push(ItemReceipt { id: event.id.clone(), seq, duplicate: true });
-            continue;
-        }
-        if event.id_given {
-            let existing: Option<(i64, i64, Vec<u8>)> = find
-                .query_row(params![org_ref, kind.code(), event.id.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .optional()
-                .map_err(unavailable)?;
-            if let Some((seq, created, hash)) = existing {
-                let same_created = !event.created_given || created == event.created.millis();
-                if hash.as_slice() != event.content_hash.as_slice() || !same_created {
-                    return Err(IngestError::Conflict { index, id: event.id.clone() });
-                }
-                items.push(ItemReceipt { id: event.id.clone(), seq: seq as u64, duplicate: true });
-                continue;
-            }
-        }
-        head += 1;
+    for &(index, seq) in &allocation.new {
+        let event = &events[index];
+        let seq = seq as i64;
         insert
             .execute(params![
                 org_ref,
                 kind.code(),
                 event.created.millis(),
-                head,
+                seq,
                 event.id.as_str(),
                 event.actor_id,
                 event.actor_email,
@@ -195,7 +182,7 @@ fn apply_ingest(
             .map_err(unavailable)?;
         for role in &event.roles {
             insert_role
-                .execute(params![org_ref, kind.code(), role, event.created.millis(), head])
+                .execute(params![org_ref, kind.code(), role, event.created.millis(), seq])
                 .map_err(unavailable)?;
         }
         if kind == Kind::Admin
@@ -203,14 +190,11 @@ fn apply_ingest(
         {
             insert_category.execute(params![org_ref, category]).map_err(unavailable)?;
         }
-        accepted += 1;
-        items.push(ItemReceipt { id: event.id.clone(), seq: head as u64, duplicate: false });
     }
     conn.prepare_cached("UPDATE orgs SET head_seq = ?2 WHERE org_ref = ?1")
-        .and_then(|mut s| s.execute(params![org_ref, head]))
+        .and_then(|mut s| s.execute(params![org_ref, allocation.head as i64]))
         .map_err(unavailable)?;
-    let duplicates = items.len() - accepted;
-    Ok(IngestReceipt { accepted, duplicates, items })
+    Ok(allocation.receipt)
 }
 
 fn touch_tokens(conn: &Connection, touched: &HashMap<String, i64>) -> Result<(), StoreError> {
