@@ -19,6 +19,7 @@ use auditrail_core::{EventId, EventQuery, Kind, NormalizedEvent, OrgId, Scope, T
 
 mod allocate;
 mod plan;
+pub mod postgres;
 mod rows;
 pub mod sqlite;
 
@@ -183,4 +184,30 @@ pub fn in_batch_repeats(events: &[NormalizedEvent]) -> Result<Vec<Option<usize>>
         }
     }
     Ok(repeats)
+}
+
+/// A fresh token for `org`: 256 random bits and a short random public id.
+pub(crate) fn new_token(org: &OrgId, token: NewToken) -> (TokenInfo, TokenSecret) {
+    use rand::RngCore;
+    let mut random = [0u8; 32];
+    rand::rng().fill_bytes(&mut random);
+    let secret = TokenSecret::from_random(random);
+    let mut id_bytes = [0u8; 6];
+    rand::rng().fill_bytes(&mut id_bytes);
+    let token_id: String = id_bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let mut scopes = token.scopes;
+    scopes.sort();
+    scopes.dedup();
+    let info = TokenInfo {
+        token_id: format!("tk_{token_id}"),
+        org: org.clone(),
+        scopes,
+        name: token.name,
+        email: token.email,
+        created: Timestamp::now(),
+        last_used: None,
+        expires: token.expires,
+        revoked: false,
+    };
+    (info, secret)
 }

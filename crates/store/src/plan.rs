@@ -11,7 +11,9 @@
 //! Both backends share this planner; they differ only in placeholder syntax and in SQLite's
 //! `INDEXED BY`, which pins the driving index (PostgreSQL's planner picks by statistics).
 
-use auditrail_core::{EventQuery, Filters, Position};
+use auditrail_core::{EventQuery, Filters, Position, Timestamp};
+
+use crate::{StoreError, StoredEvent};
 
 /// The SQL spelling a backend needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -362,4 +364,19 @@ impl Merge {
     pub(crate) fn finish(self) -> Vec<Row> {
         self.out
     }
+}
+
+/// Turns merged rows into a page and its `has_more`.
+pub(crate) fn finish_page(rows: Vec<Row>, limit: u32) -> Result<(Vec<StoredEvent>, bool), StoreError> {
+    let has_more = rows.len() as u64 > u64::from(limit);
+    rows.into_iter()
+        .take(limit as usize)
+        .map(|r| {
+            let created = Timestamp::from_millis(r.created).ok_or_else(|| {
+                StoreError::Corrupt(format!("event seq {} has created {} out of range", r.seq, r.created))
+            })?;
+            Ok(StoredEvent { seq: r.seq, created, body: r.body })
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(|items| (items, has_more))
 }

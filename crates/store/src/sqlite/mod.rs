@@ -237,26 +237,7 @@ impl Store for SqliteStore {
 
     async fn create_token(&self, org: &OrgId, token: NewToken) -> Result<(TokenInfo, TokenSecret), StoreError> {
         let org_ref = self.org_ref(org).await?;
-        let mut random = [0u8; 32];
-        rand::rng().fill_bytes(&mut random);
-        let secret = TokenSecret::from_random(random);
-        let mut id_bytes = [0u8; 6];
-        rand::rng().fill_bytes(&mut id_bytes);
-        let token_id: String = id_bytes.iter().map(|b| format!("{b:02x}")).collect();
-        let mut scopes = token.scopes.clone();
-        scopes.sort();
-        scopes.dedup();
-        let info = TokenInfo {
-            token_id: format!("tk_{token_id}"),
-            org: org.clone(),
-            scopes,
-            name: token.name,
-            email: token.email,
-            created: Timestamp::now(),
-            last_used: None,
-            expires: token.expires,
-            revoked: false,
-        };
+        let (info, secret) = crate::new_token(org, token);
         let row = info.clone();
         let hash = secret.hash();
         self.write(move |tx| {

@@ -1,7 +1,7 @@
 //! Runs the shared plan ([`crate::plan`]) on SQLite: one prepared statement per stream, all open
 //! at once on the same read transaction, merged lazily.
 
-use auditrail_core::{EventQuery, Timestamp};
+use auditrail_core::EventQuery;
 use rusqlite::types::Value;
 use rusqlite::{Connection, Rows};
 
@@ -60,22 +60,7 @@ pub(crate) fn read_page(
             break;
         }
     }
-    finish_page(merge.finish(), query.limit)
-}
-
-/// Turns merged rows into a page and its `has_more`.
-pub(crate) fn finish_page(rows: Vec<Row>, limit: u32) -> Result<(Vec<StoredEvent>, bool), StoreError> {
-    let has_more = rows.len() as u64 > u64::from(limit);
-    rows.into_iter()
-        .take(limit as usize)
-        .map(|r| {
-            let created = Timestamp::from_millis(r.created).ok_or_else(|| {
-                StoreError::Corrupt(format!("event seq {} has created {} out of range", r.seq, r.created))
-            })?;
-            Ok(StoredEvent { seq: r.seq, created, body: r.body })
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map(|items| (items, has_more))
+    plan::finish_page(merge.finish(), query.limit)
 }
 
 pub(crate) fn count(conn: &Connection, org_ref: i64, query: &EventQuery, snapshot: u64) -> Result<u64, StoreError> {

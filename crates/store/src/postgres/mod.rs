@@ -1,0 +1,544 @@
+//! The scale-out backend: any number of stateless `auditrail serve` replicas on one PostgreSQL.
+//!
+//! Correctness under concurrent writers on different replicas rests on one row lock: an ingest
+//! locks its org's row in `orgs` (`SELECT … FOR UPDATE`) before it looks for existing ids and
+//! allocates seqs, and holds it until commit. So per org, ingests serialise across all replicas,
+//! seqs stay gap-free and committed seqs are always a prefix (SPEC 1), idempotency by id holds, and
+//! an acknowledgement means the commit returned (PostgreSQL's WAL flush, shared by concurrent
+//! committers). The cursor key lives in `meta`, so a cursor issued by one replica works on all.
+//! Reads may go to a read-only replica of the database (`--read-database-url`): a replica's state
+//! is a prefix of the primary's, so the snapshot rule holds there too.
+
+mod partitions;
+pub mod schema;
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use auditrail_core::token::{TokenHash, TokenSecret};
+use auditrail_core::{EventId, EventQuery, Kind, NormalizedEvent, OrgId, Timestamp};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use rand::RngCore;
+use tokio_postgres::NoTls;
+use tokio_postgres::types::ToSql;
+
+use crate::allocate::{Existing, allocate};
+use crate::plan::{self, Dialect, Merge, Row, SqlValue, finish_page};
+use crate::rows::{TokenRow, parse_org_row, stored_time};
+use crate::{
+    EventPage, IngestError, IngestReceipt, NewToken, Org, Principal, Store, StoreError, StoredEvent, TokenInfo,
+    in_batch_repeats,
+};
+use partitions::Month;
+
+const POOL_SIZE: usize = 16;
+const FETCH_CHUNK: i32 = 256;
+const TOUCH_FLUSH_INTERVAL: Duration = Duration::from_secs(2);
+
+pub(crate) fn pg_error(e: tokio_postgres::Error) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn pool_error(e: deadpool_postgres::PoolError) -> StoreError {
+    StoreError::Unavailable(format!("database connection: {e}"))
+}
+
+fn pool(url: &str) -> Result<Pool, StoreError> {
+    let config: tokio_postgres::Config =
+        url.parse().map_err(|e| StoreError::Unavailable(format!("invalid database URL: {e}")))?;
+    let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+    Pool::builder(manager)
+        .max_size(POOL_SIZE)
+        .wait_timeout(Some(Duration::from_secs(10)))
+        .create_timeout(Some(Duration::from_secs(5)))
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .build()
+        .map_err(|e| StoreError::Unavailable(format!("cannot build the connection pool: {e}")))
+}
+
+pub struct PostgresStore {
+    writes: Pool,
+    reads: Pool,
+    org_refs: Mutex<HashMap<OrgId, i64>>,
+    partitions: tokio::sync::Mutex<HashSet<Month>>,
+    touched: Arc<Mutex<(HashMap<String, i64>, Instant)>>,
+    cursor_key: OnceLock<[u8; 32]>,
+}
+
+impl PostgresStore {
+    /// Connects, applies pending migrations and prepares this and the next months' partitions.
+    pub async fn connect(url: &str, read_url: Option<&str>) -> Result<Self, StoreError> {
+        let writes = pool(url)?;
+        let reads = match read_url {
+            Some(r) => pool(r)?,
+            None => writes.clone(),
+        };
+        let mut client = writes.get().await.map_err(pool_error)?;
+        schema::migrate(&mut client).await?;
+        let mut key = [0u8; 32];
+        rand::rng().fill_bytes(&mut key);
+        client
+            .execute(
+                "INSERT INTO meta (key, value) VALUES ('cursor_key', $1) ON CONFLICT (key) DO NOTHING",
+                &[&key.as_slice()],
+            )
+            .await
+            .map_err(pg_error)?;
+        let mut known = partitions::existing(&client).await?;
+        for month in partitions::ahead(Timestamp::now().millis()) {
+            if !known.contains(&month) && partitions::ensure(&mut client, month).await? {
+                known.insert(month);
+            }
+        }
+        drop(client);
+        Ok(Self {
+            writes,
+            reads,
+            org_refs: Mutex::new(HashMap::new()),
+            partitions: tokio::sync::Mutex::new(known),
+            touched: Arc::new(Mutex::new((HashMap::new(), Instant::now()))),
+            cursor_key: OnceLock::new(),
+        })
+    }
+
+    /// Applies pending migrations only.
+    pub async fn migrate(url: &str) -> Result<Vec<i64>, StoreError> {
+        let writes = pool(url)?;
+        let mut client = writes.get().await.map_err(pool_error)?;
+        schema::migrate(&mut client).await
+    }
+
+    async fn write_client(&self) -> Result<Object, StoreError> {
+        self.writes.get().await.map_err(pool_error)
+    }
+
+    async fn read_client(&self) -> Result<Object, StoreError> {
+        self.reads.get().await.map_err(pool_error)
+    }
+
+    async fn org_ref(&self, org: &OrgId) -> Result<i64, StoreError> {
+        if let Some(r) = self.org_refs.lock().ok().and_then(|m| m.get(org).copied()) {
+            return Ok(r);
+        }
+        let client = self.write_client().await?;
+        let row = client
+            .query_opt("SELECT org_ref FROM orgs WHERE org_id = $1", &[&org.to_string()])
+            .await
+            .map_err(pg_error)?;
+        let org_ref: i64 = row.map(|r| r.get(0)).ok_or_else(|| StoreError::NoSuchOrg(org.clone()))?;
+        if let Ok(mut m) = self.org_refs.lock() {
+            m.insert(org.clone(), org_ref);
+        }
+        Ok(org_ref)
+    }
+
+    /// Makes sure each month of the batch has its partition (or deliberately uses the default).
+    async fn ensure_partitions(&self, events: &[NormalizedEvent]) -> Result<(), StoreError> {
+        let now = Timestamp::now().millis();
+        let months: HashSet<Month> = events
+            .iter()
+            .filter_map(|e| Month::of(e.created.millis()))
+            .filter(|m| partitions::creatable(*m, now))
+            .collect();
+        let mut known = self.partitions.lock().await;
+        let missing: Vec<Month> = months.into_iter().filter(|m| !known.contains(m)).collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let mut client = self.write_client().await?;
+        for month in missing {
+            partitions::ensure(&mut client, month).await?;
+            // Created or deliberately left to the default partition: either way, decided.
+            known.insert(month);
+        }
+        Ok(())
+    }
+
+    fn record_use(&self, token_id: &str, at: Timestamp) {
+        let batch = {
+            let Ok(mut touched) = self.touched.lock() else { return };
+            touched.0.insert(token_id.to_owned(), at.millis());
+            if touched.1.elapsed() < TOUCH_FLUSH_INTERVAL {
+                return;
+            }
+            touched.1 = Instant::now();
+            std::mem::take(&mut touched.0)
+        };
+        let pool = self.writes.clone();
+        // Best effort and off the request path: last-used times may lag by a few seconds.
+        tokio::spawn(async move {
+            let Ok(client) = pool.get().await else { return };
+            for (token_id, at) in batch {
+                let _ = client
+                    .execute(
+                        "UPDATE tokens SET last_used = GREATEST(COALESCE(last_used, 0), $2) WHERE token_id = $1",
+                        &[&token_id, &at],
+                    )
+                    .await;
+            }
+        });
+    }
+}
+
+fn to_sql(values: &[SqlValue]) -> Vec<Box<dyn ToSql + Sync + Send>> {
+    values
+        .iter()
+        .map(|v| -> Box<dyn ToSql + Sync + Send> {
+            match v {
+                SqlValue::Int(i) => Box::new(*i),
+                SqlValue::Text(s) => Box::new(s.clone()),
+            }
+        })
+        .collect()
+}
+
+fn refs(values: &[Box<dyn ToSql + Sync + Send>]) -> Vec<&(dyn ToSql + Sync)> {
+    values.iter().map(|b| b.as_ref() as &(dyn ToSql + Sync)).collect()
+}
+
+const TOKEN_SELECT: &str = "SELECT t.token_id, o.org_id, t.scopes, t.name, t.email, t.created, t.last_used, \
+     t.expires, t.revoked, o.name, o.created FROM tokens AS t JOIN orgs AS o ON o.org_ref = t.org_ref";
+
+fn token_row(r: &tokio_postgres::Row) -> TokenRow {
+    TokenRow {
+        token_id: r.get(0),
+        org_id: r.get(1),
+        scopes: r.get(2),
+        name: r.get(3),
+        email: r.get(4),
+        created: r.get(5),
+        last_used: r.get(6),
+        expires: r.get(7),
+        revoked: r.get(8),
+        org_name: r.get(9),
+        org_created: r.get(10),
+    }
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        let client = self.write_client().await?;
+        client.query_one("SELECT 1", &[]).await.map_err(pg_error)?;
+        Ok(())
+    }
+
+    async fn create_org(&self, id: &OrgId, name: &str) -> Result<Org, StoreError> {
+        let org = Org { id: id.clone(), name: name.to_owned(), created: Timestamp::now() };
+        let client = self.write_client().await?;
+        let inserted = client
+            .execute(
+                "INSERT INTO orgs (org_id, name, created) VALUES ($1, $2, $3) ON CONFLICT (org_id) DO NOTHING",
+                &[&org.id.to_string(), &org.name, &org.created.millis()],
+            )
+            .await
+            .map_err(pg_error)?;
+        if inserted == 0 {
+            return Err(StoreError::OrgExists(org.id));
+        }
+        Ok(org)
+    }
+
+    async fn org(&self, id: &OrgId) -> Result<Option<Org>, StoreError> {
+        let client = self.write_client().await?;
+        let row = client
+            .query_opt("SELECT org_id, name, created FROM orgs WHERE org_id = $1", &[&id.to_string()])
+            .await
+            .map_err(pg_error)?;
+        row.map(|r| parse_org_row(r.get(0), r.get(1), r.get(2))).transpose()
+    }
+
+    async fn orgs(&self) -> Result<Vec<Org>, StoreError> {
+        let client = self.write_client().await?;
+        let rows =
+            client.query("SELECT org_id, name, created FROM orgs ORDER BY org_ref", &[]).await.map_err(pg_error)?;
+        rows.iter().map(|r| parse_org_row(r.get(0), r.get(1), r.get(2))).collect()
+    }
+
+    async fn create_token(&self, org: &OrgId, token: NewToken) -> Result<(TokenInfo, TokenSecret), StoreError> {
+        let org_ref = self.org_ref(org).await?;
+        let (info, secret) = crate::new_token(org, token);
+        let scopes: Vec<&str> = info.scopes.iter().map(|s| s.as_str()).collect();
+        let client = self.write_client().await?;
+        client
+            .execute(
+                "INSERT INTO tokens (token_id, org_ref, hash, scopes, name, email, created, expires) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[
+                    &info.token_id,
+                    &org_ref,
+                    &secret.hash().0.as_slice(),
+                    &scopes.join(" "),
+                    &info.name,
+                    &info.email,
+                    &info.created.millis(),
+                    &info.expires.map(|e| e.millis()),
+                ],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok((info, secret))
+    }
+
+    async fn tokens(&self, org: &OrgId) -> Result<Vec<TokenInfo>, StoreError> {
+        let org_ref = self.org_ref(org).await?;
+        let client = self.write_client().await?;
+        let rows = client
+            .query(&format!("{TOKEN_SELECT} WHERE t.org_ref = $1 ORDER BY t.created, t.token_id"), &[&org_ref])
+            .await
+            .map_err(pg_error)?;
+        rows.iter().map(|r| token_row(r).into_principal().map(|p| p.token)).collect()
+    }
+
+    async fn revoke_token(&self, token_id: &str) -> Result<OrgId, StoreError> {
+        let client = self.write_client().await?;
+        let row = client
+            .query_opt(
+                "UPDATE tokens AS t SET revoked = COALESCE(t.revoked, $2) FROM orgs AS o \
+                 WHERE t.token_id = $1 AND o.org_ref = t.org_ref RETURNING o.org_id",
+                &[&token_id, &Timestamp::now().millis()],
+            )
+            .await
+            .map_err(pg_error)?;
+        let org: String = row.map(|r| r.get(0)).ok_or_else(|| StoreError::NoSuchToken(token_id.to_owned()))?;
+        OrgId::parse(&org, "org_id").map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    async fn authenticate(&self, hash: &TokenHash, now: Timestamp) -> Result<Option<Principal>, StoreError> {
+        let client = self.write_client().await?;
+        let stmt = client.prepare_cached(&format!("{TOKEN_SELECT} WHERE t.hash = $1")).await.map_err(pg_error)?;
+        let row = client.query_opt(&stmt, &[&hash.0.as_slice()]).await.map_err(pg_error)?;
+        let Some(row) = row else { return Ok(None) };
+        let principal = token_row(&row).into_principal()?;
+        let expired = principal.token.expires.is_some_and(|e| e <= now);
+        if principal.token.revoked || expired {
+            return Ok(None);
+        }
+        self.record_use(&principal.token.token_id, now);
+        Ok(Some(principal))
+    }
+
+    async fn ingest(
+        &self,
+        org: &OrgId,
+        kind: Kind,
+        events: Vec<NormalizedEvent>,
+    ) -> Result<IngestReceipt, IngestError> {
+        let org_ref = self.org_ref(org).await?;
+        let repeats = in_batch_repeats(&events)?;
+        if let Some(wrong) = events.iter().find(|e| e.kind != kind) {
+            return Err(StoreError::Corrupt(format!("a {} event was sent to the {kind} ingest", wrong.kind)).into());
+        }
+        self.ensure_partitions(&events).await?;
+        let mut client = self.write_client().await?;
+        let tx = client.transaction().await.map_err(pg_error)?;
+        // The per-org write lock, held until commit: see the module docs.
+        let head: i64 = tx
+            .query_one("SELECT head_seq FROM orgs WHERE org_ref = $1 FOR UPDATE", &[&org_ref])
+            .await
+            .map_err(pg_error)?
+            .get(0);
+        let given: Vec<&str> = events.iter().filter(|e| e.id_given).map(|e| e.id.as_str()).collect();
+        let mut stored: HashMap<String, Existing> = HashMap::new();
+        if !given.is_empty() {
+            let rows = tx
+                .query(
+                    "SELECT id, seq, created, content_hash FROM event_keys WHERE org_ref = $1 AND kind = $2 AND id = ANY($3)",
+                    &[&org_ref, &kind.code(), &given],
+                )
+                .await
+                .map_err(pg_error)?;
+            for r in rows {
+                let seq: i64 = r.get(1);
+                stored.insert(r.get(0), Existing { seq: seq as u64, created_ms: r.get(2), content_hash: r.get(3) });
+            }
+        }
+        let allocation = allocate(&events, &repeats, head as u64, |e| Ok(stored.remove(e.id.as_str())))?;
+        if !allocation.new.is_empty() {
+            insert_new(&tx, org_ref, kind, &events, &allocation.new).await?;
+            tx.execute("UPDATE orgs SET head_seq = $2 WHERE org_ref = $1", &[&org_ref, &(allocation.head as i64)])
+                .await
+                .map_err(pg_error)?;
+        }
+        tx.commit().await.map_err(pg_error)?;
+        Ok(allocation.receipt)
+    }
+
+    async fn events(&self, org: &OrgId, query: &EventQuery) -> Result<EventPage, StoreError> {
+        let org_ref = self.org_ref(org).await?;
+        let mut client = self.read_client().await?;
+        let tx = client.build_transaction().read_only(true).start().await.map_err(pg_error)?;
+        let snapshot = match query.snapshot {
+            Some(s) => s,
+            None => {
+                let head: i64 = tx
+                    .query_one("SELECT head_seq FROM orgs WHERE org_ref = $1", &[&org_ref])
+                    .await
+                    .map_err(pg_error)?
+                    .get(0);
+                head as u64
+            }
+        };
+        let (sqls, cut) = plan::page_sql(Dialect::Postgres, org_ref, query, snapshot);
+        let mut portals = Vec::with_capacity(sqls.len());
+        for s in &sqls {
+            let stmt = tx.prepare_cached(&s.sql).await.map_err(pg_error)?;
+            let params = to_sql(&s.params);
+            portals.push(tx.bind(&stmt, &refs(&params)).await.map_err(pg_error)?);
+        }
+        let mut buffers: Vec<VecDeque<Row>> = portals.iter().map(|_| VecDeque::new()).collect();
+        let mut exhausted = vec![false; portals.len()];
+        let mut merge = Merge::new(portals.len(), &cut);
+        loop {
+            while let Some(i) = merge.needs() {
+                if buffers[i].is_empty() && !exhausted[i] {
+                    let rows = tx.query_portal(&portals[i], FETCH_CHUNK).await.map_err(pg_error)?;
+                    exhausted[i] = rows.len() < FETCH_CHUNK as usize;
+                    buffers[i].extend(rows.iter().map(|r| {
+                        let seq: i64 = r.get(0);
+                        Row { seq: seq as u64, created: r.get(1), body: r.get(2) }
+                    }));
+                }
+                merge.fill(i, buffers[i].pop_front());
+            }
+            if !merge.step() {
+                break;
+            }
+        }
+        let (items, has_more) = finish_page(merge.finish(), query.limit)?;
+        let total = if query.with_total {
+            let s = plan::count_sql(Dialect::Postgres, org_ref, query, snapshot);
+            let params = to_sql(&s.params);
+            let n: i64 = tx.query_one(&s.sql, &refs(&params)).await.map_err(pg_error)?.get(0);
+            Some(n as u64)
+        } else {
+            None
+        };
+        tx.commit().await.map_err(pg_error)?;
+        Ok(EventPage { items, has_more, snapshot, total })
+    }
+
+    async fn event_by_id(&self, org: &OrgId, kind: Kind, id: &EventId) -> Result<Option<StoredEvent>, StoreError> {
+        let org_ref = self.org_ref(org).await?;
+        let client = self.read_client().await?;
+        let row = client
+            .query_opt(
+                "SELECT e.seq, e.created, e.body FROM event_keys AS k \
+                 JOIN events AS e ON e.org_ref = k.org_ref AND e.kind = k.kind AND e.created = k.created AND e.seq = k.seq \
+                 WHERE k.org_ref = $1 AND k.kind = $2 AND k.id = $3",
+                &[&org_ref, &kind.code(), &id.as_str()],
+            )
+            .await
+            .map_err(pg_error)?;
+        row.map(|r| {
+            let seq: i64 = r.get(0);
+            Ok(StoredEvent { seq: seq as u64, created: stored_time(r.get(1))?, body: r.get(2) })
+        })
+        .transpose()
+    }
+
+    async fn admin_categories(&self, org: &OrgId) -> Result<Vec<String>, StoreError> {
+        let org_ref = self.org_ref(org).await?;
+        let client = self.read_client().await?;
+        let rows = client
+            .query("SELECT category FROM admin_categories WHERE org_ref = $1 ORDER BY category", &[&org_ref])
+            .await
+            .map_err(pg_error)?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    async fn cursor_key(&self) -> Result<[u8; 32], StoreError> {
+        if let Some(key) = self.cursor_key.get() {
+            return Ok(*key);
+        }
+        let client = self.write_client().await?;
+        let raw: Vec<u8> =
+            client.query_one("SELECT value FROM meta WHERE key = 'cursor_key'", &[]).await.map_err(pg_error)?.get(0);
+        let key: [u8; 32] =
+            raw.try_into().map_err(|_| StoreError::Corrupt("the cursor key is not 32 bytes".to_owned()))?;
+        Ok(*self.cursor_key.get_or_init(|| key))
+    }
+}
+
+/// Writes the new rows of a batch with one array-bound statement per table.
+async fn insert_new(
+    tx: &deadpool_postgres::Transaction<'_>,
+    org_ref: i64,
+    kind: Kind,
+    events: &[NormalizedEvent],
+    new: &[(usize, u64)],
+) -> Result<(), StoreError> {
+    let n = new.len();
+    let mut seqs = Vec::with_capacity(n);
+    let mut created = Vec::with_capacity(n);
+    let mut ids = Vec::with_capacity(n);
+    let mut hashes: Vec<&[u8]> = Vec::with_capacity(n);
+    let mut actors = Vec::with_capacity(n);
+    let mut emails = Vec::with_capacity(n);
+    let mut categories = Vec::with_capacity(n);
+    let mut types: Vec<Option<&str>> = Vec::with_capacity(n);
+    let mut bodies = Vec::with_capacity(n);
+    let (mut role_names, mut role_created, mut role_seqs) = (Vec::new(), Vec::new(), Vec::new());
+    let mut admin_categories: Vec<&str> = Vec::new();
+    for &(index, seq) in new {
+        let e = &events[index];
+        seqs.push(seq as i64);
+        created.push(e.created.millis());
+        ids.push(e.id.as_str());
+        hashes.push(e.content_hash.as_slice());
+        actors.push(e.actor_id.as_deref());
+        emails.push(e.actor_email.as_deref());
+        categories.push(e.category.as_deref());
+        types.push(e.event_type.map(|t| t.as_str()));
+        bodies.push(e.body.as_str());
+        for role in &e.roles {
+            role_names.push(role.as_str());
+            role_created.push(e.created.millis());
+            role_seqs.push(seq as i64);
+        }
+        if kind == Kind::Admin
+            && let Some(c) = e.category.as_deref()
+        {
+            admin_categories.push(c);
+        }
+    }
+    tx.execute(
+        "INSERT INTO event_keys (org_ref, seq, kind, id, created, content_hash) \
+         SELECT $1, s, $2, i, c, h FROM unnest($3::bigint[], $4::text[], $5::bigint[], $6::bytea[]) AS u(s, i, c, h)",
+        &[&org_ref, &kind.code(), &seqs, &ids, &created, &hashes],
+    )
+    .await
+    .map_err(pg_error)?;
+    tx.execute(
+        "INSERT INTO events (org_ref, kind, created, seq, id, actor_id, actor_email, category, event_type, body) \
+         SELECT $1, $2, c, s, i, a, m, g, t, b FROM unnest($3::bigint[], $4::bigint[], $5::text[], $6::text[], \
+         $7::text[], $8::text[], $9::text[], $10::text[]) AS u(c, s, i, a, m, g, t, b)",
+        &[&org_ref, &kind.code(), &created, &seqs, &ids, &actors, &emails, &categories, &types, &bodies],
+    )
+    .await
+    .map_err(pg_error)?;
+    if !role_names.is_empty() {
+        tx.execute(
+            "INSERT INTO event_roles (org_ref, kind, role, created, seq) \
+             SELECT $1, $2, r, c, s FROM unnest($3::text[], $4::bigint[], $5::bigint[]) AS u(r, c, s) \
+             ON CONFLICT DO NOTHING",
+            &[&org_ref, &kind.code(), &role_names, &role_created, &role_seqs],
+        )
+        .await
+        .map_err(pg_error)?;
+    }
+    if !admin_categories.is_empty() {
+        admin_categories.sort_unstable();
+        admin_categories.dedup();
+        tx.execute(
+            "INSERT INTO admin_categories (org_ref, category) SELECT $1, c FROM unnest($2::text[]) AS u(c) \
+             ON CONFLICT DO NOTHING",
+            &[&org_ref, &admin_categories],
+        )
+        .await
+        .map_err(pg_error)?;
+    }
+    Ok(())
+}

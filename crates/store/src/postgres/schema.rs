@@ -1,0 +1,151 @@
+//! Versioned PostgreSQL migrations (add-only, like SQLite's), run under an advisory lock so that
+//! replicas starting together apply each migration exactly once.
+//!
+//! Layout, and why:
+//! - `events` is range-partitioned by month on `created` (ms since epoch), with a default partition
+//!   for anything outside the partitions created so far. PostgreSQL requires the partition key in
+//!   every unique key, so uniqueness of (org, seq) and (org, kind, id) lives in the unpartitioned
+//!   `event_keys` table, which ingest writes in the same transaction.
+//! - Every event table's primary and unique keys lead with `org_ref`, so the schema can be
+//!   distributed by org (Citus) unchanged; `orgs`, `tokens` and `meta` are small reference tables.
+//! - Indexes mirror SQLite's: one per filter, each ending in (created, seq), so the shared planner's
+//!   streams are index range scans here too.
+
+use deadpool_postgres::Object;
+
+use crate::StoreError;
+
+use super::pg_error;
+
+const LOCK_KEY: i64 = 0x6175_6469_7472_6c31; // "auditrl1"
+
+const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    r#"
+CREATE TABLE meta (
+    key   text PRIMARY KEY,
+    value bytea NOT NULL
+);
+
+CREATE TABLE orgs (
+    org_ref  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    org_id   text NOT NULL UNIQUE,
+    name     text NOT NULL,
+    created  bigint NOT NULL,
+    head_seq bigint NOT NULL DEFAULT 0
+);
+
+CREATE TABLE tokens (
+    token_id  text PRIMARY KEY,
+    org_ref   bigint NOT NULL REFERENCES orgs (org_ref),
+    hash      bytea NOT NULL UNIQUE,
+    scopes    text NOT NULL,
+    name      text,
+    email     text,
+    created   bigint NOT NULL,
+    expires   bigint,
+    last_used bigint,
+    revoked   bigint
+);
+CREATE INDEX tokens_by_org ON tokens (org_ref, created);
+
+CREATE TABLE event_keys (
+    org_ref      bigint NOT NULL,
+    seq          bigint NOT NULL,
+    kind         bigint NOT NULL,
+    id           text NOT NULL,
+    created      bigint NOT NULL,
+    content_hash bytea NOT NULL,
+    PRIMARY KEY (org_ref, seq),
+    UNIQUE (org_ref, kind, id)
+);
+
+CREATE TABLE events (
+    org_ref     bigint NOT NULL,
+    kind        bigint NOT NULL,
+    created     bigint NOT NULL,
+    seq         bigint NOT NULL,
+    id          text NOT NULL,
+    actor_id    text,
+    actor_email text,
+    category    text,
+    event_type  text,
+    body        text NOT NULL,
+    PRIMARY KEY (org_ref, kind, created, seq)
+) PARTITION BY RANGE (created);
+CREATE TABLE events_default PARTITION OF events DEFAULT;
+CREATE INDEX events_by_actor ON events (org_ref, kind, actor_id, created, seq) WHERE actor_id IS NOT NULL;
+CREATE INDEX events_by_email ON events (org_ref, kind, actor_email, created, seq) WHERE actor_email IS NOT NULL;
+CREATE INDEX events_by_category ON events (org_ref, kind, category, created, seq) WHERE category IS NOT NULL;
+CREATE INDEX events_by_type ON events (org_ref, kind, event_type, created, seq) WHERE event_type IS NOT NULL;
+
+CREATE TABLE event_roles (
+    org_ref bigint NOT NULL,
+    kind    bigint NOT NULL,
+    role    text NOT NULL,
+    created bigint NOT NULL,
+    seq     bigint NOT NULL,
+    PRIMARY KEY (org_ref, kind, role, created, seq)
+);
+
+CREATE TABLE admin_categories (
+    org_ref  bigint NOT NULL,
+    category text NOT NULL,
+    PRIMARY KEY (org_ref, category)
+);
+"#,
+)];
+
+pub fn latest_version() -> i64 {
+    MIGRATIONS.last().map_or(0, |(v, _)| *v)
+}
+
+/// Applies pending migrations; returns the versions applied now.
+pub(crate) async fn migrate(client: &mut Object) -> Result<Vec<i64>, StoreError> {
+    client.execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY]).await.map_err(pg_error)?;
+    let result = apply(client).await;
+    // Session-level lock: released explicitly (and by the server if this connection dies).
+    let _ = client.execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY]).await;
+    result
+}
+
+async fn apply(client: &mut Object) -> Result<Vec<i64>, StoreError> {
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version bigint PRIMARY KEY, applied_at bigint NOT NULL)",
+        )
+        .await
+        .map_err(pg_error)?;
+    let mut applied = Vec::new();
+    for &(version, sql) in MIGRATIONS {
+        let tx = client.transaction().await.map_err(pg_error)?;
+        let done: bool = tx
+            .query_one("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)", &[&version])
+            .await
+            .map_err(pg_error)?
+            .get(0);
+        if !done {
+            tx.batch_execute(sql).await.map_err(pg_error)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+                &[&version, &auditrail_core::Timestamp::now().millis()],
+            )
+            .await
+            .map_err(pg_error)?;
+            applied.push(version);
+        }
+        tx.commit().await.map_err(pg_error)?;
+    }
+    let newest: i64 = client
+        .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])
+        .await
+        .map_err(pg_error)?
+        .get(0);
+    if newest > latest_version() {
+        return Err(StoreError::Unavailable(format!(
+            "the database has schema version {newest}, newer than this binary's {}; upgrade auditrail",
+            latest_version()
+        )));
+    }
+    Ok(applied)
+}
