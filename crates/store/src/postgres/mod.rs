@@ -156,6 +156,28 @@ impl PostgresStore {
         Ok(())
     }
 
+    /// `EXPLAIN` of every statement a query runs, with sequential scans disabled so that a plan
+    /// still containing one proves no index serves the statement. Tests assert there is no
+    /// `Seq Scan` and no `Sort` node.
+    pub async fn explain(&self, org: &OrgId, query: &EventQuery) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+        let org_ref = self.org_ref(org).await?;
+        let mut client = self.read_client().await?;
+        let tx = client.transaction().await.map_err(pg_error)?;
+        tx.batch_execute("SET LOCAL enable_seqscan = off").await.map_err(pg_error)?;
+        let (mut statements, _) = plan::page_sql(Dialect::Postgres, org_ref, query, 0);
+        if query.with_total {
+            statements.push(plan::count_sql(Dialect::Postgres, org_ref, query, 0));
+        }
+        let mut out = Vec::new();
+        for s in statements {
+            let params = to_sql(&s.params);
+            let rows = tx.query(&format!("EXPLAIN {}", s.sql), &refs(&params)).await.map_err(pg_error)?;
+            out.push((s.sql, rows.iter().map(|r| r.get::<_, String>(0)).collect()));
+        }
+        tx.rollback().await.map_err(pg_error)?;
+        Ok(out)
+    }
+
     fn record_use(&self, token_id: &str, at: Timestamp) {
         let batch = {
             let Ok(mut touched) = self.touched.lock() else { return };
