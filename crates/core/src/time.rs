@@ -16,9 +16,10 @@ use crate::ParamError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Timestamp(i64);
 
-/// Year 0001 to the end of jiff's range (9999-12-30T22:00Z): four-digit years the wire format can spell.
+/// Year 0001 to 9999-12-30T22:00:00.000Z (the end of jiff's millisecond range): four-digit years
+/// the wire format can spell. Every value in this range formats, so `Display` never fails.
 const MIN_MS: i64 = -62_135_596_800_000;
-const MAX_MS: i64 = 253_402_207_200_999;
+const MAX_MS: i64 = 253_402_207_200_000;
 
 impl Timestamp {
     pub const MIN: Timestamp = Timestamp(MIN_MS);
@@ -251,7 +252,10 @@ mod tests {
     fn negative_epoch_and_extremes_format() {
         assert_eq!(ts("1969-12-31T23:59:59.999Z").millis(), -1);
         assert_eq!(ts("0001-01-01T00:00:00Z"), Timestamp::MIN);
-        assert_eq!(ts("9999-12-30T22:00:00.999Z"), Timestamp::MAX);
+        assert_eq!(ts("9999-12-30T22:00:00.000Z"), Timestamp::MAX);
+        assert!(Timestamp::parse("9999-12-30T22:00:00.001Z", "t").is_err());
+        assert_eq!(Timestamp::MAX.to_string(), "9999-12-30T22:00:00.000Z");
+        assert_eq!(Timestamp::MIN.saturating_add_millis(-5), Timestamp::MIN);
         assert!(Timestamp::parse("9999-12-31T23:59:59.999Z", "t").is_err());
         assert_eq!(Timestamp::MIN.to_string(), "0001-01-01T00:00:00.000Z");
         assert!(Timestamp::parse("9999-12-31T23:59:59.999-01:00", "t").is_err());
