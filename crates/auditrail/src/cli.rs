@@ -1,5 +1,6 @@
 //! Command-line definitions (clap). Every store command takes `--data`, so they all work against
-//! the same directory a running server uses.
+//! the same directory a running server uses; every client command takes `--server`/`--token`
+//! (or `AUDITRAIL_SERVER`/`AUDITRAIL_TOKEN`) and talks HTTP only, so it works against any replica.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -35,6 +36,211 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Generate realistic synthetic events straight into the store.
+    Seed(SeedArgs),
+    /// Read events from a server (client).
+    #[command(subcommand)]
+    Events(EventsCommand),
+    /// Stream every matching event from a server to NDJSON or CSV (client).
+    Export(ExportArgs),
+    /// Send events from a file to a server's ingest API (client).
+    Ingest(IngestArgs),
+    /// Mirror a Webex-compatible source (real Webex or another auditrail) into a server (client).
+    Pull(PullArgs),
+    /// The Webex Calling provisioning error codes (WXC-…) of the admin audit API.
+    #[command(subcommand)]
+    Errors(ErrorsCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// The organization to fill (it must exist: `auditrail org create`).
+    #[arg(long)]
+    pub org: String,
+    /// How many events in total (split 6:3:1 over admin, compliance, connect).
+    #[arg(long)]
+    pub events: usize,
+    /// Which kinds to generate (comma-separated or repeated).
+    #[arg(long = "kind", value_enum, value_delimiter = ',', default_values_t = [KindArg::Admin, KindArg::Compliance, KindArg::Connect])]
+    pub kinds: Vec<KindArg>,
+    /// Spread `created` over this many days before --until.
+    #[arg(long, default_value_t = 90)]
+    pub days: u32,
+    /// End of the window (RFC 3339); default now. Same --seed and --until give identical events.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Random seed; default: a fresh one, printed so the run can be repeated.
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KindArg {
+    Admin,
+    Compliance,
+    Connect,
+}
+
+impl KindArg {
+    pub fn kind(self) -> auditrail_core::Kind {
+        match self {
+            KindArg::Admin => auditrail_core::Kind::Admin,
+            KindArg::Compliance => auditrail_core::Kind::Compliance,
+            KindArg::Connect => auditrail_core::Kind::Connect,
+        }
+    }
+}
+
+/// Where the client commands send their requests.
+#[derive(Debug, Args, Clone)]
+pub struct ServerArgs {
+    /// Base URL of the auditrail server, e.g. http://127.0.0.1:8080 (a trailing /v1 is accepted).
+    #[arg(long, env = "AUDITRAIL_SERVER")]
+    pub server: Option<String>,
+    /// Bearer token for the server.
+    #[arg(long, env = "AUDITRAIL_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Retries after a connection error or a 5xx answer (exponential backoff); 429s are always
+    /// retried after the server's Retry-After.
+    #[arg(long, env = "AUDITRAIL_RETRIES", default_value_t = 5)]
+    pub retries: u32,
+}
+
+/// The read APIs' filters; each applies to the kinds named in its help.
+#[derive(Debug, Args, Clone)]
+pub struct FilterArgs {
+    /// Which events: admin (admin audit), compliance (compliance events), connect (Webex Connect logs).
+    #[arg(long, value_enum)]
+    pub kind: KindArg,
+    /// Oldest `created` (inclusive): RFC 3339, or an age such as 7d, 12h, 30m.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Newest `created` (inclusive): RFC 3339 or an age; default now.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Actor id (admin, compliance: one; connect: actor id or e-mail, repeatable).
+    #[arg(long = "actor")]
+    pub actors: Vec<String>,
+    /// Event category (admin, connect; repeatable or comma-separated).
+    #[arg(long = "category", value_delimiter = ',')]
+    pub categories: Vec<String>,
+    /// Compliance resource, e.g. messages, call_records.
+    #[arg(long)]
+    pub resource: Option<String>,
+    /// Compliance event type: created, updated, deleted, ended.
+    #[arg(long = "type")]
+    pub event_type: Option<String>,
+    /// Compliance serviceType (calling; required with --resource convergedRecordings).
+    #[arg(long)]
+    pub service_type: Option<String>,
+    /// Connect admin role (repeatable or comma-separated).
+    #[arg(long = "role", value_delimiter = ',')]
+    pub roles: Vec<String>,
+    /// Connect range instead of --from/--to: 0 (yesterday), 1 (today), N (last N days).
+    #[arg(long)]
+    pub range: Option<String>,
+    /// Page size asked of the server (`max`).
+    #[arg(long)]
+    pub max: Option<u32>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// List events oldest first: an aligned table on a terminal, NDJSON otherwise.
+    List {
+        #[command(flatten)]
+        server: ServerArgs,
+        #[command(flatten)]
+        filters: FilterArgs,
+        /// Stop after this many events (default 100; 0 = all).
+        #[arg(long, default_value_t = 100)]
+        limit: u64,
+        /// NDJSON (one event's wire JSON per line) even on a terminal.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Ndjson,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[command(flatten)]
+    pub filters: FilterArgs,
+    /// ndjson: each event's wire JSON verbatim, one per line; csv: a fixed column set per kind.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Ndjson)]
+    pub format: ExportFormat,
+    /// Write here (atomically, on success) instead of stdout.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Stop after this many events.
+    #[arg(long)]
+    pub limit: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// NDJSON, a JSON array, or {"items": [...]}; `-` reads standard input.
+    pub file: PathBuf,
+    /// The kind of every event in the file.
+    #[arg(long, value_enum)]
+    pub kind: KindArg,
+    /// Items per request (at most 1000).
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub batch: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// The source: another auditrail (http://host:port) or Webex (https://webexapis.com/v1/).
+    #[arg(long, env = "AUDITRAIL_PULL_SOURCE")]
+    pub source: String,
+    /// Token for the source (audit:events_read and spark-compliance:events_read).
+    #[arg(long, env = "AUDITRAIL_PULL_SOURCE_TOKEN", hide_env_values = true)]
+    pub source_token: Option<String>,
+    /// The Connect audit-log export URL, when the source serves it elsewhere (real Webex Connect
+    /// has a regional host); default: <source>/connectapi/v1/auditManager/audit-logs/export.
+    #[arg(long)]
+    pub connect_source: Option<String>,
+    /// The organization to mirror; the destination org must have the same id (`org create --id`).
+    #[arg(long)]
+    pub org: String,
+    /// Which kinds to mirror (comma-separated or repeated).
+    #[arg(long = "kinds", value_enum, value_delimiter = ',', default_values_t = [KindArg::Admin, KindArg::Compliance, KindArg::Connect])]
+    pub kinds: Vec<KindArg>,
+    /// Where to start when the state has no mark yet: RFC 3339 or an age (default 365d).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// State file with the high-water marks (default $XDG_STATE_HOME/auditrail/pull-state.json
+    /// or ~/.local/state/auditrail/pull-state.json).
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// How far before the mark a run starts re-reading, in seconds (duplicates are dropped by id).
+    #[arg(long, default_value_t = 600)]
+    pub overlap: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ErrorsCommand {
+    /// Print what a WXC error code means.
+    Explain {
+        /// The code, e.g. WXC-4201 or WXC-BIFROST-U400401.
+        code: String,
+    },
+    /// Print every known code and its description.
+    List,
 }
 
 #[derive(Debug, Args)]
@@ -62,6 +268,12 @@ pub struct ServeArgs {
     /// Largest accepted single item, in bytes.
     #[arg(long, env = "AUDITRAIL_MAX_ITEM_BYTES", default_value_t = 64 * 1024)]
     pub max_item_bytes: usize,
+    /// Requests per second allowed per token (0 disables rate limiting).
+    #[arg(long, env = "AUDITRAIL_RATE_LIMIT", default_value_t = 100.0)]
+    pub rate_limit: f64,
+    /// Burst of requests a token may make above its rate.
+    #[arg(long, env = "AUDITRAIL_RATE_BURST", default_value_t = 200.0)]
+    pub rate_burst: f64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,24 +1,20 @@
 //! `serve --demo`: a demo organization full of realistic synthetic events, fresh tokens, and the
 //! commands to try it. The demo org has a fixed id, so restarting on the same data directory reuses
-//! it without seeding again.
+//! it without seeding again. The events come from the same seeding pipeline as `auditrail seed`.
 
 use anyhow::Context;
-use auditrail_core::event::{IngestContext, normalize};
 use auditrail_core::{Kind, OrgId, Scope, Timestamp};
 use auditrail_store::{NewToken, Store};
-use auditrail_synth::{Generator, GeneratorConfig};
 use uuid::Uuid;
+
+use crate::progress;
+use crate::seed::{self, SeedPlan};
 
 const DEMO_ORG_UUID: Uuid = Uuid::from_u128(0xde30_0000_0000_4000_8000_0000_0000_0001);
 const DEMO_ORG_NAME: &str = "Acme Demo Inc.";
 const DAYS: i64 = 90;
-const BATCH: usize = 5_000;
-/// Per kind: a realistic mix, mostly admin activity.
-const COUNTS: [(Kind, auditrail_synth::Kind, usize); 3] = [
-    (Kind::Admin, auditrail_synth::Kind::Admin, 30_000),
-    (Kind::Compliance, auditrail_synth::Kind::Compliance, 15_000),
-    (Kind::Connect, auditrail_synth::Kind::Connect, 5_000),
-];
+/// Per kind: a realistic mix, mostly admin activity (the same 6:3:1 split `auditrail seed` uses).
+const COUNTS: [(Kind, usize); 3] = [(Kind::Admin, 30_000), (Kind::Compliance, 15_000), (Kind::Connect, 5_000)];
 
 pub struct Demo {
     org: OrgId,
@@ -55,30 +51,19 @@ pub async fn prepare(store: &dyn Store) -> anyhow::Result<Demo> {
 
 async fn seed(store: &dyn Store, org: &OrgId) -> anyhow::Result<usize> {
     let now = Timestamp::now();
-    let mut generator = Generator::new(GeneratorConfig {
+    let plan = SeedPlan {
         seed: 42,
-        org_id: org.to_string(),
         org_name: DEMO_ORG_NAME.to_owned(),
         start_ms: now.millis() - DAYS * 86_400_000,
         end_ms: now.millis(),
-    });
-    let ctx = IngestContext { org, received: now };
-    let mut total = 0;
-    for (kind, synth_kind, count) in COUNTS {
-        let items = generator.events(synth_kind, count);
-        for chunk in items.chunks(BATCH) {
-            let events = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, item)| normalize(kind, &ctx, i, item.clone(), Uuid::new_v4()))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| anyhow::anyhow!("the generator produced an invalid {kind} event: {e}"))?;
-            total +=
-                store.ingest(org, kind, events).await.map_err(|e| anyhow::anyhow!("seeding failed: {e}"))?.accepted;
-        }
-        tracing::info!(kind = %kind, count, "seeded demo events");
-    }
-    Ok(total)
+        counts: COUNTS.to_vec(),
+    };
+    let total = COUNTS.iter().map(|(_, n)| *n as u64).sum();
+    let bar = progress::bar(Some(total), "seeding the demo organization");
+    let report = seed::seed(store, org, &plan, Some(&bar)).await?;
+    bar.finish_and_clear();
+    tracing::info!(events = report.accepted, days = DAYS, "seeded demo events");
+    Ok(report.accepted)
 }
 
 impl Demo {

@@ -1,15 +1,23 @@
-//! `auditrail`: the server, the store administration commands and (later) the client commands, in
+//! `auditrail`: the server, the store administration commands and the client commands, in
 //! one binary. This file only parses arguments and dispatches; each command lives in `commands/`.
 //! Conventions (SPEC 7): results on stdout (an id or a token alone where one is created), logs and
 //! progress on stderr, exit 0 on success and non-zero with a one-line reason otherwise.
 
 mod cli;
+mod client;
 mod commands;
 mod demo;
+mod progress;
+mod pull_state;
+mod seed;
+mod timearg;
 
 use std::process::ExitCode;
 
 use clap::Parser;
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();

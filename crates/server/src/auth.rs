@@ -40,7 +40,14 @@ pub async fn authenticate(
     accepted: TokenHeaders,
 ) -> Result<Principal, ApiError> {
     let secret = presented_token(headers, accepted).and_then(TokenSecret::parse).ok_or_else(ApiError::unauthorized)?;
-    state.store.authenticate(&secret.hash(), Timestamp::now()).await?.ok_or_else(ApiError::unauthorized)
+    let principal =
+        state.store.authenticate(&secret.hash(), Timestamp::now()).await?.ok_or_else(ApiError::unauthorized)?;
+    if let Some(limiter) = &state.limiter
+        && let Err(seconds) = limiter.check(&principal.token.token_id)
+    {
+        return Err(ApiError::too_many_requests(seconds));
+    }
+    Ok(principal)
 }
 
 pub fn require(principal: &Principal, scope: Scope) -> Result<(), ApiError> {

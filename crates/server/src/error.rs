@@ -45,6 +45,15 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, message)
     }
 
+    pub fn too_many_requests(retry_after: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("Too many requests for this token; retry after {retry_after} second(s)."),
+        );
+        e.retry_after = Some(retry_after);
+        e
+    }
+
     pub fn with_details(mut self, details: Vec<String>) -> Self {
         self.details = details;
         self

@@ -8,7 +8,9 @@
 
 pub mod auth;
 pub mod error;
+pub mod metrics;
 pub mod params;
+pub mod ratelimit;
 pub mod routes;
 pub mod tracking;
 pub mod urls;
@@ -20,6 +22,7 @@ use auditrail_core::CursorKey;
 use auditrail_store::{Store, StoreError};
 use axum::Router;
 
+pub use ratelimit::RateLimit;
 pub use urls::PublicUrl;
 
 /// Ingest size limits (SPEC section 3); all configurable.
@@ -36,13 +39,26 @@ impl Default for IngestLimits {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// Origin plus optional path prefix used for absolute `Link` URLs; the request's `Host` otherwise.
     pub public_url: Option<PublicUrl>,
     /// Trust `X-Forwarded-Proto`/`X-Forwarded-Host` (only behind a proxy that sets them).
     pub trust_proxy: bool,
     pub limits: IngestLimits,
+    /// Per-token request rate; `None` disables limiting.
+    pub rate_limit: Option<RateLimit>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            public_url: None,
+            trust_proxy: false,
+            limits: IngestLimits::default(),
+            rate_limit: Some(RateLimit::default()),
+        }
+    }
 }
 
 /// What every handler shares.
@@ -51,12 +67,15 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub config: Arc<ServerConfig>,
     pub cursor_key: CursorKey,
+    pub limiter: Option<Arc<ratelimit::Limiter>>,
 }
 
 impl AppState {
     pub async fn new(store: Arc<dyn Store>, config: ServerConfig) -> Result<Self, StoreError> {
         let cursor_key = CursorKey::new(store.cursor_key().await?);
-        Ok(Self { store, config: Arc::new(config), cursor_key })
+        metrics::handle();
+        let limiter = config.rate_limit.map(|l| Arc::new(ratelimit::Limiter::new(l)));
+        Ok(Self { store, config: Arc::new(config), cursor_key, limiter })
     }
 }
 

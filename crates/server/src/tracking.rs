@@ -30,6 +30,11 @@ pub async fn middleware(mut request: Request, next: Next) -> Response {
     let tracking_id =
         client_tracking_id(&request).unwrap_or_else(|| format!("AUDITRAIL_{}", uuid::Uuid::new_v4().hyphenated()));
     let connect = request.uri().path().starts_with("/connectapi/");
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
     let span = tracing::info_span!("request", tracking_id = %tracking_id, method = %request.method(), path = %request.uri().path());
     request.extensions_mut().insert(TrackingId(tracking_id.clone()));
     let started = std::time::Instant::now();
@@ -38,6 +43,10 @@ pub async fn middleware(mut request: Request, next: Next) -> Response {
     if status.is_client_error() || status.is_server_error() {
         response = render_error(response, &tracking_id, connect);
     }
+    let elapsed = started.elapsed().as_secs_f64();
+    let labels = [("method", method), ("route", route), ("status", status.as_u16().to_string())];
+    metrics::counter!("auditrail_http_requests_total", &labels).increment(1);
+    metrics::histogram!("auditrail_http_request_duration_seconds", &labels[..2]).record(elapsed);
     span.in_scope(|| {
         tracing::info!(status = status.as_u16(), elapsed_ms = started.elapsed().as_secs_f64() * 1e3, "response");
     });

@@ -120,6 +120,19 @@ impl Generator {
         events.into_iter().map(|(_, event)| event).collect()
     }
 
+    /// `n` events of a kind with `created` inside `[start_ms, end_ms]` (inclusive), sorted ascending.
+    ///
+    /// Draws from the same per-kind stream as [`Generator::events`], so a long window can be produced
+    /// slice by slice (a day at a time, say): memory stays bounded however many events are wanted, and a
+    /// store receives them in time order, appending instead of inserting at random. The output depends
+    /// only on the config and the sequence of calls.
+    pub fn events_between(&mut self, kind: Kind, n: usize, start_ms: i64, end_ms: i64) -> Vec<Value> {
+        let window = std::mem::replace(&mut self.window, Window::new(start_ms, end_ms));
+        let events = self.events(kind, n);
+        self.window = window;
+        events
+    }
+
     fn next_with_time(&mut self, kind: Kind) -> (i64, Value) {
         let rng = match kind {
             Kind::Admin => &mut self.admin,

@@ -116,6 +116,28 @@ fn created_is_inside_the_window_well_formed_sorted_and_mostly_business_hours() {
 }
 
 #[test]
+fn slices_stay_inside_their_window_and_are_deterministic() {
+    let slice = |g: &mut Generator| {
+        let a = g.events_between(Kind::Admin, 200, START, START + DAY_MS - 1);
+        let b = g.events_between(Kind::Admin, 200, START + DAY_MS, START + 2 * DAY_MS - 1);
+        (a, b)
+    };
+    let (a, b) = slice(&mut Generator::new(config(5)));
+    let (a2, b2) = slice(&mut Generator::new(config(5)));
+    assert_eq!((text(&a), text(&b)), (text(&a2), text(&b2)));
+    for (events, lo) in [(&a, START), (&b, START + DAY_MS)] {
+        let times: Vec<i64> = events.iter().map(|e| parse_ts(s(e, "/created")).expect("created")).collect();
+        assert!(times.iter().all(|t| (lo..lo + DAY_MS).contains(t)));
+        assert!(times.windows(2).all(|w| w[0] <= w[1]));
+    }
+    // The generator's own window is untouched by a slice.
+    let mut g = Generator::new(config(5));
+    g.events_between(Kind::Admin, 10, START, START);
+    let times: Vec<i64> = g.events(Kind::Admin, 300).iter().map(|e| parse_ts(s(e, "/created")).unwrap()).collect();
+    assert!(times.iter().any(|t| *t > START + 2 * DAY_MS));
+}
+
+#[test]
 fn tiny_and_inverted_windows_stay_inside() {
     for (start, end) in [(START, START), (START, START - 5), (START + 20 * HOUR_MS, START + 21 * HOUR_MS)] {
         let mut g = Generator::new(GeneratorConfig { start_ms: start, end_ms: end, ..config(2) });

@@ -1,6 +1,11 @@
 //! One module per command family.
 
+mod errors;
+mod events;
+mod ingest;
 mod org;
+mod pull;
+mod seed;
 mod serve;
 mod token;
 
@@ -9,7 +14,8 @@ use std::sync::Arc;
 use anyhow::Context;
 use auditrail_store::sqlite::SqliteStore;
 
-use crate::cli::{Cli, Command, StoreArgs};
+use crate::cli::{Cli, Command, EventsCommand, StoreArgs};
+use crate::client::Api;
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
@@ -26,6 +32,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Org(cmd) => org::run(cmd).await,
         Command::Token(cmd) => token::run(cmd).await,
+        Command::Seed(args) => seed::run(args).await,
+        Command::Events(EventsCommand::List { server, filters, limit, json }) => {
+            let api = Api::from_args(&server)?;
+            events::list(&api, &filters, limit, json).await
+        }
+        Command::Export(args) => {
+            let api = Api::from_args(&args.server)?;
+            events::export(&api, &args).await
+        }
+        Command::Ingest(args) => {
+            let api = Api::from_args(&args.server)?;
+            ingest::run(&api, &args).await
+        }
+        Command::Pull(args) => pull::run(&args).await,
+        Command::Errors(cmd) => errors::run(&cmd),
     }
 }
 

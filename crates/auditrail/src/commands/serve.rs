@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use auditrail_server::{AppState, IngestLimits, PublicUrl, ServerConfig};
+use auditrail_server::{AppState, IngestLimits, PublicUrl, RateLimit, ServerConfig};
 use auditrail_store::Store;
 
 use super::open_store;
@@ -24,6 +24,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             max_items: args.max_items,
             max_item_bytes: args.max_item_bytes,
         },
+        rate_limit: (args.rate_limit > 0.0)
+            .then(|| RateLimit { per_second: args.rate_limit, burst: args.rate_burst.max(1.0) }),
     };
     let store_dyn: Arc<dyn Store> = store.clone();
     let state = AppState::new(store_dyn, config).await.context("cannot read the store's cursor key")?;

@@ -18,3 +18,16 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Response, ApiError>
     state.store.ping().await?;
     Ok(json(StatusCode::OK, r#"{"status":"ready"}"#.to_owned()))
 }
+
+/// Prometheus text exposition. Counts and latencies only: no ids, no secrets.
+pub async fn metrics() -> Response {
+    use axum::http::{HeaderValue, header};
+    use axum::response::IntoResponse;
+    let body = crate::metrics::render();
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))],
+        body,
+    )
+        .into_response()
+}

@@ -64,6 +64,9 @@ pub async fn ingest(
         .await
         .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "The batch could not be parsed."))??;
     let receipt = state.store.ingest(&principal.org.id, kind, events).await?;
+    metrics::counter!("auditrail_ingested_events_total", "kind" => kind.as_str()).increment(receipt.accepted as u64);
+    metrics::counter!("auditrail_ingest_duplicates_total", "kind" => kind.as_str())
+        .increment(receipt.duplicates as u64);
     let items: Vec<Value> =
         receipt.items.iter().map(|i| json!({ "id": i.id.as_str(), "seq": i.seq, "duplicate": i.duplicate })).collect();
     let body = json!({ "accepted": receipt.accepted, "duplicates": receipt.duplicates, "items": items });

@@ -1,0 +1,318 @@
+//! The HTTP side of the client commands (`events list`, `export`, `ingest`, `pull`).
+//!
+//! One [`Api`] per server: it owns the base URL and token and runs every request through one
+//! retry policy, because every command needs the same behaviour against a busy or flaky server:
+//! - 429 is the server asking us to slow down: wait its `Retry-After` (integer seconds, the
+//!   Webex convention) and try again, without counting it as a failure;
+//! - connection errors and 5xx are retried with exponential backoff up to `--retries` times,
+//!   except a request that may already have taken effect and is not idempotent (the caller says
+//!   so, see [`Retry`]);
+//! - any other 4xx is final and becomes a one-line error naming the server's own message
+//!   (Webex `message` or Connect `description`) and its tracking id.
+//!
+//! reqwest with rustls: no OpenSSL on the machine is needed to reach https://webexapis.com.
+
+pub mod pages;
+
+use std::fmt;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{Method, StatusCode, Url};
+use serde_json::Value;
+
+pub use reqwest::header::CONTENT_TYPE;
+
+use crate::cli::ServerArgs;
+
+/// Consecutive 429 answers tolerated for one request before giving up (a server that never
+/// lets us in is a configuration problem, not load).
+const MAX_RATE_LIMITED: u32 = 100;
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// When a 429 carries no usable Retry-After.
+const DEFAULT_RETRY_AFTER: u64 = 5;
+const MAX_RETRY_AFTER: u64 = 300;
+
+/// May a request be sent again after a failure whose outcome is unknown?
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retry {
+    /// Reads, and writes that are idempotent (ingest of items that all carry ids).
+    Always,
+    /// Only when the request certainly did not reach the server (connection refused, DNS) or the
+    /// server said it did nothing (429, 503).
+    IfNotSent,
+}
+
+/// A final HTTP error answer.
+#[derive(Debug, Clone)]
+pub struct HttpError {
+    pub who: String,
+    pub status: StatusCode,
+    pub message: String,
+    pub tracking_id: Option<String>,
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} answered {}: {}", self.who, self.status, self.message)?;
+        if self.status == StatusCode::UNAUTHORIZED {
+            write!(f, " (check the token)")?;
+        }
+        if let Some(t) = &self.tracking_id {
+            write!(f, " [TrackingID {t}]")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for HttpError {}
+
+/// A successful answer, body read.
+pub struct Reply {
+    pub headers: HeaderMap,
+    pub body: bytes::Bytes,
+}
+
+pub struct Api {
+    http: reqwest::Client,
+    base: Url,
+    token: String,
+    retries: u32,
+    /// "the server", "the source": how messages name this end.
+    who: String,
+}
+
+/// `http(s)://host[:port][/prefix]` with a trailing `/` or `/v1` removed: users paste
+/// `https://webexapis.com/v1/` as often as a bare origin.
+pub fn parse_base(raw: &str, flag: &str) -> anyhow::Result<Url> {
+    let url = Url::parse(raw.trim()).map_err(|e| anyhow::anyhow!("invalid {flag} '{raw}': {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        bail!("invalid {flag} '{raw}': use an http:// or https:// URL");
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        bail!("invalid {flag} '{raw}': a base URL has no query or fragment");
+    }
+    let mut base = url.clone();
+    let path = url.path().trim_end_matches('/');
+    let path = path.strip_suffix("/v1").unwrap_or(path);
+    base.set_path(path);
+    Ok(base)
+}
+
+fn http_client() -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .user_agent(concat!("auditrail/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(10))
+        .read_timeout(Duration::from_secs(120))
+        .redirect(reqwest::redirect::Policy::limited(3))
+        .build()
+        .context("cannot set up the HTTP client")
+}
+
+impl Api {
+    pub fn new(base: &str, flag: &str, token: String, retries: u32, who: &str) -> anyhow::Result<Self> {
+        Ok(Api { http: http_client()?, base: parse_base(base, flag)?, token, retries, who: who.to_owned() })
+    }
+
+    /// The API of `--server`/`--token`, with clear errors when either is missing.
+    pub fn from_args(args: &ServerArgs) -> anyhow::Result<Self> {
+        let Some(server) = args.server.as_deref().filter(|s| !s.trim().is_empty()) else {
+            bail!("no server given: pass --server URL or set AUDITRAIL_SERVER");
+        };
+        let Some(token) = args.token.as_deref().filter(|s| !s.trim().is_empty()) else {
+            bail!("no token given: pass --token TOKEN or set AUDITRAIL_TOKEN");
+        };
+        Api::new(server, "--server", token.trim().to_owned(), args.retries, "the server")
+    }
+
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    /// The absolute URL of a path such as `/v1/adminAudit/events` on this server.
+    pub fn url(&self, path: &str) -> Url {
+        let mut url = self.base.clone();
+        let joined = format!("{}{}", self.base.path().trim_end_matches('/'), path);
+        url.set_path(&joined);
+        url
+    }
+
+    pub async fn get(&self, url: Url) -> anyhow::Result<Reply> {
+        self.send(Method::GET, url, None, Retry::Always).await
+    }
+
+    pub async fn get_json(&self, url: Url) -> anyhow::Result<Value> {
+        let reply = self.get(url.clone()).await?;
+        serde_json::from_slice(&reply.body).with_context(|| format!("{} sent invalid JSON for {url}", self.who))
+    }
+
+    pub async fn post(&self, url: Url, content_type: &str, body: Vec<u8>, retry: Retry) -> anyhow::Result<Reply> {
+        self.send(Method::POST, url, Some((content_type.to_owned(), bytes::Bytes::from(body))), retry).await
+    }
+
+    /// Sends with the retry policy of this module.
+    async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<(String, bytes::Bytes)>,
+        retry: Retry,
+    ) -> anyhow::Result<Reply> {
+        let mut failures = 0u32;
+        let mut rate_limited = 0u32;
+        loop {
+            let mut request = self
+                .http
+                .request(method.clone(), url.clone())
+                .bearer_auth(&self.token)
+                .header("TrackingID", format!("AUDITRAIL_CLI_{}", uuid::Uuid::new_v4()));
+            if let Some((content_type, bytes)) = &body {
+                request = request.header(CONTENT_TYPE, content_type.as_str()).body(bytes.clone());
+            }
+            let outcome = match request.send().await {
+                Ok(response) => {
+                    let status = response.status();
+                    let headers = response.headers().clone();
+                    match response.bytes().await {
+                        Ok(body) => Ok((status, headers, body)),
+                        Err(e) => Err(e),
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            let (status, headers, bytes) = match outcome {
+                Ok(answer) => answer,
+                Err(e) => {
+                    let retryable = e.is_connect() || retry == Retry::Always;
+                    if retryable && failures < self.retries {
+                        let wait = backoff(failures);
+                        failures += 1;
+                        tracing::warn!(error = %root_cause(&e), "request to {} failed; retrying in {wait:?}", self.who);
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    let retried = if failures > 0 { format!(" (after {failures} retries)") } else { String::new() };
+                    bail!("cannot reach {} at {}: {}{retried}", self.who, self.base, root_cause(&e));
+                }
+            };
+            if status.is_success() {
+                return Ok(Reply { headers, body: bytes });
+            }
+            if status == StatusCode::TOO_MANY_REQUESTS && rate_limited < MAX_RATE_LIMITED {
+                rate_limited += 1;
+                let wait = retry_after(&headers).unwrap_or(DEFAULT_RETRY_AFTER);
+                tracing::info!("{} is rate limiting; waiting {wait} s as its Retry-After asks", self.who);
+                tokio::time::sleep(Duration::from_secs(wait)).await;
+                continue;
+            }
+            let server_did_nothing = status == StatusCode::SERVICE_UNAVAILABLE;
+            if status.is_server_error() && (retry == Retry::Always || server_did_nothing) && failures < self.retries {
+                let wait = backoff(failures).max(Duration::from_secs(retry_after(&headers).unwrap_or(0)));
+                failures += 1;
+                tracing::warn!("{} answered {status}; retrying in {wait:?}", self.who);
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            return Err(error_of(&self.who, status, &headers, &bytes).into());
+        }
+    }
+}
+
+/// `Retry-After` as integer seconds (Webex clients parse it with `int()`), clamped to a sane range.
+fn retry_after(headers: &HeaderMap) -> Option<u64> {
+    let raw = headers.get(RETRY_AFTER)?.to_str().ok()?;
+    raw.trim().parse::<u64>().ok().map(|s| s.clamp(1, MAX_RETRY_AFTER))
+}
+
+fn backoff(failures: u32) -> Duration {
+    let exp = FIRST_BACKOFF.saturating_mul(2u32.saturating_pow(failures.min(16)));
+    exp.min(MAX_BACKOFF)
+}
+
+/// The innermost cause of a reqwest error ("Connection refused (os error 111)"), which is what
+/// a person can act on; reqwest's own text repeats the URL.
+fn root_cause(e: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    let text = cause.to_string();
+    if e.is_timeout() { format!("timed out ({text})") } else { text }
+}
+
+/// The server's own words from a Webex (`message`) or Connect (`description`) error body.
+fn error_of(who: &str, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> HttpError {
+    let json: Option<Value> = serde_json::from_slice(body).ok();
+    let field = |name: &str| json.as_ref().and_then(|j| j.get(name)).and_then(Value::as_str).map(str::to_owned);
+    let message = field("message")
+        .or_else(|| field("description"))
+        .unwrap_or_else(|| {
+            let text = String::from_utf8_lossy(body);
+            let text = text.trim();
+            if text.is_empty() { status.canonical_reason().unwrap_or("error").to_owned() } else { text.to_owned() }
+        })
+        .replace(['\n', '\r'], " ");
+    let message: String = if message.chars().count() > 600 {
+        let mut short: String = message.chars().take(600).collect();
+        short.push('…');
+        short
+    } else {
+        message
+    };
+    let tracking_id = field("trackingId")
+        .or_else(|| field("transid"))
+        .or_else(|| headers.get("trackingid").and_then(|v| v.to_str().ok()).map(str::to_owned));
+    HttpError { who: who.to_owned(), status, message, tracking_id }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bases_drop_a_trailing_v1() {
+        let b = |raw: &str| parse_base(raw, "--server").map(|u| u.to_string());
+        assert_eq!(b("https://webexapis.com/v1/").unwrap(), "https://webexapis.com/");
+        assert_eq!(b("http://127.0.0.1:8080").unwrap(), "http://127.0.0.1:8080/");
+        assert_eq!(b("http://host/audit/v1").unwrap(), "http://host/audit");
+        for bad in ["", "127.0.0.1:8080", "ftp://host", "http://", "http://host/?a=b", "not a url"] {
+            assert!(b(bad).is_err(), "{bad}");
+        }
+        let api = Api::new("http://host/audit/", "--server", "t".into(), 0, "the server").unwrap();
+        assert_eq!(api.url("/v1/people/me").as_str(), "http://host/audit/v1/people/me");
+        let api = Api::new("https://webexapis.com/v1/", "--source", "t".into(), 0, "the source").unwrap();
+        assert_eq!(api.url("/v1/events").as_str(), "https://webexapis.com/v1/events");
+    }
+
+    #[test]
+    fn error_bodies_in_both_shapes() {
+        let h = HeaderMap::new();
+        let e = error_of(
+            "the server",
+            StatusCode::BAD_REQUEST,
+            &h,
+            br#"{"message":"Invalid parameter 'from'","errors":[],"trackingId":"T1"}"#,
+        );
+        assert_eq!(e.to_string(), "the server answered 400 Bad Request: Invalid parameter 'from' [TrackingID T1]");
+        let e =
+            error_of("the source", StatusCode::FORBIDDEN, &h, br#"{"code":"403","description":"nope","transid":"X"}"#);
+        assert_eq!(e.to_string(), "the source answered 403 Forbidden: nope [TrackingID X]");
+        let e = error_of("the server", StatusCode::NOT_FOUND, &h, b"");
+        assert_eq!(e.to_string(), "the server answered 404 Not Found: Not Found");
+    }
+
+    #[test]
+    fn retry_after_is_integer_seconds() {
+        let mut h = HeaderMap::new();
+        assert_eq!(retry_after(&h), None);
+        h.insert(RETRY_AFTER, "2".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(2));
+        h.insert(RETRY_AFTER, "0".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(1));
+        h.insert(RETRY_AFTER, "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
+        assert_eq!(retry_after(&h), None);
+        assert!(backoff(0) < backoff(3) && backoff(40) == MAX_BACKOFF);
+    }
+}

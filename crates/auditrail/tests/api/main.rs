@@ -1,0 +1,12 @@
+//! HTTP integration tests of auditrail: one test binary, one module per area. Every test spawns
+//! its own server on a random port with its own temporary store (see `helpers::spawn_app`).
+
+mod helpers;
+
+mod admin_audit;
+mod cli;
+mod compliance;
+mod connect;
+mod errors;
+mod identity;
+mod ingest;
