@@ -81,10 +81,17 @@ TOML
     timeout -k 30s "$RUST_TEST_LIMIT" \
         cargo nextest run --workspace --no-fail-fast --tool-config-file "auditrail-test-sh:$nextest_cfg" \
         || failed+=("rust tests (nextest)")
+    step "cargo nextest run: the HTTP suite again, on PostgreSQL"
+    AUDITRAIL_TEST_BACKEND=postgres timeout -k 30s "$RUST_TEST_LIMIT" \
+        cargo nextest run -p auditrail --test api --no-fail-fast --tool-config-file "auditrail-test-sh:$nextest_cfg" \
+        || failed+=("HTTP tests on PostgreSQL (nextest)")
 else
     step "cargo test"
     timeout -k 30s "$RUST_TEST_LIMIT" cargo test --workspace --no-fail-fast \
         || failed+=("rust tests (cargo test)")
+    step "cargo test: the HTTP suite again, on PostgreSQL"
+    AUDITRAIL_TEST_BACKEND=postgres timeout -k 30s "$RUST_TEST_LIMIT" cargo test -p auditrail --test api --no-fail-fast \
+        || failed+=("HTTP tests on PostgreSQL (cargo test)")
 fi
 
 # --- End-to-end: webexpythonsdk against the real binary ----------------------------------------

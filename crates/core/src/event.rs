@@ -160,6 +160,17 @@ pub fn content_hash(mut body: Value) -> Result<[u8; 32], serde_json::Error> {
 
 type FieldError = (String, String);
 
+/// Values lifted into indexed columns: exact-match keys, so no control characters (PostgreSQL's
+/// text type cannot even hold NUL).
+fn key_text(value: Option<String>, field: &str, prefix: &str) -> Result<Option<String>, FieldError> {
+    match value {
+        Some(v) if v.len() > 1024 || v.chars().any(char::is_control) => {
+            Err((format!("{prefix}{field}"), "must be at most 1024 bytes without control characters".to_owned()))
+        }
+        other => Ok(other),
+    }
+}
+
 fn required_string(obj: &Map<String, Value>, field: &str, prefix: &str) -> Result<String, FieldError> {
     match obj.get(field) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
@@ -197,7 +208,7 @@ fn check_optional_strings(obj: &Map<String, Value>, fields: &[&str], prefix: &st
 }
 
 fn normalize_admin(obj: &mut Map<String, Value>, event: &mut NormalizedEvent) -> Result<(), FieldError> {
-    event.actor_id = Some(required_string(obj, "actorId", "")?);
+    event.actor_id = key_text(Some(required_string(obj, "actorId", "")?), "actorId", "")?;
     check_optional_strings(obj, &["actorOrgId"], "")?;
     let data = match obj.get_mut("data") {
         Some(Value::Object(data)) => data,
@@ -235,7 +246,8 @@ fn normalize_compliance(
     let resource = Resource::parse(&resource, "resource").map_err(|e| (e.param, e.reason, false))?;
     let event_type = required_string(obj, "type", "").map_err(plain)?;
     let event_type = EventType::parse(&event_type, "type").map_err(|e| (e.param, e.reason, false))?;
-    event.actor_id = Some(required_string(obj, "actorId", "").map_err(plain)?);
+    event.actor_id =
+        key_text(Some(required_string(obj, "actorId", "").map_err(plain)?), "actorId", "").map_err(plain)?;
     if let Some(raw) = optional_string(obj, "orgId", "").map_err(plain)? {
         let given = OrgId::parse(&raw, "orgId").map_err(|e| (e.param, e.reason, false))?;
         if &given != org {
@@ -257,10 +269,14 @@ fn normalize_connect(obj: &mut Map<String, Value>, event: &mut NormalizedEvent) 
     required_string(obj, "eventDescription", "")?;
     required_string(obj, "statusOfAction", "")?;
     check_optional_strings(obj, &["actionText", "transid", "groupId", "serviceId", "actorIp"], "")?;
-    event.actor_id = optional_string(obj, "actorId", "")?.filter(|s| !s.is_empty());
-    event.actor_email = optional_string(obj, "actorEmail", "")?.filter(|s| !s.is_empty());
-    event.category = optional_string(obj, "eventCategory", "")?.filter(|s| !s.is_empty());
-    event.roles = optional_string_list(obj, "adminRoles", "")?;
+    event.actor_id = key_text(optional_string(obj, "actorId", "")?.filter(|s| !s.is_empty()), "actorId", "")?;
+    event.actor_email = key_text(optional_string(obj, "actorEmail", "")?.filter(|s| !s.is_empty()), "actorEmail", "")?;
+    event.category =
+        key_text(optional_string(obj, "eventCategory", "")?.filter(|s| !s.is_empty()), "eventCategory", "")?;
+    event.roles = optional_string_list(obj, "adminRoles", "")?
+        .into_iter()
+        .map(|r| key_text(Some(r), "adminRoles", "").map(Option::unwrap_or_default))
+        .collect::<Result<_, _>>()?;
     Ok(())
 }
 
@@ -337,6 +353,12 @@ mod tests {
                 "adminRoles",
             ),
             (Kind::Connect, json!([1]), ""),
+            (Kind::Admin, json!({"actorId": "a\u{0}b", "data": {"eventCategory": "X"}}), "actorId"),
+            (
+                Kind::Connect,
+                json!({"eventDescription": "x", "statusOfAction": "S", "adminRoles": ["a\u{0}"]}),
+                "adminRoles",
+            ),
         ];
         for (kind, item, field) in cases {
             let e = norm(kind, item.clone()).unwrap_err();

@@ -73,6 +73,19 @@ fn short(raw: &str) -> String {
     raw.chars().take(40).collect()
 }
 
+/// A free-text filter value (an actor id, e-mail or role): matched exactly, so only sanity limits
+/// apply — bounded length and no control characters (which no id contains and PostgreSQL's text
+/// type cannot hold).
+pub fn filter_value(raw: &str, param: &str) -> Result<String, ParamError> {
+    if raw.len() > 1024 {
+        return Err(ParamError::new(param, "must be at most 1024 bytes"));
+    }
+    if raw.chars().any(char::is_control) {
+        return Err(ParamError::new(param, "must not contain control characters"));
+    }
+    Ok(raw.to_owned())
+}
+
 /// An admin-audit event category, stored and matched in bare form (`LOGINS`), accepted also as
 /// `EventCategory.LOGINS` (the developer portal's Java-enum spelling).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -256,6 +269,14 @@ mod tests {
         for bad in ["0", "-1", "1.5", "abc", "", " 5", "0x10", "1e3"] {
             let err = PageSize::parse(Some(bad), admin, "max").unwrap_err();
             assert_eq!(err.param, "max", "{bad}");
+        }
+    }
+
+    #[test]
+    fn filter_values() {
+        assert_eq!(filter_value("a@b.c", "actorId").unwrap(), "a@b.c");
+        for bad in ["a\0b", "\n", &"x".repeat(1025)] {
+            assert_eq!(filter_value(bad, "actorId").unwrap_err().param, "actorId");
         }
     }
 

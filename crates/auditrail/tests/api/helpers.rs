@@ -6,6 +6,7 @@ use std::sync::Arc;
 use auditrail_core::ids::webex_id;
 use auditrail_core::{OrgId, Scope, Timestamp};
 use auditrail_server::{AppState, ServerConfig};
+use auditrail_store::postgres::PostgresStore;
 use auditrail_store::sqlite::SqliteStore;
 use auditrail_store::{NewToken, Store};
 use base64::Engine;
@@ -23,7 +24,7 @@ pub const ONE_YEAR_MESSAGE: &str = "A maximum of one year of audit events can be
 pub struct TestApp {
     /// `http://127.0.0.1:PORT`
     pub base: String,
-    pub store: Arc<SqliteStore>,
+    pub store: Arc<dyn Store>,
     pub org: OrgId,
     pub other_org: OrgId,
     /// All four scopes.
@@ -36,7 +37,32 @@ pub struct TestApp {
     /// All scopes, `other_org`.
     pub other_token_all: String,
     pub client: reqwest::Client,
-    _dir: TempDir,
+    _guard: StoreGuard,
+}
+
+/// Keeps the backing store alive: a temp dir for SQLite, a database for PostgreSQL.
+#[allow(dead_code)]
+enum StoreGuard {
+    Sqlite(TempDir),
+    Postgres(auditrail_testkit::TestDatabase),
+}
+
+/// The backend under test: SQLite by default; `AUDITRAIL_TEST_BACKEND=postgres` runs the same
+/// suite on a fresh PostgreSQL database (scripts/test.sh runs it both ways).
+async fn test_store() -> (Arc<dyn Store>, StoreGuard) {
+    match std::env::var("AUDITRAIL_TEST_BACKEND").as_deref() {
+        Ok("postgres") => {
+            let db = auditrail_testkit::fresh_database().await.expect("test database");
+            let store = PostgresStore::connect(&db.url, None).await.expect("connect to PostgreSQL");
+            (Arc::new(store), StoreGuard::Postgres(db))
+        }
+        Ok("sqlite") | Err(_) => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let store = SqliteStore::open(dir.path()).expect("open store");
+            (Arc::new(store), StoreGuard::Sqlite(dir))
+        }
+        Ok(other) => panic!("AUDITRAIL_TEST_BACKEND={other}: use sqlite or postgres"),
+    }
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -44,8 +70,7 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = Arc::new(SqliteStore::open(dir.path()).expect("open store"));
+    let (store, guard) = test_store().await;
     let org = OrgId::from_uuid(Uuid::new_v4());
     let other_org = OrgId::from_uuid(Uuid::new_v4());
     store.create_org(&org, "Acme").await.expect("create org");
@@ -88,7 +113,7 @@ pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
         token_compliance,
         other_token_all,
         client,
-        _dir: dir,
+        _guard: guard,
     }
 }
 

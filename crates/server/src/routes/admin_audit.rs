@@ -1,6 +1,6 @@
 //! `GET /v1/adminAudit/events` and `GET /v1/adminAudit/eventCategories` (SPEC 2.1, 2.2).
 
-use auditrail_core::query::parse_offset;
+use auditrail_core::query::{filter_value, parse_offset};
 use auditrail_core::{
     Category, Cursor, Endpoint, EventQuery, Filters, Kind, OrgId, PageSize, Position, Scope, TimeRange, Timestamp,
 };
@@ -24,7 +24,7 @@ pub async fn list(
     let org = OrgId::parse(q.required("orgId")?, "orgId")?;
     let from = Timestamp::parse(q.required("from")?, "from")?;
     let to = Timestamp::parse(q.required("to")?, "to")?;
-    let actor = q.optional("actorId")?.map(str::to_owned);
+    let actor = q.optional("actorId")?.map(|a| filter_value(a, "actorId")).transpose()?;
     let max = PageSize::parse(q.single("max")?, PageSize::ADMIN, "max")?;
     let offset = parse_offset(q.single("offset")?, "offset")?;
     let categories = Category::parse_list(q.all("eventCategories"), "eventCategories")?;

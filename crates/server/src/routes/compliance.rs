@@ -1,6 +1,6 @@
 //! `GET /v1/events` and `GET /v1/events/{eventId}`: Webex compliance events (SPEC 2.3).
 
-use auditrail_core::query::parse_offset;
+use auditrail_core::query::{filter_value, parse_offset};
 use auditrail_core::{
     Cursor, Endpoint, EventId, EventQuery, EventType, Filters, Kind, PageSize, Position, Resource, Scope, ServiceType,
     TimeRange, Timestamp,
@@ -24,7 +24,7 @@ pub async fn list(
     let q = QueryParams::parse(raw.as_deref());
     let resource = q.optional("resource")?.map(|r| Resource::parse(r, "resource")).transpose()?;
     let event_type = q.optional("type")?.map(|t| EventType::parse(t, "type")).transpose()?;
-    let actor = q.optional("actorId")?.map(str::to_owned);
+    let actor = q.optional("actorId")?.map(|a| filter_value(a, "actorId")).transpose()?;
     let from = q.optional("from")?.map(|f| Timestamp::parse(f, "from")).transpose()?;
     let to = q.optional("to")?.map(|t| Timestamp::parse(t, "to")).transpose()?;
     let max = PageSize::parse(q.single("max")?, PageSize::COMPLIANCE, "max")?;

@@ -1,6 +1,7 @@
 //! `POST /connectapi/v1/auditManager/audit-logs/export`: Webex Connect user audit logs (SPEC 2.4).
 //! Offset paging with a total count, as Connect does; errors use Connect's body shape.
 
+use auditrail_core::query::filter_value;
 use auditrail_core::{Category, EventQuery, Filters, Kind, PageSize, Position, Scope, TimeRange, Timestamp};
 use axum::body::Body;
 use axum::extract::State;
@@ -49,8 +50,8 @@ pub async fn export(
         .collect::<Result<Vec<_>, _>>()?;
     let filters = Filters {
         categories,
-        actor_or_email: list(&request, "actorIds")?,
-        roles: list(&request, "adminRoles")?,
+        actor_or_email: checked(list(&request, "actorIds")?, "actorIds")?,
+        roles: checked(list(&request, "adminRoles")?, "adminRoles")?,
         ..Filters::default()
     };
     let query = EventQuery {
@@ -134,6 +135,10 @@ fn number(request: &serde_json::Map<String, Value>, name: &str) -> Result<Option
         }
         Some(_) => Err(invalid()),
     }
+}
+
+fn checked(values: Vec<String>, name: &str) -> Result<Vec<String>, ApiError> {
+    Ok(values.iter().map(|v| filter_value(v, name)).collect::<Result<_, _>>()?)
 }
 
 /// A comma-separated filter (`""` = no filter); an array of strings is accepted too.
