@@ -22,6 +22,22 @@ pub struct StoreArgs {
     /// Data directory of the embedded store.
     #[arg(long = "data", env = "AUDITRAIL_DATA", default_value = "./auditrail-data")]
     pub data: PathBuf,
+    /// Use PostgreSQL instead of the embedded store (postgres://user@host:port/db).
+    #[arg(long, env = "AUDITRAIL_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// A read-only replica of that PostgreSQL to serve the read APIs from.
+    #[arg(long, env = "AUDITRAIL_READ_DATABASE_URL", requires = "database_url")]
+    pub read_database_url: Option<String>,
+}
+
+impl StoreArgs {
+    /// Where the store is, for messages.
+    pub fn describe(&self) -> String {
+        match &self.database_url {
+            Some(_) => "the PostgreSQL database".to_owned(),
+            None => self.data.display().to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -230,6 +246,9 @@ pub struct PullArgs {
     /// How far before the mark a run starts re-reading, in seconds (duplicates are dropped by id).
     #[arg(long, default_value_t = 600)]
     pub overlap: u64,
+    /// Page size asked of the source (default: admin 200, compliance and Connect 1000).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub max: Option<u32>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -12,6 +12,8 @@ mod token;
 use std::sync::Arc;
 
 use anyhow::Context;
+use auditrail_store::Store;
+use auditrail_store::postgres::PostgresStore;
 use auditrail_store::sqlite::SqliteStore;
 
 use crate::cli::{Cli, Command, EventsCommand, StoreArgs};
@@ -21,8 +23,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
         Command::Migrate(store) => {
-            let applied = SqliteStore::migrate(&store.data)
-                .with_context(|| format!("cannot migrate the store in {}", store.data.display()))?;
+            let applied = match &store.database_url {
+                Some(url) => PostgresStore::migrate(url).await,
+                None => SqliteStore::migrate(&store.data),
+            }
+            .with_context(|| format!("cannot migrate the store in {}", store.describe()))?;
             if applied.is_empty() {
                 eprintln!("schema is up to date");
             } else {
@@ -50,8 +55,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-pub fn open_store(args: &StoreArgs) -> anyhow::Result<Arc<SqliteStore>> {
-    let store =
-        SqliteStore::open(&args.data).with_context(|| format!("cannot open the store in {}", args.data.display()))?;
-    Ok(Arc::new(store))
+/// The store the arguments name: PostgreSQL with `--database-url`, else SQLite in `--data`.
+pub async fn open_store(args: &StoreArgs) -> anyhow::Result<Arc<dyn Store>> {
+    let store: Arc<dyn Store> = match &args.database_url {
+        Some(url) => Arc::new(
+            PostgresStore::connect(url, args.read_database_url.as_deref())
+                .await
+                .context("cannot open the PostgreSQL store")?,
+        ),
+        None => Arc::new(
+            SqliteStore::open(&args.data)
+                .with_context(|| format!("cannot open the store in {}", args.data.display()))?,
+        ),
+    };
+    Ok(store)
 }

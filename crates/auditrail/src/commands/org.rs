@@ -2,7 +2,6 @@
 
 use anyhow::Context;
 use auditrail_core::OrgId;
-use auditrail_store::Store;
 use uuid::Uuid;
 
 use super::open_store;
@@ -15,13 +14,13 @@ pub async fn run(cmd: OrgCommand) -> anyhow::Result<()> {
                 Some(raw) => OrgId::parse(&raw, "--id")?,
                 None => OrgId::from_uuid(Uuid::new_v4()),
             };
-            let store = open_store(&store)?;
+            let store = open_store(&store).await?;
             let created = store.create_org(&org, &name).await.context("cannot create the organization")?;
             println!("{}", created.id);
             Ok(())
         }
         OrgCommand::List { store, json } => {
-            let store = open_store(&store)?;
+            let store = open_store(&store).await?;
             let orgs = store.orgs().await?;
             if json {
                 for org in orgs {

@@ -5,7 +5,6 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use auditrail_core::{Kind, OrgId, Timestamp};
-use auditrail_store::Store;
 
 use super::open_store;
 use crate::cli::SeedArgs;
@@ -28,11 +27,11 @@ pub async fn run(args: SeedArgs) -> anyhow::Result<()> {
         None => now,
     };
     let seed_value = args.seed.unwrap_or_else(rand_seed);
-    let store = open_store(&args.store)?;
+    let store = open_store(&args.store).await?;
     let Some(existing) = store.org(&org).await.context("cannot read the organization")? else {
         bail!(
             "no organization {org} in {}: create it first with `auditrail org create --id {org}`",
-            args.store.data.display()
+            args.store.describe()
         );
     };
     let plan = SeedPlan {

@@ -14,7 +14,7 @@ use crate::demo;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let public_url = args.public_url.as_deref().map(PublicUrl::parse).transpose().map_err(anyhow::Error::msg)?;
-    let store = open_store(&args.store)?;
+    let store = open_store(&args.store).await?;
     let demo_banner = if args.demo { Some(demo::prepare(store.as_ref()).await?) } else { None };
     let config = ServerConfig {
         public_url,

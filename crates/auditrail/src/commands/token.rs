@@ -2,7 +2,7 @@
 
 use anyhow::{Context, bail};
 use auditrail_core::{OrgId, Scope, Timestamp};
-use auditrail_store::{NewToken, Store, TokenInfo};
+use auditrail_store::{NewToken, TokenInfo};
 
 use super::open_store;
 use crate::cli::TokenCommand;
@@ -18,7 +18,7 @@ pub async fn run(cmd: TokenCommand) -> anyhow::Result<()> {
                 .map(|s| s.parse::<Scope>().map_err(anyhow::Error::msg))
                 .collect::<anyhow::Result<Vec<_>>>()?;
             let expires = expires.map(|e| parse_lifetime(&e)).transpose()?;
-            let store = open_store(&store)?;
+            let store = open_store(&store).await?;
             let (_, secret) = store
                 .create_token(&org, NewToken { scopes, name, email, expires })
                 .await
@@ -28,7 +28,7 @@ pub async fn run(cmd: TokenCommand) -> anyhow::Result<()> {
         }
         TokenCommand::List { store, org, json } => {
             let org = OrgId::parse(&org, "--org")?;
-            let store = open_store(&store)?;
+            let store = open_store(&store).await?;
             for token in store.tokens(&org).await? {
                 if json {
                     println!("{}", token_json(&token));
@@ -50,7 +50,7 @@ pub async fn run(cmd: TokenCommand) -> anyhow::Result<()> {
             Ok(())
         }
         TokenCommand::Revoke { store, token_id } => {
-            let store = open_store(&store)?;
+            let store = open_store(&store).await?;
             let org = store.revoke_token(&token_id).await?;
             eprintln!("revoked {token_id} of organization {org}");
             Ok(())

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use auditrail_core::Scope;
-use auditrail_store::{NewToken, Store};
+use auditrail_store::NewToken;
 use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

@@ -5,8 +5,10 @@ mod helpers;
 
 mod admin_audit;
 mod cli;
+mod client;
 mod compliance;
 mod connect;
 mod errors;
 mod identity;
 mod ingest;
+mod replicas;
