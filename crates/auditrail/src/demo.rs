@@ -103,6 +103,12 @@ Ingest an event:
     -d '[{{"actorId": "demo-actor", "data": {{"eventCategory": "LOGINS", "actionText": "Demo login"}}}}]' \
     {base}/auditrail/v1/ingest/admin
 
+The auditrail CLI (tables on a terminal, NDJSON when piped):
+  export AUDITRAIL_SERVER={base} AUDITRAIL_TOKEN={reader}
+  auditrail events list --kind admin --from 7d
+  auditrail events list --kind connect --range 6 --limit 20
+  auditrail export --kind compliance --format csv --out compliance.csv
+
 Python (pip install webexpythonsdk==2.0.6):
   python3 -c 'from webexpythonsdk import WebexAPI
 api = WebexAPI(access_token="{reader}", base_url="{base}/v1/")
