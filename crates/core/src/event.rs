@@ -75,6 +75,9 @@ pub struct NormalizedEvent {
     /// SHA-256 of the RFC 8785 form of the body without `created`: two ingests of the same id are
     /// the same event when this matches and `created` matches or was filled in by the server.
     pub content_hash: [u8; 32],
+    /// The RFC 8785 form of the whole stored body: what the event's Merkle leaf commits to (see
+    /// [`log_entry`]). Computed here, off the store's single writer.
+    pub canonical: Vec<u8>,
 }
 
 /// Why one item of a batch was refused.
@@ -136,6 +139,7 @@ pub fn normalize(
         roles: Vec::new(),
         body: String::new(),
         content_hash: [0; 32],
+        canonical: Vec::new(),
     };
     match kind {
         Kind::Admin => normalize_admin(&mut obj, &mut event).map_err(|(f, r)| err(&f, r))?,
@@ -145,8 +149,31 @@ pub fn normalize(
     }
     let body = Value::Object(obj);
     event.body = serde_json::to_string(&body).map_err(|e| err("", format!("cannot be serialised: {e}")))?;
+    event.canonical =
+        serde_json_canonicalizer::to_vec(&body).map_err(|e| err("", format!("cannot be canonicalised: {e}")))?;
     event.content_hash = content_hash(body).map_err(|e| err("", format!("cannot be canonicalised: {e}")))?;
     Ok(event)
+}
+
+/// The bytes an event's Merkle leaf commits to: the RFC 8785 (JCS) form of
+/// `{"event": <stored event>, "kind": "<admin|compliance|connect>", "org": "<canonical org id>", "seq": <seq>}`.
+///
+/// Keys sort as written, org ids and kinds are plain ASCII and seq an integer, so the document is
+/// assembled around the event's own canonical form without re-encoding it. The same document is
+/// one line of a log export, so an offline verifier only needs an RFC 8785 library.
+pub fn log_entry(org: &OrgId, kind: Kind, seq: u64, canonical_event: &[u8]) -> Vec<u8> {
+    let org = org.to_string();
+    let mut out = Vec::with_capacity(canonical_event.len() + org.len() + 64);
+    out.extend_from_slice(b"{\"event\":");
+    out.extend_from_slice(canonical_event);
+    out.extend_from_slice(b",\"kind\":\"");
+    out.extend_from_slice(kind.as_str().as_bytes());
+    out.extend_from_slice(b"\",\"org\":\"");
+    out.extend_from_slice(org.as_bytes());
+    out.extend_from_slice(b"\",\"seq\":");
+    out.extend_from_slice(seq.to_string().as_bytes());
+    out.push(b'}');
+    out
 }
 
 /// SHA-256 of the RFC 8785 canonical form of the event without `created`.
@@ -379,6 +406,16 @@ mod tests {
         let e = norm(Kind::Compliance, json!({"resource": "files", "type": "created", "actorId": "a", "orgId": other}))
             .unwrap_err();
         assert!(e.forbidden);
+    }
+
+    #[test]
+    fn log_entries_are_the_canonical_form_of_the_whole_document() {
+        let e =
+            norm(Kind::Connect, json!({"id": "x", "eventDescription": "d\u{e9}", "statusOfAction": "S", "n": 1.5e3}))
+                .unwrap();
+        let entry = log_entry(&org(), Kind::Connect, 42, &e.canonical);
+        let doc = json!({"seq": 42, "org": org().to_string(), "kind": "connect", "event": body(&e)});
+        assert_eq!(entry, serde_json_canonicalizer::to_vec(&doc).unwrap());
     }
 
     #[test]
