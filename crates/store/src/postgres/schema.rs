@@ -19,9 +19,10 @@ use super::pg_error;
 
 const LOCK_KEY: i64 = 0x6175_6469_7472_6c31; // "auditrl1"
 
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    r#"
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        r#"
 CREATE TABLE meta (
     key   text PRIMARY KEY,
     value bytea NOT NULL
@@ -94,7 +95,29 @@ CREATE TABLE admin_categories (
     PRIMARY KEY (org_ref, category)
 );
 "#,
-)];
+    ),
+    (
+        2,
+        r#"
+CREATE TABLE merkle_nodes (
+    org_ref bigint NOT NULL,
+    level   bigint NOT NULL,
+    idx     bigint NOT NULL,
+    hash    bytea NOT NULL,
+    PRIMARY KEY (org_ref, level, idx)
+);
+
+CREATE TABLE checkpoints (
+    org_ref   bigint NOT NULL,
+    tree_size bigint NOT NULL,
+    root      bytea NOT NULL,
+    note      text NOT NULL,
+    created   bigint NOT NULL,
+    PRIMARY KEY (org_ref, tree_size)
+);
+"#,
+    ),
+];
 
 pub fn latest_version() -> i64 {
     MIGRATIONS.last().map_or(0, |(v, _)| *v)

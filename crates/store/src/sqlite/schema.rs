@@ -10,6 +10,10 @@
 //!   walk per value and are merged in order by the query layer.
 //! - `(org, seq)` and `(org, kind, id)` are unique: the Merkle log and idempotency need them.
 //! - Orgs are referred to by a small integer (`org_ref`) to keep every key compact.
+//! - `merkle_nodes` holds every complete aligned subtree hash of each org's RFC 6962 tree
+//!   (`level`, `idx` covers leaves `[idx·2^level, (idx+1)·2^level)`), written in the ingest
+//!   transaction; any root, inclusion or consistency proof is O(log n) lookups. `checkpoints`
+//!   keeps every signed checkpoint note.
 
 use rusqlite::{Connection, params};
 
@@ -17,9 +21,10 @@ use crate::StoreError;
 
 use super::unavailable;
 
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    r#"
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        r#"
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value BLOB NOT NULL
@@ -83,7 +88,29 @@ CREATE TABLE admin_categories (
     PRIMARY KEY (org_ref, category)
 ) WITHOUT ROWID;
 "#,
-)];
+    ),
+    (
+        2,
+        r#"
+CREATE TABLE merkle_nodes (
+    org_ref INTEGER NOT NULL,
+    level   INTEGER NOT NULL,
+    idx     INTEGER NOT NULL,
+    hash    BLOB NOT NULL,
+    PRIMARY KEY (org_ref, level, idx)
+) WITHOUT ROWID;
+
+CREATE TABLE checkpoints (
+    org_ref   INTEGER NOT NULL,
+    tree_size INTEGER NOT NULL,
+    root      BLOB NOT NULL,
+    note      TEXT NOT NULL,
+    created   INTEGER NOT NULL,
+    PRIMARY KEY (org_ref, tree_size)
+) WITHOUT ROWID;
+"#,
+    ),
+];
 
 /// The newest schema version this binary knows.
 pub fn latest_version() -> i64 {
