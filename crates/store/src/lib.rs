@@ -98,6 +98,26 @@ pub struct EventPage {
     pub total: Option<u64>,
 }
 
+/// One entry of an org's log, in seq order: what its Merkle leaf commits to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogEntry {
+    pub seq: u64,
+    pub kind: Kind,
+    pub id: EventId,
+    /// The stored wire JSON.
+    pub body: String,
+}
+
+/// A signed checkpoint of an org's log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredCheckpoint {
+    pub tree_size: u64,
+    pub root: [u8; 32],
+    /// The signed note, verbatim.
+    pub note: String,
+    pub created: Timestamp,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The backend cannot be reached or refused the operation for reasons not the caller's (disk
@@ -155,6 +175,20 @@ pub trait Store: Send + Sync + 'static {
 
     /// The secret that authenticates pagination cursors, shared by every replica of this store.
     async fn cursor_key(&self) -> Result<[u8; 32], StoreError>;
+
+    /// The org's log size: its highest committed seq (a consistent snapshot, SPEC 1).
+    async fn log_size(&self, org: &OrgId) -> Result<u64, StoreError>;
+    /// Complete aligned subtree hashes of the org's Merkle tree, by (level, index), in the order
+    /// asked; a missing node is corruption.
+    async fn merkle_nodes(&self, org: &OrgId, wanted: &[(u32, u64)]) -> Result<Vec<[u8; 32]>, StoreError>;
+    /// The kind and seq (leaf index + 1) of an event, by id, in any kind unless one is given.
+    async fn event_seq(&self, org: &OrgId, kind: Option<Kind>, id: &EventId)
+    -> Result<Option<(Kind, u64)>, StoreError>;
+    /// Log entries with `seq > after`, in seq order, at most `limit`.
+    async fn log_entries(&self, org: &OrgId, after: u64, limit: u32) -> Result<Vec<LogEntry>, StoreError>;
+    async fn save_checkpoint(&self, org: &OrgId, checkpoint: &StoredCheckpoint) -> Result<(), StoreError>;
+    /// Checkpoints, newest first, at most `limit`.
+    async fn checkpoints(&self, org: &OrgId, limit: u32) -> Result<Vec<StoredCheckpoint>, StoreError>;
 }
 
 /// Rejects a second occurrence of an id within one batch unless it is the identical event, and

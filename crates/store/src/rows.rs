@@ -1,9 +1,9 @@
 //! Row shapes both SQL backends read into, and their conversion to domain values. Stored values
 //! were parsed before they were written, so a failure here means corruption, not bad input.
 
-use auditrail_core::{OrgId, Scope, Timestamp};
+use auditrail_core::{EventId, Kind, OrgId, Scope, Timestamp};
 
-use crate::{Org, Principal, StoreError, TokenInfo};
+use crate::{LogEntry, Org, Principal, StoreError, StoredCheckpoint, TokenInfo};
 
 pub(crate) fn parse_org_row(id: String, name: String, created: i64) -> Result<Org, StoreError> {
     Ok(Org {
@@ -51,4 +51,18 @@ impl TokenRow {
         };
         Ok(Principal { token, org })
     }
+}
+
+pub(crate) fn log_entry(seq: i64, kind: i64, id: String, body: String) -> Result<LogEntry, StoreError> {
+    let kind = Kind::ALL
+        .into_iter()
+        .find(|k| k.code() == kind)
+        .ok_or_else(|| StoreError::Corrupt(format!("event seq {seq} has unknown kind {kind}")))?;
+    Ok(LogEntry { seq: seq as u64, kind, id: EventId::from_stored(id), body })
+}
+
+pub(crate) fn checkpoint(size: i64, root: Vec<u8>, note: String, created: i64) -> Result<StoredCheckpoint, StoreError> {
+    let root: [u8; 32] =
+        root.try_into().map_err(|_| StoreError::Corrupt(format!("checkpoint of size {size} has a malformed root")))?;
+    Ok(StoredCheckpoint { tree_size: size as u64, root, note, created: stored_time(created)? })
 }

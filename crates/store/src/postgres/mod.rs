@@ -28,8 +28,8 @@ use crate::allocate::{Existing, allocate};
 use crate::plan::{self, Dialect, Merge, Row, SqlValue, finish_page};
 use crate::rows::{TokenRow, parse_org_row, stored_time};
 use crate::{
-    EventPage, IngestError, IngestReceipt, NewToken, Org, Principal, Store, StoreError, StoredEvent, TokenInfo,
-    in_batch_repeats,
+    EventPage, IngestError, IngestReceipt, LogEntry, NewToken, Org, Principal, Store, StoreError, StoredCheckpoint,
+    StoredEvent, TokenInfo, in_batch_repeats,
 };
 use partitions::Month;
 
@@ -481,6 +481,114 @@ impl Store for PostgresStore {
         let key: [u8; 32] =
             raw.try_into().map_err(|_| StoreError::Corrupt("the cursor key is not 32 bytes".to_owned()))?;
         Ok(*self.cursor_key.get_or_init(|| key))
+    }
+
+    async fn log_size(&self, org: &OrgId) -> Result<u64, StoreError> {
+        let org_ref = self.org_ref(org).await?;
+        let client = self.read_client().await?;
+        let head: i64 = client
+            .query_one("SELECT head_seq FROM orgs WHERE org_ref = $1", &[&org_ref])
+            .await
+            .map_err(pg_error)?
+            .get(0);
+        Ok(head as u64)
+    }
+
+    async fn merkle_nodes(&self, org: &OrgId, wanted: &[(u32, u64)]) -> Result<Vec<[u8; 32]>, StoreError> {
+        let org_ref = self.org_ref(org).await?;
+        let levels: Vec<i64> = wanted.iter().map(|&(l, _)| i64::from(l)).collect();
+        let idxs: Vec<i64> = wanted.iter().map(|&(_, i)| i as i64).collect();
+        let client = self.read_client().await?;
+        let rows = client
+            .query(
+                "SELECT w.level, w.idx, n.hash FROM unnest($2::bigint[], $3::bigint[]) AS w(level, idx) \
+                 LEFT JOIN merkle_nodes AS n ON n.org_ref = $1 AND n.level = w.level AND n.idx = w.idx",
+                &[&org_ref, &levels, &idxs],
+            )
+            .await
+            .map_err(pg_error)?;
+        let found: HashMap<(i64, i64), Option<Vec<u8>>> =
+            rows.iter().map(|r| ((r.get(0), r.get(1)), r.get(2))).collect();
+        wanted
+            .iter()
+            .map(|&(level, idx)| {
+                found
+                    .get(&(i64::from(level), idx as i64))
+                    .cloned()
+                    .flatten()
+                    .and_then(|h| <[u8; 32]>::try_from(h).ok())
+                    .ok_or_else(|| StoreError::Corrupt(format!("Merkle node ({level}, {idx}) is missing or malformed")))
+            })
+            .collect()
+    }
+
+    async fn event_seq(
+        &self,
+        org: &OrgId,
+        kind: Option<Kind>,
+        id: &EventId,
+    ) -> Result<Option<(Kind, u64)>, StoreError> {
+        let org_ref = self.org_ref(org).await?;
+        let client = self.read_client().await?;
+        let kinds: Vec<i64> = kind.map_or_else(|| Kind::ALL.iter().map(|k| k.code()).collect(), |k| vec![k.code()]);
+        let row = client
+            .query_opt(
+                "SELECT kind, seq FROM event_keys WHERE org_ref = $1 AND kind = ANY($2) AND id = $3 ORDER BY kind LIMIT 1",
+                &[&org_ref, &kinds, &id.as_str()],
+            )
+            .await
+            .map_err(pg_error)?;
+        let Some(row) = row else { return Ok(None) };
+        let entry = crate::rows::log_entry(row.get(1), row.get(0), String::new(), String::new())?;
+        Ok(Some((entry.kind, entry.seq)))
+    }
+
+    async fn log_entries(&self, org: &OrgId, after: u64, limit: u32) -> Result<Vec<LogEntry>, StoreError> {
+        let org_ref = self.org_ref(org).await?;
+        let client = self.read_client().await?;
+        let rows = client
+            .query(
+                "SELECT k.seq, k.kind, k.id, e.body FROM event_keys AS k \
+                 JOIN events AS e ON e.org_ref = k.org_ref AND e.kind = k.kind AND e.created = k.created AND e.seq = k.seq \
+                 WHERE k.org_ref = $1 AND k.seq > $2 ORDER BY k.seq LIMIT $3",
+                &[&org_ref, &(after as i64), &i64::from(limit)],
+            )
+            .await
+            .map_err(pg_error)?;
+        rows.iter().map(|r| crate::rows::log_entry(r.get(0), r.get(1), r.get(2), r.get(3))).collect()
+    }
+
+    async fn save_checkpoint(&self, org: &OrgId, checkpoint: &StoredCheckpoint) -> Result<(), StoreError> {
+        let org_ref = self.org_ref(org).await?;
+        let client = self.write_client().await?;
+        client
+            .execute(
+                "INSERT INTO checkpoints (org_ref, tree_size, root, note, created) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT DO NOTHING",
+                &[
+                    &org_ref,
+                    &(checkpoint.tree_size as i64),
+                    &checkpoint.root.as_slice(),
+                    &checkpoint.note,
+                    &checkpoint.created.millis(),
+                ],
+            )
+            .await
+            .map_err(pg_error)?;
+        Ok(())
+    }
+
+    async fn checkpoints(&self, org: &OrgId, limit: u32) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        let org_ref = self.org_ref(org).await?;
+        let client = self.read_client().await?;
+        let rows = client
+            .query(
+                "SELECT tree_size, root, note, created FROM checkpoints WHERE org_ref = $1 ORDER BY tree_size DESC LIMIT $2",
+                &[&org_ref, &i64::from(limit)],
+            )
+            .await
+            .map_err(pg_error)?;
+        rows.iter().map(|r| crate::rows::checkpoint(r.get(0), r.get(1), r.get(2), r.get(3))).collect()
     }
 }
 

@@ -25,8 +25,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::rows::{TokenRow, parse_org_row, stored_time};
 use crate::{
-    EventPage, IngestError, IngestReceipt, NewToken, Org, Principal, Store, StoreError, StoredEvent, TokenInfo,
-    in_batch_repeats,
+    EventPage, IngestError, IngestReceipt, LogEntry, NewToken, Org, Principal, Store, StoreError, StoredCheckpoint,
+    StoredEvent, TokenInfo, in_batch_repeats,
 };
 use pool::ReadPool;
 use writer::WriteOp;
@@ -403,6 +403,119 @@ impl Store for SqliteStore {
         let key: [u8; 32] =
             raw.try_into().map_err(|_| StoreError::Corrupt("the cursor key is not 32 bytes".to_owned()))?;
         Ok(*self.cursor_key.get_or_init(|| key))
+    }
+
+    async fn log_size(&self, org: &OrgId) -> Result<u64, StoreError> {
+        let org_ref = self.org_ref(org).await?;
+        self.read(move |c| head_seq(c, org_ref)).await
+    }
+
+    async fn merkle_nodes(&self, org: &OrgId, wanted: &[(u32, u64)]) -> Result<Vec<[u8; 32]>, StoreError> {
+        let org_ref = self.org_ref(org).await?;
+        let wanted = wanted.to_vec();
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached("SELECT hash FROM merkle_nodes WHERE org_ref = ?1 AND level = ?2 AND idx = ?3")
+                .map_err(unavailable)?;
+            wanted
+                .iter()
+                .map(|&(level, idx)| {
+                    let hash: Option<Vec<u8>> = stmt
+                        .query_row(params![org_ref, i64::from(level), idx as i64], |r| r.get(0))
+                        .optional()
+                        .map_err(unavailable)?;
+                    hash.and_then(|h| <[u8; 32]>::try_from(h).ok()).ok_or_else(|| {
+                        StoreError::Corrupt(format!("Merkle node ({level}, {idx}) is missing or malformed"))
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn event_seq(
+        &self,
+        org: &OrgId,
+        kind: Option<Kind>,
+        id: &EventId,
+    ) -> Result<Option<(Kind, u64)>, StoreError> {
+        let org_ref = self.org_ref(org).await?;
+        let id = id.as_str().to_owned();
+        let kinds: Vec<Kind> = kind.map_or_else(|| Kind::ALL.to_vec(), |k| vec![k]);
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached("SELECT seq FROM events WHERE org_ref = ?1 AND kind = ?2 AND id = ?3")
+                .map_err(unavailable)?;
+            for kind in kinds {
+                let seq: Option<i64> =
+                    stmt.query_row(params![org_ref, kind.code(), id], |r| r.get(0)).optional().map_err(unavailable)?;
+                if let Some(seq) = seq {
+                    return Ok(Some((kind, seq as u64)));
+                }
+            }
+            Ok(None)
+        })
+        .await
+    }
+
+    async fn log_entries(&self, org: &OrgId, after: u64, limit: u32) -> Result<Vec<LogEntry>, StoreError> {
+        let org_ref = self.org_ref(org).await?;
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT seq, kind, id, body FROM events INDEXED BY events_by_seq \
+                     WHERE org_ref = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+                )
+                .map_err(unavailable)?;
+            let rows = stmt
+                .query_map(params![org_ref, after as i64, i64::from(limit)], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
+                })
+                .map_err(unavailable)?;
+            rows.map(|row| {
+                let (seq, kind, id, body) = row.map_err(unavailable)?;
+                crate::rows::log_entry(seq, kind, id, body)
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn save_checkpoint(&self, org: &OrgId, checkpoint: &StoredCheckpoint) -> Result<(), StoreError> {
+        let org_ref = self.org_ref(org).await?;
+        let cp = checkpoint.clone();
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT OR IGNORE INTO checkpoints (org_ref, tree_size, root, note, created) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![org_ref, cp.tree_size as i64, cp.root.as_slice(), cp.note, cp.created.millis()],
+            )
+            .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn checkpoints(&self, org: &OrgId, limit: u32) -> Result<Vec<StoredCheckpoint>, StoreError> {
+        let org_ref = self.org_ref(org).await?;
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT tree_size, root, note, created FROM checkpoints WHERE org_ref = ?1 \
+                     ORDER BY tree_size DESC LIMIT ?2",
+                )
+                .map_err(unavailable)?;
+            let rows = stmt
+                .query_map(params![org_ref, i64::from(limit)], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
+                })
+                .map_err(unavailable)?;
+            rows.map(|row| {
+                let (size, root, note, created) = row.map_err(unavailable)?;
+                crate::rows::checkpoint(size, root, note, created)
+            })
+            .collect()
+        })
+        .await
     }
 }
 
