@@ -5,10 +5,12 @@
 //! [`Timestamp`] always has millisecond resolution, a [`PageSize`] is always within its endpoint's
 //! bounds), so inner code never re-checks a raw string.
 
+pub mod checkpoint;
 pub mod cursor;
 pub mod error;
 pub mod event;
 pub mod ids;
+pub mod merkle;
 pub mod query;
 pub mod scope;
 pub mod time;

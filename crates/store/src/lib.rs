@@ -18,8 +18,10 @@ use auditrail_core::token::{TokenHash, TokenSecret};
 use auditrail_core::{EventId, EventQuery, Kind, NormalizedEvent, OrgId, Scope, Timestamp};
 
 mod allocate;
+mod merkle_log;
 mod plan;
 pub mod postgres;
+pub mod proofs;
 mod rows;
 pub mod sqlite;
 

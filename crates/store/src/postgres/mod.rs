@@ -25,6 +25,7 @@ use tokio_postgres::NoTls;
 use tokio_postgres::types::ToSql;
 
 use crate::allocate::{Existing, allocate};
+use crate::merkle_log::{self, Frontier};
 use crate::plan::{self, Dialect, Merge, Row, SqlValue, finish_page};
 use crate::rows::{TokenRow, parse_org_row, stored_time};
 use crate::{
@@ -380,6 +381,48 @@ impl Store for PostgresStore {
         let allocation = allocate(&events, &repeats, head as u64, |e| Ok(stored.remove(e.id.as_str())))?;
         if !allocation.new.is_empty() {
             insert_new(&tx, org_ref, kind, &events, &allocation.new).await?;
+            let wanted = Frontier::wanted(head as u64);
+            let levels: Vec<i64> = wanted.iter().map(|&(l, _)| i64::from(l)).collect();
+            let idxs: Vec<i64> = wanted.iter().map(|&(_, i)| i as i64).collect();
+            let rows = tx
+                .query(
+                    "SELECT w.level, w.idx, n.hash FROM unnest($2::bigint[], $3::bigint[]) AS w(level, idx) \
+                     LEFT JOIN merkle_nodes AS n ON n.org_ref = $1 AND n.level = w.level AND n.idx = w.idx",
+                    &[&org_ref, &levels, &idxs],
+                )
+                .await
+                .map_err(pg_error)?;
+            let found: HashMap<(i64, i64), Option<Vec<u8>>> =
+                rows.iter().map(|r| ((r.get(0), r.get(1)), r.get(2))).collect();
+            let hashes = wanted
+                .iter()
+                .map(|&(level, idx)| {
+                    found
+                        .get(&(i64::from(level), idx as i64))
+                        .cloned()
+                        .flatten()
+                        .and_then(|h| <[u8; 32]>::try_from(h).ok())
+                        .ok_or_else(|| StoreError::Corrupt(format!("Merkle frontier node ({level}, {idx}) is missing")))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let mut frontier = Frontier::new(&wanted, hashes);
+            let nodes = merkle_log::extend(&mut frontier, org, kind, &events, &allocation.new)?;
+            let (levels, idxs, hashes): (Vec<i64>, Vec<i64>, Vec<Vec<u8>>) = nodes
+                .into_iter()
+                .map(|(l, i, h)| (i64::from(l), i as i64, h.to_vec()))
+                .fold((Vec::new(), Vec::new(), Vec::new()), |(mut a, mut b, mut c), (l, i, h)| {
+                    a.push(l);
+                    b.push(i);
+                    c.push(h);
+                    (a, b, c)
+                });
+            tx.execute(
+                "INSERT INTO merkle_nodes (org_ref, level, idx, hash) \
+                 SELECT $1, l, i, h FROM unnest($2::bigint[], $3::bigint[], $4::bytea[]) AS u(l, i, h)",
+                &[&org_ref, &levels, &idxs, &hashes],
+            )
+            .await
+            .map_err(pg_error)?;
             tx.execute("UPDATE orgs SET head_seq = $2 WHERE org_ref = $1", &[&org_ref, &(allocation.head as i64)])
                 .await
                 .map_err(pg_error)?;

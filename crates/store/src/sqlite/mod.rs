@@ -341,7 +341,7 @@ impl Store for SqliteStore {
         }
         let (reply, answer) = oneshot::channel();
         self.writer
-            .send(WriteOp::Ingest { org_ref, kind, events, repeats, reply })
+            .send(WriteOp::Ingest { org_ref, org: org.clone(), kind, events, repeats, reply })
             .await
             .map_err(|_| StoreError::Unavailable("the writer has stopped".to_owned()))?;
         answer.await.map_err(|_| StoreError::Unavailable("the writer stopped before answering".to_owned()))?

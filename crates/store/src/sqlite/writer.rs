@@ -10,11 +10,12 @@
 
 use std::collections::HashMap;
 
-use auditrail_core::{Kind, NormalizedEvent};
+use auditrail_core::{Kind, NormalizedEvent, OrgId};
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::allocate::{Existing, allocate};
+use crate::merkle_log::{self, Frontier};
 use crate::{IngestError, IngestReceipt, StoreError};
 
 use super::unavailable;
@@ -25,6 +26,7 @@ const MAX_GROUP_EVENTS: usize = 50_000;
 pub(crate) enum WriteOp {
     Ingest {
         org_ref: i64,
+        org: OrgId,
         kind: Kind,
         events: Vec<NormalizedEvent>,
         repeats: Vec<Option<usize>>,
@@ -80,8 +82,8 @@ fn commit_group(conn: &mut Connection, group: Vec<WriteOp>) {
     };
     for op in group {
         match op {
-            WriteOp::Ingest { org_ref, kind, events, repeats, reply } => {
-                let result = in_savepoint(&tx, |sp| apply_ingest(sp, org_ref, kind, &events, &repeats));
+            WriteOp::Ingest { org_ref, org, kind, events, repeats, reply } => {
+                let result = in_savepoint(&tx, |sp| apply_ingest(sp, org_ref, &org, kind, &events, &repeats));
                 replies.push((reply, result));
             }
             WriteOp::TouchTokens(touched) => {
@@ -130,6 +132,7 @@ fn in_savepoint<T, E: From<StoreError>>(
 fn apply_ingest(
     conn: &Connection,
     org_ref: i64,
+    org: &OrgId,
     kind: Kind,
     events: &[NormalizedEvent],
     repeats: &[Option<usize>],
@@ -189,6 +192,30 @@ fn apply_ingest(
             && let Some(category) = &event.category
         {
             insert_category.execute(params![org_ref, category]).map_err(unavailable)?;
+        }
+    }
+    if !allocation.new.is_empty() {
+        let wanted = Frontier::wanted(head as u64);
+        let mut node = conn
+            .prepare_cached("SELECT hash FROM merkle_nodes WHERE org_ref = ?1 AND level = ?2 AND idx = ?3")
+            .map_err(unavailable)?;
+        let hashes = wanted
+            .iter()
+            .map(|&(level, idx)| {
+                let hash: Vec<u8> = node.query_row(params![org_ref, level, idx as i64], |r| r.get(0)).map_err(|e| {
+                    StoreError::Corrupt(format!("Merkle frontier node ({level}, {idx}) unreadable: {e}"))
+                })?;
+                <[u8; 32]>::try_from(hash)
+                    .map_err(|_| StoreError::Corrupt(format!("Merkle node ({level}, {idx}) malformed")))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let mut frontier = Frontier::new(&wanted, hashes);
+        let nodes = merkle_log::extend(&mut frontier, org, kind, events, &allocation.new)?;
+        let mut insert_node = conn
+            .prepare_cached("INSERT INTO merkle_nodes (org_ref, level, idx, hash) VALUES (?1, ?2, ?3, ?4)")
+            .map_err(unavailable)?;
+        for (level, idx, hash) in nodes {
+            insert_node.execute(params![org_ref, level, idx as i64, hash.as_slice()]).map_err(unavailable)?;
         }
     }
     conn.prepare_cached("UPDATE orgs SET head_seq = ?2 WHERE org_ref = ?1")
