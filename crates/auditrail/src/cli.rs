@@ -290,6 +290,20 @@ pub struct ServeArgs {
     /// Requests per second allowed per token (0 disables rate limiting).
     #[arg(long, env = "AUDITRAIL_RATE_LIMIT", default_value_t = 100.0)]
     pub rate_limit: f64,
+    /// Checkpoint signing key file (signed-note private key); default: signing.key in the data
+    /// directory, created on first start. Replicas on one PostgreSQL must share one.
+    #[arg(long, env = "AUDITRAIL_SIGNING_KEY")]
+    pub signing_key: Option<std::path::PathBuf>,
+    /// Name of this log (the signing key's name and the start of checkpoint origins) for a new key;
+    /// default: the host of --public-url, else "auditrail".
+    #[arg(long, env = "AUDITRAIL_LOG_NAME")]
+    pub log_name: Option<String>,
+    /// Sign a checkpoint after this many new events…
+    #[arg(long, env = "AUDITRAIL_CHECKPOINT_EVENTS", default_value_t = 1000)]
+    pub checkpoint_events: u64,
+    /// …or this many seconds after the last one when events arrived.
+    #[arg(long, env = "AUDITRAIL_CHECKPOINT_SECONDS", default_value_t = 10)]
+    pub checkpoint_seconds: u64,
     /// Burst of requests a token may make above its rate.
     #[arg(long, env = "AUDITRAIL_RATE_BURST", default_value_t = 200.0)]
     pub rate_burst: f64,

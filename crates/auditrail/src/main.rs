@@ -10,6 +10,7 @@ mod demo;
 mod progress;
 mod pull_state;
 mod seed;
+mod signing;
 mod timearg;
 
 use std::process::ExitCode;

@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod error;
+pub mod log;
 pub mod metrics;
 pub mod params;
 pub mod ratelimit;
@@ -68,6 +69,8 @@ pub struct AppState {
     pub config: Arc<ServerConfig>,
     pub cursor_key: CursorKey,
     pub limiter: Option<Arc<ratelimit::Limiter>>,
+    /// Signs checkpoints and serves proofs; `None` when this server has no signing key.
+    pub signer: Option<Arc<log::LogSigner>>,
 }
 
 impl AppState {
@@ -75,7 +78,13 @@ impl AppState {
         let cursor_key = CursorKey::new(store.cursor_key().await?);
         metrics::handle();
         let limiter = config.rate_limit.map(|l| Arc::new(ratelimit::Limiter::new(l)));
-        Ok(Self { store, config: Arc::new(config), cursor_key, limiter })
+        Ok(Self { store, config: Arc::new(config), cursor_key, limiter, signer: None })
+    }
+
+    /// Adds the log signer (checkpoints, `/auditrail/v1/keys`).
+    pub fn with_signer(mut self, signer: log::LogSigner) -> Self {
+        self.signer = Some(Arc::new(signer));
+        self
     }
 }
 

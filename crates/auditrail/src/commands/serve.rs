@@ -5,12 +5,14 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use auditrail_server::log::{CheckpointPolicy, LogSigner};
 use auditrail_server::{AppState, IngestLimits, PublicUrl, RateLimit, ServerConfig};
 use auditrail_store::Store;
 
 use super::open_store;
 use crate::cli::ServeArgs;
 use crate::demo;
+use crate::signing;
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let public_url = args.public_url.as_deref().map(PublicUrl::parse).transpose().map_err(anyhow::Error::msg)?;
@@ -28,7 +30,23 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .then(|| RateLimit { per_second: args.rate_limit, burst: args.rate_burst.max(1.0) }),
     };
     let store_dyn: Arc<dyn Store> = store.clone();
-    let state = AppState::new(store_dyn, config).await.context("cannot read the store's cursor key")?;
+    let name = args.log_name.clone().unwrap_or_else(|| signing::default_name(args.public_url.as_deref()));
+    let (key, key_path) = signing::load_or_create(args.signing_key.as_deref(), &args.store.data, &name)?;
+    tracing::info!(key = %key.verifier_key(), path = %key_path.display(), "checkpoints are signed with this key");
+    let signer = LogSigner {
+        key,
+        policy: CheckpointPolicy {
+            every_events: args.checkpoint_events.max(1),
+            every: std::time::Duration::from_secs(args.checkpoint_seconds.max(1)),
+        },
+    };
+    let state = AppState::new(store_dyn.clone(), config)
+        .await
+        .context("cannot read the store's cursor key")?
+        .with_signer(signer);
+    if let Some(signer) = state.signer.clone() {
+        tokio::spawn(auditrail_server::log::run_checkpointer(store_dyn, signer));
+    }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

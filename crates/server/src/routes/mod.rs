@@ -8,6 +8,7 @@ mod connect;
 mod health;
 mod identity;
 mod ingest;
+mod integrity;
 mod listing;
 
 use axum::Router;
@@ -30,6 +31,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/organizations", get(identity::organizations))
         .route("/v1/organizations/{org_id}", get(identity::organization))
         .route("/auditrail/v1/ingest/{kind}", post(ingest::ingest))
+        .route("/auditrail/v1/keys", get(integrity::keys))
+        .route("/auditrail/v1/checkpoints", get(integrity::checkpoints).post(integrity::checkpoint_now))
+        .route("/auditrail/v1/proofs/inclusion", get(integrity::inclusion))
+        .route("/auditrail/v1/proofs/consistency", get(integrity::consistency))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

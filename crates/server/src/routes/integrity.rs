@@ -1,0 +1,191 @@
+//! Tamper evidence over HTTP (SPEC 6): the verifier key, signed checkpoints, and inclusion and
+//! consistency proofs of an org's Merkle log. Hashes are standard base64, as in checkpoint notes.
+
+use auditrail_core::merkle::{self, NodeSource, ProofError};
+use auditrail_core::{EventId, Kind, Scope};
+use auditrail_store::StoredCheckpoint;
+use auditrail_store::proofs::prove;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+
+use super::listing::json;
+use crate::AppState;
+use crate::auth::{TokenHeaders, authenticate, require};
+use crate::error::ApiError;
+use crate::log::LogSigner;
+use crate::params::QueryParams;
+
+fn b64(hash: &[u8]) -> String {
+    STANDARD.encode(hash)
+}
+
+fn signer(state: &AppState) -> Result<&LogSigner, ApiError> {
+    state.signer.as_deref().ok_or_else(|| {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "This server has no signing key; checkpoints are not available.")
+    })
+}
+
+fn checkpoint_json(c: &StoredCheckpoint) -> Value {
+    json!({ "treeSize": c.tree_size, "rootHash": b64(&c.root), "note": c.note, "created": c.created.to_string() })
+}
+
+/// Reading the log of one's own org: any read scope will do.
+async fn reader(state: &AppState, headers: &HeaderMap) -> Result<auditrail_store::Principal, ApiError> {
+    let principal = authenticate(state, headers, TokenHeaders::Webex).await?;
+    if [Scope::AuditEventsRead, Scope::ComplianceEventsRead, Scope::Admin].iter().any(|s| principal.has(*s)) {
+        Ok(principal)
+    } else {
+        Err(ApiError::forbidden(
+            "Reading the log needs audit:events_read, spark-compliance:events_read or auditrail:admin.",
+        ))
+    }
+}
+
+fn size_param(q: &QueryParams, name: &str) -> Result<Option<u64>, ApiError> {
+    q.optional(name)?
+        .map(|raw| {
+            raw.parse::<u64>().map_err(|_| {
+                ApiError::bad_request(format!("Invalid parameter '{name}': '{raw}' is not a non-negative integer"))
+            })
+        })
+        .transpose()
+}
+
+fn proof_error<E: std::fmt::Display>(e: ProofError<E>) -> ApiError {
+    match e {
+        ProofError::OutOfRange => ApiError::bad_request("The requested sizes or index are outside the tree."),
+        ProofError::Source(e) => ApiError::unavailable(&e.to_string()),
+    }
+}
+
+/// `GET /auditrail/v1/keys`: public, like any verifier key.
+pub async fn keys(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let signer = signer(&state)?;
+    let body = json!({ "keys": [{
+        "name": signer.key.name(),
+        "algorithm": "ed25519",
+        "verifierKey": signer.key.verifier_key().to_string(),
+    }]});
+    Ok(json(StatusCode::OK, body.to_string()))
+}
+
+/// `GET /auditrail/v1/checkpoints[?limit=N]`: the latest checkpoint and the history, newest first.
+pub async fn checkpoints(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let principal = reader(&state, &headers).await?;
+    let q = QueryParams::parse(raw.as_deref());
+    let limit = size_param(&q, "limit")?.unwrap_or(100).clamp(1, 1000) as u32;
+    let items = state.store.checkpoints(&principal.org.id, limit).await?;
+    let body = json!({
+        "origin": state.signer.as_deref().map(|s| s.origin(&principal.org.id)),
+        "latest": items.first().map(checkpoint_json),
+        "items": items.iter().map(checkpoint_json).collect::<Vec<_>>(),
+    });
+    Ok(json(StatusCode::OK, body.to_string()))
+}
+
+/// `POST /auditrail/v1/checkpoints`: sign a checkpoint of the org's log now.
+pub async fn checkpoint_now(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let principal = authenticate(&state, &headers, TokenHeaders::Webex).await?;
+    require(&principal, Scope::Admin)?;
+    let signer = signer(&state)?;
+    let latest = signer.checkpoint(state.store.as_ref(), &principal.org.id).await?;
+    let body = json!({ "latest": latest.as_ref().map(checkpoint_json) });
+    Ok(json(StatusCode::OK, body.to_string()))
+}
+
+/// `GET /auditrail/v1/proofs/inclusion?id=…[&kind=…][&treeSize=…]`: the event's leaf and its
+/// inclusion proof in the tree of `treeSize` (default: the latest checkpoint, else the whole log).
+pub async fn inclusion(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let principal = reader(&state, &headers).await?;
+    let q = QueryParams::parse(raw.as_deref());
+    let id = EventId::parse(q.required("id")?, "id")?;
+    let kind = q
+        .optional("kind")?
+        .map(|k| {
+            Kind::parse(k)
+                .ok_or_else(|| ApiError::bad_request("Invalid parameter 'kind': use admin, compliance or connect"))
+        })
+        .transpose()?;
+    let tree_size = size_param(&q, "treeSize")?;
+    let org = &principal.org.id;
+    let size = state.store.log_size(org).await?;
+    let tree_size = match tree_size {
+        Some(t) => t,
+        None => state.store.checkpoints(org, 1).await?.first().map_or(size, |c| c.tree_size),
+    };
+    if tree_size > size {
+        return Err(ApiError::bad_request(format!("Invalid parameter 'treeSize': the log has {size} entries")));
+    }
+    let Some((kind, seq)) = state.store.event_seq(org, kind, &id).await? else {
+        return Err(ApiError::not_found("No event with this id in this organization's log."));
+    };
+    if seq > tree_size {
+        return Err(ApiError::bad_request(format!(
+            "The event is entry {seq} of the log, after the requested tree size {tree_size}."
+        )));
+    }
+    let leaf_index = seq - 1;
+    let (proof, leaf, root) = prove(state.store.as_ref(), org, |src| {
+        let proof = merkle::inclusion_proof(src, leaf_index, tree_size)?;
+        let leaf = src.node(0, leaf_index).map_err(ProofError::Source)?;
+        let root = merkle::root(src, tree_size).map_err(ProofError::Source)?;
+        Ok::<_, ProofError<_>>((proof, leaf, root))
+    })
+    .await?
+    .map_err(proof_error)?;
+    let body = json!({
+        "id": id.as_str(), "kind": kind.as_str(), "seq": seq, "leafIndex": leaf_index, "treeSize": tree_size,
+        "leafHash": b64(&leaf), "rootHash": b64(&root), "proof": proof.iter().map(|h| b64(h)).collect::<Vec<_>>(),
+    });
+    Ok(json(StatusCode::OK, body.to_string()))
+}
+
+/// `GET /auditrail/v1/proofs/consistency?from=…&to=…`: that the tree of size `to` extends the tree
+/// of size `from` (`to` defaults to the latest checkpoint, else the whole log).
+pub async fn consistency(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let principal = reader(&state, &headers).await?;
+    let q = QueryParams::parse(raw.as_deref());
+    let from = size_param(&q, "from")?.ok_or_else(|| ApiError::bad_request("Missing required parameter 'from'"))?;
+    let to = size_param(&q, "to")?;
+    let org = &principal.org.id;
+    let size = state.store.log_size(org).await?;
+    let to = match to {
+        Some(t) => t,
+        None => state.store.checkpoints(org, 1).await?.first().map_or(size, |c| c.tree_size),
+    };
+    if to > size {
+        return Err(ApiError::bad_request(format!("Invalid parameter 'to': the log has {size} entries")));
+    }
+    if from > to {
+        return Err(ApiError::bad_request("Invalid parameter 'from': must not exceed 'to'"));
+    }
+    let (proof, from_root, to_root) = prove(state.store.as_ref(), org, |src| {
+        let proof = merkle::consistency_proof(src, from, to)?;
+        let from_root = merkle::root(src, from).map_err(ProofError::Source)?;
+        let to_root = merkle::root(src, to).map_err(ProofError::Source)?;
+        Ok::<_, ProofError<_>>((proof, from_root, to_root))
+    })
+    .await?
+    .map_err(proof_error)?;
+    let body = json!({
+        "from": from, "to": to, "fromRoot": b64(&from_root), "toRoot": b64(&to_root),
+        "proof": proof.iter().map(|h| b64(h)).collect::<Vec<_>>(),
+    });
+    Ok(json(StatusCode::OK, body.to_string()))
+}
