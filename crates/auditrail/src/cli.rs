@@ -66,6 +66,9 @@ pub enum Command {
     /// The Webex Calling provisioning error codes (WXC-…) of the admin audit API.
     #[command(subcommand)]
     Errors(ErrorsCommand),
+    /// Verify the tamper-evident log: recompute every org's Merkle tree from the stored events and
+    /// check it against the signed checkpoints; or check an exported log offline.
+    Verify(VerifyArgs),
 }
 
 #[derive(Debug, Args)]
@@ -369,4 +372,24 @@ pub enum TokenCommand {
         store: StoreArgs,
         token_id: String,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Only this organization (default: all).
+    #[arg(long)]
+    pub org: Option<String>,
+    /// The verifier key (`name+id+key`) or a file holding it, or a signing key file. Default: the
+    /// store's signing key (`signing.key` in the data directory).
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Verify an exported log offline instead of the store: NDJSON lines
+    /// `{"event":…,"kind":…,"org":…,"seq":…}` as served by GET /auditrail/v1/log.
+    #[arg(long, requires_all = ["checkpoint", "key"])]
+    pub export: Option<std::path::PathBuf>,
+    /// The signed checkpoint note file to verify the export against.
+    #[arg(long)]
+    pub checkpoint: Option<std::path::PathBuf>,
 }

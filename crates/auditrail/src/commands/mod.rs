@@ -8,6 +8,7 @@ mod pull;
 mod seed;
 mod serve;
 mod token;
+mod verify;
 
 use std::sync::Arc;
 
@@ -52,6 +53,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Pull(args) => pull::run(&args).await,
         Command::Errors(cmd) => errors::run(&cmd),
+        Command::Verify(args) => verify::run(&args).await,
     }
 }
 

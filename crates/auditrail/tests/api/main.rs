@@ -12,3 +12,4 @@ mod errors;
 mod identity;
 mod ingest;
 mod replicas;
+mod verify;

@@ -189,3 +189,48 @@ pub async fn consistency(
     });
     Ok(json(StatusCode::OK, body.to_string()))
 }
+
+/// `GET /auditrail/v1/log[?after=SEQ][&limit=N]`: the org's log entries in seq order as NDJSON,
+/// one `{"event","kind","org","seq"}` document per line: exactly what each Merkle leaf commits to,
+/// so `auditrail verify --export` (or any RFC 8785 + RFC 6962 implementation) can check a copy
+/// offline. A `Link` to the next page is given while more entries follow.
+pub async fn log(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    use axum::http::{HeaderValue, header};
+    use axum::response::IntoResponse;
+    let principal = reader(&state, &headers).await?;
+    let q = QueryParams::parse(raw.as_deref());
+    let after = size_param(&q, "after")?.unwrap_or(0);
+    let limit = size_param(&q, "limit")?.unwrap_or(10_000).clamp(1, 10_000) as u32;
+    let org = &principal.org.id;
+    let entries = state.store.log_entries(org, after, limit.saturating_add(1)).await?;
+    let more = entries.len() > limit as usize;
+    let org_json = Value::String(org.to_string()).to_string();
+    let mut body = String::new();
+    for e in entries.iter().take(limit as usize) {
+        body.push_str(&format!(
+            "{{\"event\":{},\"kind\":\"{}\",\"org\":{org_json},\"seq\":{}}}\n",
+            e.body,
+            e.kind.as_str(),
+            e.seq
+        ));
+    }
+    let mut response =
+        (StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"))], body)
+            .into_response();
+    if more && let Some(last) = entries.get(limit as usize - 1) {
+        let base = crate::urls::request_base(state.config.public_url.as_ref(), state.config.trust_proxy, &headers)?;
+        let next = crate::urls::with_query(
+            &base,
+            "/auditrail/v1/log",
+            &[("after", last.seq.to_string()), ("limit", limit.to_string())],
+        );
+        if let Ok(v) = HeaderValue::from_str(&format!("<{next}>; rel=\"next\"")) {
+            response.headers_mut().insert(header::LINK, v);
+        }
+    }
+    Ok(response)
+}

@@ -1,0 +1,200 @@
+//! `auditrail verify`: recompute what the log commits to and check it against what was signed.
+//!
+//! Against the store: every org's events are read in seq order, each leaf is recomputed from the
+//! stored event (RFC 8785 of {event, kind, org, seq}), compared with the stored leaf, and the
+//! recomputed tree's root at every signed checkpoint is compared with the checkpoint's root,
+//! whose signature is checked with the verifier key. A missing seq (deletion), an extra one
+//! (insertion), an edited or swapped event, or a rewritten tree all fail, naming the first bad
+//! seq and event id. Offline (`--export`): the same recomputation over an exported log file,
+//! checked against one signed checkpoint and a public key; nothing else is needed.
+
+use std::io::BufRead;
+use std::path::Path;
+
+use anyhow::{Context, anyhow, bail};
+use auditrail_core::checkpoint::{SigningKey, VerifierKey, verify_checkpoint};
+use auditrail_core::event::log_entry;
+use auditrail_core::merkle::{self, MemoryTree};
+use auditrail_core::{Kind, OrgId};
+use auditrail_store::Store;
+use serde_json::Value;
+
+use super::open_store;
+use crate::cli::VerifyArgs;
+use crate::signing::KEY_FILE;
+
+const PAGE: u32 = 10_000;
+
+pub async fn run(args: &VerifyArgs) -> anyhow::Result<()> {
+    if let Some(export) = &args.export {
+        let key = verifier(args.key.as_deref(), None)?;
+        let checkpoint = args.checkpoint.as_deref().ok_or_else(|| anyhow!("--export needs --checkpoint"))?;
+        return verify_export(export, checkpoint, &key);
+    }
+    let key = verifier(args.key.as_deref(), Some(&args.store.data))?;
+    let store = open_store(&args.store).await?;
+    let orgs = match &args.org {
+        Some(raw) => vec![OrgId::parse(raw, "--org")?],
+        None => store.orgs().await?.into_iter().map(|o| o.id).collect(),
+    };
+    let mut failures = 0;
+    for org in orgs {
+        match verify_org(store.as_ref(), &org, &key).await {
+            Ok(report) => eprintln!("ok  {org}: {report}"),
+            Err(e) => {
+                failures += 1;
+                eprintln!("BAD {org}: {e:#}");
+            }
+        }
+    }
+    if failures > 0 {
+        bail!("{failures} organization(s) failed verification");
+    }
+    Ok(())
+}
+
+/// The verifier key from `--key` (verifier key text, a file with one, or a signing key file), or
+/// from the data directory's signing key.
+fn verifier(raw: Option<&str>, data: Option<&Path>) -> anyhow::Result<VerifierKey> {
+    let text = match (raw, data) {
+        (Some(raw), _) if Path::new(raw).is_file() => {
+            std::fs::read_to_string(raw).with_context(|| format!("cannot read {raw}"))?
+        }
+        (Some(raw), _) => raw.to_owned(),
+        (None, Some(data)) => {
+            let path = data.join(KEY_FILE);
+            std::fs::read_to_string(&path)
+                .with_context(|| format!("no --key given and cannot read {}", path.display()))?
+        }
+        (None, None) => bail!("a verifier key is required (--key)"),
+    };
+    let text = text.trim();
+    if text.starts_with("PRIVATE+KEY+") {
+        let key = SigningKey::parse_private(text).map_err(|e| anyhow!("not a signing key: {e}"))?;
+        return Ok(key.verifier_key());
+    }
+    VerifierKey::parse(text).map_err(|e| anyhow!("not a verifier key (name+id+key): {e}"))
+}
+
+fn canonical(body: &str) -> anyhow::Result<Vec<u8>> {
+    let value: Value = serde_json::from_str(body).context("stored event is not JSON")?;
+    serde_json_canonicalizer::to_vec(&value).context("cannot canonicalise the event")
+}
+
+async fn verify_org(store: &dyn Store, org: &OrgId, key: &VerifierKey) -> anyhow::Result<String> {
+    let size = store.log_size(org).await?;
+    let mut tree = MemoryTree::new();
+    let mut after = 0u64;
+    loop {
+        let entries = store.log_entries(org, after, PAGE).await?;
+        let Some(last) = entries.last() else { break };
+        let last_seq = last.seq;
+        // Leaves exist only within the log's size; an entry beyond it is reported below.
+        let wanted: Vec<(u32, u64)> =
+            entries.iter().filter(|e| e.seq <= size).map(|e| (0u32, e.seq.saturating_sub(1))).collect();
+        let stored_leaves = store.merkle_nodes(org, &wanted).await;
+        for (i, entry) in entries.iter().enumerate() {
+            let expected_seq = tree.size() + 1;
+            if entry.seq != expected_seq {
+                bail!(
+                    "seq {expected_seq} is missing (deleted?); the next stored event is seq {} (id {})",
+                    entry.seq,
+                    entry.id
+                );
+            }
+            if entry.seq > size {
+                bail!("seq {} (id {}) is beyond the log's size {size} (inserted?)", entry.seq, entry.id);
+            }
+            let leaf = merkle::leaf_hash(&log_entry(org, entry.kind, entry.seq, &canonical(&entry.body)?));
+            match &stored_leaves {
+                Ok(stored) if stored.get(i) == Some(&leaf) => {}
+                Ok(_) => bail!(
+                    "seq {} (id {}): the event does not match its leaf in the log (edited or moved?)",
+                    entry.seq,
+                    entry.id
+                ),
+                Err(e) => bail!("seq {} (id {}): the log's leaf cannot be read: {e}", entry.seq, entry.id),
+            }
+            tree.push(leaf);
+        }
+        after = last_seq;
+    }
+    if tree.size() != size {
+        bail!(
+            "seq {} is missing (deleted?): the log has {size} entries, {} events remain",
+            tree.size() + 1,
+            tree.size()
+        );
+    }
+    let checkpoints = store.checkpoints(org, u32::MAX).await?;
+    for c in checkpoints.iter().rev() {
+        let parsed = verify_checkpoint(&c.note, key).map_err(|e| {
+            anyhow!("the checkpoint of size {} is not validly signed by {}: {e}", c.tree_size, key.name())
+        })?;
+        if parsed.size != c.tree_size || parsed.root != c.root || !parsed.origin.ends_with(&format!("/{org}")) {
+            bail!("the checkpoint of size {} does not match its signed note", c.tree_size);
+        }
+        let root =
+            tree.root_at(parsed.size).map_err(|e| anyhow!("checkpoint of size {} beyond the log: {e}", parsed.size))?;
+        if root != parsed.root {
+            bail!(
+                "the events up to seq {} do not hash to the signed root of that checkpoint (rewritten log?)",
+                parsed.size
+            );
+        }
+    }
+    Ok(format!("{size} entries, {} signed checkpoint(s) verified", checkpoints.len()))
+}
+
+/// Offline: an exported log (NDJSON of {event, kind, org, seq} from seq 1) against one signed
+/// checkpoint.
+fn verify_export(export: &Path, checkpoint: &Path, key: &VerifierKey) -> anyhow::Result<()> {
+    let note = std::fs::read_to_string(checkpoint).with_context(|| format!("cannot read {}", checkpoint.display()))?;
+    let signed = verify_checkpoint(&note, key).map_err(|e| anyhow!("the checkpoint is not validly signed: {e}"))?;
+    let file = std::fs::File::open(export).with_context(|| format!("cannot read {}", export.display()))?;
+    let mut tree = MemoryTree::new();
+    let mut org: Option<OrgId> = None;
+    for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.with_context(|| format!("cannot read line {}", n + 1))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let entry: Value = serde_json::from_str(&line).with_context(|| format!("line {} is not JSON", n + 1))?;
+        let seq = entry["seq"].as_u64().ok_or_else(|| anyhow!("line {}: no seq", n + 1))?;
+        let id = entry["event"]["id"].as_str().unwrap_or("?").to_owned();
+        if seq != tree.size() + 1 {
+            bail!("seq {} is missing (deleted?); line {} has seq {seq} (id {id})", tree.size() + 1, n + 1);
+        }
+        let this_org = OrgId::parse(entry["org"].as_str().unwrap_or_default(), "org")?;
+        if org.get_or_insert_with(|| this_org.clone()) != &this_org {
+            bail!("seq {seq} (id {id}) belongs to another organization");
+        }
+        let kind = Kind::parse(entry["kind"].as_str().unwrap_or_default())
+            .ok_or_else(|| anyhow!("seq {seq} (id {id}): unknown kind"))?;
+        let event = serde_json_canonicalizer::to_vec(&entry["event"])?;
+        tree.push(merkle::leaf_hash(&log_entry(&this_org, kind, seq, &event)));
+    }
+    if let Some(org) = &org
+        && !signed.origin.ends_with(&format!("/{org}"))
+    {
+        bail!("the checkpoint's origin {} is not this export's organization", signed.origin);
+    }
+    if tree.size() < signed.size {
+        bail!(
+            "seq {} is missing (deleted?): the checkpoint covers {} entries, the export has {}",
+            tree.size() + 1,
+            signed.size,
+            tree.size()
+        );
+    }
+    let root = tree.root_at(signed.size).map_err(|e| anyhow!("{e}"))?;
+    if root != signed.root {
+        // Find the first entry whose inclusion in the signed tree fails: that is where it differs.
+        bail!(
+            "the export's first {} entries do not hash to the signed root (edited, reordered or inserted entries)",
+            signed.size
+        );
+    }
+    eprintln!("ok: {} entries verified against the signed checkpoint of size {}", tree.size(), signed.size);
+    Ok(())
+}

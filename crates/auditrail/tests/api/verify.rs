@@ -1,0 +1,195 @@
+//! Tamper evidence end to end (issue 6): a real server signs checkpoints; `auditrail verify`
+//! accepts the untouched store, and detects every kind of direct tampering with the stored events
+//! (an edited byte, a deletion, a swap, an insertion), naming the first bad seq. An exported log
+//! verifies offline with only the export, a checkpoint and the public key, and fails once edited.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::helpers::admin_event;
+
+const BIN: &str = env!("CARGO_BIN_EXE_auditrail");
+
+fn auditrail(args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env_remove("AUDITRAIL_DATA")
+        .env_remove("AUDITRAIL_DATABASE_URL")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run auditrail")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = auditrail(args);
+    assert!(out.status.success(), "auditrail {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
+/// A data directory with 60 signed events in two checkpoints, plus the org id, an exported log
+/// and the latest checkpoint note.
+async fn signed_store(dir: &Path) -> (String, String, String) {
+    let data = dir.display().to_string();
+    let org = ok(&["org", "create", "--data", &data, "--name", "Evidence"]);
+    let token = ok(&["token", "create", "--data", &data, "--org", &org, "--scope", "auditrail:ingest,auditrail:admin"]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--data", &data, "--listen", &format!("127.0.0.1:{port}"), "--checkpoint-seconds", "3600"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while client.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(Instant::now() < deadline, "server did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for batch in 0..2 {
+        let items: Vec<Value> = (0..30)
+            .map(|i| admin_event(&format!("2025-03-0{}T10:00:{i:02}.000Z", batch + 1), "LOGINS", "actor"))
+            .collect();
+        let r = client
+            .post(format!("{base}/auditrail/v1/ingest/admin"))
+            .bearer_auth(&token)
+            .json(&items)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let r = client.post(format!("{base}/auditrail/v1/checkpoints")).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let checkpoints: Value = client
+        .get(format!("{base}/auditrail/v1/checkpoints"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(checkpoints["items"].as_array().unwrap().len(), 2);
+    let note = checkpoints["latest"]["note"].as_str().unwrap().to_owned();
+    let export =
+        client.get(format!("{base}/auditrail/v1/log")).bearer_auth(&token).send().await.unwrap().text().await.unwrap();
+    assert_eq!(export.lines().count(), 60);
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    assert!(child.wait().unwrap().success());
+    (org, export, note)
+}
+
+fn verify(dir: &Path) -> Output {
+    auditrail(&["verify", "--data", &dir.display().to_string()])
+}
+
+fn tampered(original: &Path, name: &str, sql: &str) -> Output {
+    let copy = original.parent().unwrap().join(name);
+    copy_dir(original, &copy);
+    let conn = rusqlite::Connection::open(copy.join("auditrail.db")).unwrap();
+    conn.execute_batch(sql).unwrap();
+    drop(conn);
+    verify(&copy)
+}
+
+fn assert_detected(out: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "tampering went unnoticed: {stderr}");
+    assert!(stderr.contains(needle), "expected '{needle}' in: {stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_detects_every_kind_of_tampering() {
+    let root = tempfile::tempdir().unwrap();
+    let original = root.path().join("original");
+    let (_org, _, _) = signed_store(&original).await;
+    let clean = verify(&original);
+    assert!(clean.status.success(), "{}", String::from_utf8_lossy(&clean.stderr));
+    assert!(String::from_utf8_lossy(&clean.stderr).contains("60 entries, 2 signed checkpoint(s) verified"));
+
+    // One byte of one event's JSON.
+    let out = tampered(&original, "edit", "UPDATE events SET body = replace(body, 'LOGINS', 'LOGINZ') WHERE seq = 17;");
+    assert_detected(&out, "seq 17 (id ");
+    // A deleted event.
+    let out = tampered(&original, "delete", "DELETE FROM events WHERE seq = 33;");
+    assert_detected(&out, "seq 33 is missing");
+    // Two events swapped (their contents exchanged).
+    let out = tampered(
+        &original,
+        "swap",
+        "UPDATE events SET body = CASE seq WHEN 5 THEN (SELECT body FROM events WHERE seq = 9) \
+         ELSE (SELECT body FROM events WHERE seq = 5) END WHERE seq IN (5, 9);",
+    );
+    assert_detected(&out, "seq 5 (id ");
+    // An inserted event after the log's end.
+    let out = tampered(
+        &original,
+        "insert",
+        "INSERT INTO events (org_ref, kind, created, seq, id, actor_id, category, content_hash, body) \
+         SELECT org_ref, kind, created + 1, 61, 'forged', actor_id, category, content_hash, body FROM events WHERE seq = 60;",
+    );
+    assert_detected(&out, "seq 61 (id forged) is beyond");
+    // Events and leaves rewritten together: the signed roots no longer match.
+    let out = tampered(
+        &original,
+        "rewrite",
+        "UPDATE events SET body = replace(body, 'LOGINS', 'LOGINZ') WHERE seq = 3; \
+         DELETE FROM merkle_nodes;",
+    );
+    assert!(!out.status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_verifies_offline_with_only_a_checkpoint_and_the_public_key() {
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("data");
+    let (_org, export, note) = signed_store(&data).await;
+    // Elsewhere: only these three files.
+    let elsewhere = root.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let private = std::fs::read_to_string(data.join("signing.key")).unwrap();
+    let public =
+        auditrail_core::checkpoint::SigningKey::parse_private(private.trim()).unwrap().verifier_key().to_string();
+    std::fs::write(elsewhere.join("log.ndjson"), &export).unwrap();
+    std::fs::write(elsewhere.join("checkpoint.txt"), &note).unwrap();
+    std::fs::write(elsewhere.join("key.pub"), &public).unwrap();
+    let run = |file: &str| {
+        auditrail(&[
+            "verify",
+            "--export",
+            &elsewhere.join(file).display().to_string(),
+            "--checkpoint",
+            &elsewhere.join("checkpoint.txt").display().to_string(),
+            "--key",
+            &elsewhere.join("key.pub").display().to_string(),
+        ])
+    };
+    let out = run("log.ndjson");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let edited = export.replacen("LOGINS", "LOGINZ", 1);
+    std::fs::write(elsewhere.join("edited.ndjson"), edited).unwrap();
+    assert!(!run("edited.ndjson").status.success());
+    let lines: Vec<&str> = export.lines().collect();
+    let without: Vec<&str> = lines.iter().enumerate().filter(|(i, _)| *i != 10).map(|(_, l)| *l).collect();
+    std::fs::write(elsewhere.join("deleted.ndjson"), without.join("\n")).unwrap();
+    assert_detected(&run("deleted.ndjson"), "seq 11 is missing");
+    // A checkpoint signed by another key is refused.
+    let other = auditrail_core::checkpoint::SigningKey::generate_from("other", [7; 32]).unwrap();
+    std::fs::write(elsewhere.join("key.pub"), other.verifier_key().to_string()).unwrap();
+    assert!(!run("log.ndjson").status.success());
+}
