@@ -79,6 +79,7 @@ impl SqliteStore {
         rand::rng().fill_bytes(&mut key);
         conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('cursor_key', ?1)", [key.as_slice()])
             .map_err(unavailable)?;
+        repair_merkle_logs(&mut conn)?;
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
         std::thread::Builder::new()
             .name("auditrail-sqlite-writer".to_owned())
@@ -536,6 +537,70 @@ fn read_token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
         org_name: r.get(9)?,
         org_created: r.get(10)?,
     })
+}
+
+/// Builds the Merkle tree of any org whose events predate it (stores created before migration 2),
+/// so that ingest always finds a complete frontier. A no-op on an up-to-date store.
+fn repair_merkle_logs(conn: &mut Connection) -> Result<(), StoreError> {
+    use auditrail_core::merkle::{MemoryTree, leaf_hash};
+    let orgs: Vec<(i64, String, i64, i64)> = {
+        let mut stmt = conn
+            .prepare(
+                "SELECT o.org_ref, o.org_id, o.head_seq, \
+                 (SELECT count(*) FROM merkle_nodes AS n WHERE n.org_ref = o.org_ref AND n.level = 0) FROM orgs AS o",
+            )
+            .map_err(unavailable)?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).map_err(unavailable)?;
+        rows.collect::<Result<_, _>>().map_err(unavailable)?
+    };
+    for (org_ref, org_id, head, leaves) in orgs {
+        if leaves >= head {
+            continue;
+        }
+        let org = OrgId::parse(&org_id, "org_id").map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        tracing::info!(org = %org, events = head, "building the Merkle log of events stored before it existed");
+        let tx = conn.transaction().map_err(unavailable)?;
+        tx.execute("DELETE FROM merkle_nodes WHERE org_ref = ?1", [org_ref]).map_err(unavailable)?;
+        let mut tree = MemoryTree::new();
+        {
+            let mut stmt = tx
+                .prepare("SELECT seq, kind, body FROM events INDEXED BY events_by_seq WHERE org_ref = ?1 ORDER BY seq")
+                .map_err(unavailable)?;
+            let mut rows = stmt.query([org_ref]).map_err(unavailable)?;
+            while let Some(row) = rows.next().map_err(unavailable)? {
+                let (seq, kind, body): (i64, i64, String) = (
+                    row.get(0).map_err(unavailable)?,
+                    row.get(1).map_err(unavailable)?,
+                    row.get(2).map_err(unavailable)?,
+                );
+                let entry = crate::rows::log_entry(seq, kind, String::new(), body)?;
+                if entry.seq != tree.size() + 1 {
+                    return Err(StoreError::Corrupt(format!("org {org}: seq {} is missing", tree.size() + 1)));
+                }
+                let value: serde_json::Value = serde_json::from_str(&entry.body)
+                    .map_err(|e| StoreError::Corrupt(format!("event seq {seq} is not JSON: {e}")))?;
+                let canonical = serde_json_canonicalizer::to_vec(&value)
+                    .map_err(|e| StoreError::Corrupt(format!("event seq {seq}: {e}")))?;
+                tree.push(leaf_hash(&auditrail_core::event::log_entry(&org, entry.kind, entry.seq, &canonical)));
+            }
+        }
+        let mut insert = tx
+            .prepare("INSERT INTO merkle_nodes (org_ref, level, idx, hash) VALUES (?1, ?2, ?3, ?4)")
+            .map_err(unavailable)?;
+        let size = tree.size();
+        let mut level = 0u32;
+        while (1u64 << level) <= size {
+            for idx in 0..(size >> level) {
+                if let Some(hash) = tree.get(level, idx) {
+                    insert.execute(params![org_ref, level, idx as i64, hash.as_slice()]).map_err(unavailable)?;
+                }
+            }
+            level += 1;
+        }
+        drop(insert);
+        tx.commit().map_err(unavailable)?;
+    }
+    Ok(())
 }
 
 fn head_seq(c: &Connection, org_ref: i64) -> Result<u64, StoreError> {
