@@ -29,7 +29,15 @@ pub fn load_or_create(explicit: Option<&Path>, data: &Path, name: &str) -> anyho
     let key =
         SigningKey::generate_from(name, random).map_err(|e| anyhow::anyhow!("cannot create a signing key: {e}"))?;
     std::fs::create_dir_all(data).with_context(|| format!("cannot create {}", data.display()))?;
-    write_private(&path, &key)?;
+    match write_private(&path, &key) {
+        Ok(()) => {}
+        // Another process (a replica starting at the same moment) created it first: use theirs.
+        Err(e) if path.exists() => {
+            tracing::debug!(error = %e, "the signing key was created concurrently; reading it");
+            return Ok((read(&path)?, path));
+        }
+        Err(e) => return Err(e),
+    }
     tracing::info!(path = %path.display(), key = %key.verifier_key(), "created the checkpoint signing key");
     Ok((key, path))
 }
