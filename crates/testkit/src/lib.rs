@@ -5,6 +5,9 @@
 //! without that variable (plain `cargo test`) starts a private cluster per test instead, which is
 //! slower but needs nothing but PostgreSQL's binaries (Debian's `postgresql` package). A cluster is
 //! `initdb` + `pg_ctl start` in a temporary directory on a free loopback port, stopped on drop.
+//! [`TempPostgres::start_standby`] adds a real streaming hot standby of a cluster (for
+//! `--read-database-url`); [`execute`] and [`query_text`] run SQL for tests that have no driver of
+//! their own.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -44,6 +47,46 @@ fn is_root() -> bool {
 impl TempPostgres {
     /// Starts a cluster with trust authentication for user `auditrail` on 127.0.0.1.
     pub fn start() -> Result<Self, String> {
+        let pg = Self::empty()?;
+        pg.run("initdb", &["-D", &pg.data_dir(), "-A", "trust", "-U", "auditrail", "-E", "UTF8", "--no-sync"])?;
+        pg.pg_ctl_start()?;
+        Ok(pg)
+    }
+
+    /// Starts a hot standby of this cluster: `pg_basebackup -R -X stream` into a temporary directory
+    /// of its own, then `pg_ctl start` on a free port. It follows this cluster by streaming
+    /// replication (no replication slot), answers read-only queries (`hot_standby` is on by
+    /// default) and is stopped on drop like any [`TempPostgres`]; [`TempPostgres::stop`] and
+    /// [`TempPostgres::restart`] keep it a standby. initdb's `-A trust` already admits the
+    /// replication connection from 127.0.0.1.
+    pub fn start_standby(&self) -> Result<TempPostgres, String> {
+        let standby = Self::empty()?;
+        let primary_port = self.port.to_string();
+        standby.run(
+            "pg_basebackup",
+            &[
+                "-D",
+                &standby.data_dir(),
+                "-R",
+                "-X",
+                "stream",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &primary_port,
+                "-U",
+                "auditrail",
+                // An immediate checkpoint: the default spread one can take minutes.
+                "--checkpoint=fast",
+                "--no-sync",
+            ],
+        )?;
+        standby.pg_ctl_start()?;
+        Ok(standby)
+    }
+
+    /// A temporary directory owned by the user PostgreSQL will run as, and a free port: no cluster yet.
+    fn empty() -> Result<Self, String> {
         let bin = find_bin()?;
         let dir = tempfile::Builder::new().prefix("auditrail-pg-").tempdir().map_err(|e| e.to_string())?;
         // PostgreSQL refuses to run as root; as root, run it as the `postgres` user.
@@ -55,16 +98,20 @@ impl TempPostgres {
             }
         }
         let port = free_port()?;
-        let pg = Self { dir, bin, port, as_postgres_user };
-        let data = pg.data_dir();
-        pg.run("initdb", &["-D", &data, "-A", "trust", "-U", "auditrail", "-E", "UTF8", "--no-sync"])?;
+        Ok(Self { dir, bin, port, as_postgres_user })
+    }
+
+    /// `pg_ctl start`, waiting until the server accepts connections (for a standby: until it has
+    /// reached a consistent state and accepts read-only connections).
+    fn pg_ctl_start(&self) -> Result<(), String> {
+        // A hot standby needs max_connections at least the primary's: every cluster uses the same.
         let opts = format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=64MB",
-            pg.dir.path().display()
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=200 -c shared_buffers=64MB",
+            self.port,
+            self.dir.path().display()
         );
-        let log = pg.dir.path().join("postgres.log").display().to_string();
-        pg.run("pg_ctl", &["-D", &data, "-o", &opts, "-l", &log, "-w", "-t", "60", "start"])?;
-        Ok(pg)
+        let log = self.dir.path().join("postgres.log").display().to_string();
+        self.run("pg_ctl", &["-D", &self.data_dir(), "-o", &opts, "-l", &log, "-w", "-t", "60", "start"])
     }
 
     fn data_dir(&self) -> String {
@@ -96,7 +143,12 @@ impl TempPostgres {
 
     /// URL of the maintenance database `postgres`.
     pub fn url(&self) -> String {
-        format!("postgres://auditrail@127.0.0.1:{}/postgres", self.port)
+        self.url_for("postgres")
+    }
+
+    /// URL of database `db` on this cluster.
+    pub fn url_for(&self, db: &str) -> String {
+        format!("postgres://auditrail@127.0.0.1:{}/{db}", self.port)
     }
 
     pub fn dir(&self) -> &Path {
@@ -108,14 +160,9 @@ impl TempPostgres {
         self.run("pg_ctl", &["-D", &self.data_dir(), "-m", "fast", "-w", "stop"])
     }
 
+    /// Starts the server again after [`TempPostgres::stop`], on the same port (a standby stays one).
     pub fn restart(&self) -> Result<(), String> {
-        let opts = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=200",
-            self.port,
-            self.dir.path().display()
-        );
-        let log = self.dir.path().join("postgres.log").display().to_string();
-        self.run("pg_ctl", &["-D", &self.data_dir(), "-o", &opts, "-l", &log, "-w", "-t", "60", "start"])
+        self.pg_ctl_start()
     }
 }
 
@@ -140,16 +187,58 @@ pub async fn fresh_database() -> Result<TestDatabase, String> {
             (cluster.url(), Some(cluster))
         }
     };
-    let (client, connection) =
-        tokio_postgres::connect(&base, tokio_postgres::NoTls).await.map_err(|e| format!("connect {base}: {e}"))?;
-    let driver = tokio::spawn(connection);
     let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-    client.batch_execute(&format!("CREATE DATABASE {name}")).await.map_err(|e| e.to_string())?;
-    drop(client);
-    let _ = driver.await;
+    execute(&base, &format!("CREATE DATABASE {name}")).await?;
     let url = match base.rsplit_once('/') {
         Some((prefix, _)) => format!("{prefix}/{name}"),
         None => return Err(format!("{URL_ENV} must end with /<database>")),
     };
     Ok(TestDatabase { url, _cluster: cluster })
+}
+
+/// Runs one or more SQL statements (no results) on the database at `url`, on a connection of its own.
+pub async fn execute(url: &str, sql: &str) -> Result<(), String> {
+    let (client, driver) = connect(url).await?;
+    let result = client.batch_execute(sql).await.map_err(|e| format!("{sql}: {}", describe(&e)));
+    drop(client);
+    let _ = driver.await;
+    result
+}
+
+/// The first column of the first row of `sql` on the database at `url`, as text (`::text` it if
+/// need be), on a connection of its own; e.g. `query_text(standby, "SELECT pg_is_in_recovery()::text")`.
+pub async fn query_text(url: &str, sql: &str) -> Result<String, String> {
+    let (client, driver) = connect(url).await?;
+    let result = client.query_one(sql, &[]).await.map_err(|e| format!("{sql}: {}", describe(&e))).and_then(|row| {
+        row.try_get::<_, Option<String>>(0).map(|v| v.unwrap_or_default()).map_err(|e| format!("{sql}: {e}"))
+    });
+    drop(client);
+    let _ = driver.await;
+    result
+}
+
+/// The server's message for a database error, the causes of others (the driver's `Display` says only
+/// "db error" or "error connecting to server").
+fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {} ({})", db.severity(), db.message(), db.code().code()),
+        None => {
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(cause) = source {
+                text.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            text
+        }
+    }
+}
+
+async fn connect(
+    url: &str,
+) -> Result<(tokio_postgres::Client, tokio::task::JoinHandle<Result<(), tokio_postgres::Error>>), String> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .map_err(|e| format!("connect {url}: {}", describe(&e)))?;
+    Ok((client, tokio::spawn(connection)))
 }

@@ -1,16 +1,20 @@
 //! Stateless replicas on one PostgreSQL (issue 5): three real `auditrail serve` processes, several
 //! clients ingesting concurrently through all of them, then every acknowledged event is present
 //! exactly once, seqs are gap-free, every replica lists the same events, and a `Link` walk that
-//! hops between replicas returns every event once.
+//! hops between replicas returns every event once. And reads served by a real streaming standby
+//! of PostgreSQL (`--read-database-url`): they see what the standby has replayed, no more, fail
+//! with 503 while it is down and recover when it is back, while ingest keeps going to the primary.
 
 use std::collections::{BTreeSet, HashMap};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use auditrail_testkit::{TempPostgres, execute, query_text};
 use reqwest::StatusCode;
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::helpers::admin_event;
+use crate::helpers::{admin_event, assert_webex_error, at, compliance_event, enc, next_link};
 
 const BIN: &str = env!("CARGO_BIN_EXE_auditrail");
 const REPLICAS: usize = 3;
@@ -55,11 +59,20 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-async fn start_replica(url: &str, client: &reqwest::Client) -> Replica {
+async fn start_replica(url: &str, data: &std::path::Path, client: &reqwest::Client) -> Replica {
+    start_server(&["--database-url", url, "--data", &data.display().to_string()], client).await
+}
+
+/// `auditrail serve` with the given store arguments on a free port, once `/readyz` answers 200.
+async fn start_server(store_args: &[&str], client: &reqwest::Client) -> Replica {
     let port = free_port();
     let child = Command::new(BIN)
-        .args(["serve", "--database-url", url, "--listen", &format!("127.0.0.1:{port}"), "--rate-limit", "0"])
+        .arg("serve")
+        .args(store_args)
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--rate-limit", "0"])
         .env_remove("AUDITRAIL_DATA")
+        .env_remove("AUDITRAIL_DATABASE_URL")
+        .env_remove("AUDITRAIL_READ_DATABASE_URL")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -108,9 +121,11 @@ async fn three_replicas_on_one_postgres_agree_on_everything() {
     let org = cli(&url, &["org", "create", "--name", "Replicated Inc."]);
     let token = cli(&url, &["token", "create", "--org", &org, "--scope", "auditrail:ingest,audit:events_read"]);
     let client = reqwest::Client::new();
+    // Replicas share one signing key: here, one data directory that holds only the key.
+    let key_dir = tempfile::tempdir().expect("temp dir");
     let mut replicas = Vec::new();
     for _ in 0..REPLICAS {
-        replicas.push(start_replica(&url, &client).await);
+        replicas.push(start_replica(&url, key_dir.path(), &client).await);
     }
     let bases: Vec<String> = replicas.iter().map(|r| r.base.clone()).collect();
 
@@ -189,4 +204,213 @@ async fn three_replicas_on_one_postgres_agree_on_everything() {
     let hopped = hopping_walk(&client, &bases, &token, &first).await;
     assert_eq!(hopped, lists[0], "a walk hopping between replicas returns every event once");
     drop(replicas);
+}
+
+/// How long a read may take to see what the primary acknowledged (replay lag, or a standby coming back).
+const STANDBY_WAIT: Duration = Duration::from_secs(30);
+const STANDBY_T0: &str = "2024-03-01T12:00:00.000Z";
+
+/// Ingests through `base`; asserts 200 and no duplicates; returns the ids in order.
+async fn ingest(client: &reqwest::Client, base: &str, token: &str, kind: &str, batch: &[Value]) -> Vec<String> {
+    let response = client
+        .post(format!("{base}/auditrail/v1/ingest/{kind}"))
+        .bearer_auth(token)
+        .json(&json!(batch))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "ingest {kind} through {base}");
+    let receipt: Value = response.json().await.unwrap();
+    assert_eq!(receipt["duplicates"].as_u64(), Some(0), "{receipt}");
+    batch.iter().map(|e| e["id"].as_str().unwrap().to_owned()).collect()
+}
+
+/// `n` admin events one millisecond apart, the first `offset` ms after `STANDBY_T0`.
+fn admin_events(offset: usize, n: usize) -> Vec<Value> {
+    (offset..offset + n).map(|i| admin_event(&at(STANDBY_T0, i as i64), "LOGINS", "standby-actor")).collect()
+}
+
+/// Walks the admin audit list on one server by its `Link` headers: the ids and the number of pages,
+/// or the first non-200 response.
+async fn link_walk(
+    client: &reqwest::Client,
+    first: &str,
+    token: &str,
+) -> Result<(Vec<String>, usize), reqwest::Response> {
+    let (mut ids, mut pages) = (Vec::new(), 0);
+    let mut next = Some(first.to_owned());
+    while let Some(url) = next {
+        let response = client.get(&url).bearer_auth(token).send().await.unwrap();
+        if response.status() != StatusCode::OK {
+            return Err(response);
+        }
+        next = next_link(response.headers());
+        let body: Value = response.json().await.unwrap();
+        ids.extend(body["items"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_owned()));
+        pages += 1;
+    }
+    Ok((ids, pages))
+}
+
+/// Walks until the list has `expected.len()` events (the standby replays asynchronously), at most
+/// [`STANDBY_WAIT`]; asserts it is exactly `expected`, in order, over several pages. Returns how
+/// long it took.
+async fn walk_until(client: &reqwest::Client, first: &str, token: &str, expected: &[String]) -> Duration {
+    let started = Instant::now();
+    loop {
+        let last = match link_walk(client, first, token).await {
+            Ok((ids, pages)) if ids.len() >= expected.len() => {
+                assert_eq!(ids, expected, "the standby lists exactly the acknowledged events, in order");
+                assert!(pages > 1, "the walk spans several pages ({pages})");
+                return started.elapsed();
+            }
+            Ok((ids, _)) => format!("{} of {} events", ids.len(), expected.len()),
+            Err(response) => format!("{}", response.status()),
+        };
+        assert!(started.elapsed() < STANDBY_WAIT, "reads did not catch up within {STANDBY_WAIT:?}: {last}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `GET /v1/events/{id}` until 200, at most [`STANDBY_WAIT`].
+async fn get_event_until(client: &reqwest::Client, base: &str, token: &str, id: &str) -> Value {
+    let started = Instant::now();
+    loop {
+        let response = client.get(format!("{base}/v1/events/{}", enc(id))).bearer_auth(token).send().await.unwrap();
+        let status = response.status();
+        if status == StatusCode::OK {
+            return response.json().await.unwrap();
+        }
+        assert!(
+            status == StatusCode::NOT_FOUND || status == StatusCode::SERVICE_UNAVAILABLE,
+            "GET /v1/events/{id}: {status}"
+        );
+        assert!(started.elapsed() < STANDBY_WAIT, "event {id} not readable within {STANDBY_WAIT:?}: {status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, String> + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.expect("blocking task").unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Issue 5: a real PostgreSQL streaming standby serves the read APIs of `auditrail serve
+/// --read-database-url` while writes go to the primary. Its own primary (not the shared test
+/// cluster): a standby replicates a whole cluster, and this test stops and restarts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reads_can_be_served_by_a_streaming_standby() {
+    let t = Instant::now();
+    let primary = Arc::new(blocking(TempPostgres::start).await);
+    execute(&primary.url(), "CREATE DATABASE auditrail").await.expect("create the database");
+    let standby = Arc::new(
+        blocking({
+            let primary = primary.clone();
+            move || primary.start_standby()
+        })
+        .await,
+    );
+    let clusters_ready = t.elapsed();
+    let (write_url, read_url) = (primary.url_for("auditrail"), standby.url_for("auditrail"));
+    let recovery = "SELECT pg_is_in_recovery()::text";
+    assert_eq!(query_text(&write_url, recovery).await.as_deref(), Ok("false"));
+    assert_eq!(query_text(&read_url, recovery).await.as_deref(), Ok("true"), "a hot standby, in recovery");
+    let refused = execute(&read_url, "CREATE TABLE t (x int)").await.expect_err("the standby refuses writes");
+    assert!(refused.contains("read-only"), "{refused}");
+
+    cli(&write_url, &["migrate"]);
+    let org = cli(&write_url, &["org", "create", "--name", "Standby Inc."]);
+    let token = cli(
+        &write_url,
+        &[
+            "token",
+            "create",
+            "--org",
+            &org,
+            "--scope",
+            "auditrail:ingest,audit:events_read,spark-compliance:events_read",
+        ],
+    );
+    let client = reqwest::Client::new();
+    // The data directory only holds the signing key when the store is PostgreSQL.
+    let key_dir = tempfile::tempdir().expect("temp dir");
+    let key_path = key_dir.path().display().to_string();
+    let server =
+        start_server(&["--database-url", &write_url, "--read-database-url", &read_url, "--data", &key_path], &client)
+            .await;
+    let base = server.base.clone();
+    let first = format!(
+        "{base}/v1/adminAudit/events?orgId={org}&from=2024-01-01T00:00:00.000Z&to=2024-12-31T00:00:00.000Z&max=37"
+    );
+
+    // 1. Ingest through the server (to the primary); the standby's list catches up, exactly and in order.
+    let mut expected = Vec::new();
+    for b in 0..5 {
+        expected.extend(ingest(&client, &base, &token, "admin", &admin_events(b * 60, 60)).await);
+    }
+    let compliance: Vec<Value> =
+        (0..3).map(|i| compliance_event(&at(STANDBY_T0, i), "messages", "created", "standby-actor")).collect();
+    let compliance_ids = ingest(&client, &base, &token, "compliance", &compliance).await;
+    let first_lag = walk_until(&client, &first, &token, &expected).await;
+    for id in &compliance_ids {
+        let event = get_event_until(&client, &base, &token, id).await;
+        assert_eq!(event["id"].as_str(), Some(id.as_str()), "{event}");
+    }
+
+    // 2. The reads really come from the standby: with its replay paused, events the primary has
+    // acknowledged (and holds) stay invisible through the server, and appear once replay resumes.
+    execute(&read_url, "SELECT pg_wal_replay_pause()").await.expect("pause replay");
+    let paused = Instant::now();
+    while query_text(&read_url, "SELECT pg_get_wal_replay_pause_state()").await.as_deref() != Ok("paused") {
+        assert!(paused.elapsed() < STANDBY_WAIT, "replay did not pause");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let held_back = ingest(&client, &base, &token, "admin", &admin_events(300, 50)).await;
+    let on_primary = query_text(&write_url, "SELECT count(*)::text FROM events").await.unwrap();
+    assert_eq!(on_primary, "353", "the primary holds every acknowledged event");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (ids, _) = link_walk(&client, &first, &token).await.map_err(|r| r.status()).unwrap();
+    assert_eq!(ids, expected, "reads see the standby's replayed state, not the primary's");
+    let on_standby = query_text(&read_url, "SELECT count(*)::text FROM events").await.unwrap();
+    assert_eq!(on_standby, "303");
+    execute(&read_url, "SELECT pg_wal_replay_resume()").await.expect("resume replay");
+    expected.extend(held_back);
+    let resume_lag = walk_until(&client, &first, &token, &expected).await;
+
+    // 3. The standby down: the read APIs fail with 503 in the Webex shape, ingest still succeeds
+    // (the primary), and readiness, which checks the primary, stays green.
+    blocking({
+        let standby = standby.clone();
+        move || standby.stop()
+    })
+    .await;
+    let response = client.get(&first).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(response.headers().get("retry-after").map(|v| v.to_str().unwrap()), Some("1"));
+    assert_webex_error(response, StatusCode::SERVICE_UNAVAILABLE).await;
+    let one = client.get(format!("{base}/v1/events/{}", enc(&compliance_ids[0]))).bearer_auth(&token).send().await;
+    assert_webex_error(one.unwrap(), StatusCode::SERVICE_UNAVAILABLE).await;
+    let while_down = ingest(&client, &base, &token, "admin", &admin_events(350, 40)).await;
+    let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE, "not ready while its read database is down");
+
+    // 4. The standby back: the same server's reads recover by themselves and see what was
+    // ingested meanwhile.
+    let restarted = Instant::now();
+    blocking({
+        let standby = standby.clone();
+        move || standby.restart()
+    })
+    .await;
+    expected.extend(while_down);
+    let recovery_lag = walk_until(&client, &first, &token, &expected).await;
+    let recovered = restarted.elapsed();
+    let event = get_event_until(&client, &base, &token, &compliance_ids[1]).await;
+    assert_eq!(event["id"].as_str(), Some(compliance_ids[1].as_str()));
+    assert_eq!(query_text(&read_url, recovery).await.as_deref(), Ok("true"), "still a standby after restart");
+
+    drop(server);
+    eprintln!(
+        "standby test: clusters {clusters_ready:?}, first catch-up {first_lag:?}, after resume {resume_lag:?}, \
+         after restart {recovery_lag:?} (restart included: {recovered:?}), total {:?}",
+        t.elapsed()
+    );
 }

@@ -242,9 +242,13 @@ fn token_row(r: &tokio_postgres::Row) -> TokenRow {
 
 #[async_trait]
 impl Store for PostgresStore {
+    /// Both the primary and, when configured, the read replica: a replica whose read APIs would all
+    /// fail is not ready.
     async fn ping(&self) -> Result<(), StoreError> {
         let client = self.write_client().await?;
         client.query_one("SELECT 1", &[]).await.map_err(pg_error)?;
+        let reader = self.read_client().await?;
+        reader.query_one("SELECT 1", &[]).await.map_err(pg_error)?;
         Ok(())
     }
 
