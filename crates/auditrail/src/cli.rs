@@ -393,3 +393,13 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub checkpoint: Option<std::path::PathBuf>,
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}
