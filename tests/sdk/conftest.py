@@ -28,6 +28,7 @@ ALL_SCOPES = [
 STARTUP_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 10
 LOG_TAIL_CHARS = 30_000
+CHECKPOINT_SECONDS = 1  # `serve --checkpoint-seconds`
 
 # The running server, for the failure-report hook below.
 _SERVER = None
@@ -78,6 +79,7 @@ class AuditrailServer:
         self.token_email = "pytest-admin@example.com"
         self.other_org_id = None
         self.other_tokens = {}
+        self.checkpoint_seconds = CHECKPOINT_SECONDS
         self._http = requests.Session()
 
     # --- CLI -------------------------------------------------------------------------------------
@@ -124,6 +126,9 @@ class AuditrailServer:
                     str(self.data_dir),
                     "--listen",
                     f"127.0.0.1:{self.port}",
+                    # Automatic checkpoints within about a second of new events (test_integrity.py).
+                    "--checkpoint-seconds",
+                    str(CHECKPOINT_SECONDS),
                 ],
                 env=self.env,
                 stdin=subprocess.DEVNULL,
