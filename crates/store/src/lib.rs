@@ -247,3 +247,18 @@ pub(crate) fn new_token(org: &OrgId, token: NewToken) -> (TokenInfo, TokenSecret
     };
     (info, secret)
 }
+
+/// The principal of a token that can still be used at `now` (neither revoked nor expired).
+pub(crate) fn usable(principal: Principal, now: Timestamp) -> Option<Principal> {
+    let expired = principal.token.expires.is_some_and(|e| e <= now);
+    (!principal.token.revoked && !expired).then_some(principal)
+}
+
+/// What every backend checks before writing a batch: all events are of `kind`, and ids repeated
+/// within the batch are identical (see [`in_batch_repeats`]).
+pub(crate) fn prepare_batch(kind: Kind, events: &[NormalizedEvent]) -> Result<Vec<Option<usize>>, IngestError> {
+    if let Some(wrong) = events.iter().find(|e| e.kind != kind) {
+        return Err(StoreError::Corrupt(format!("a {} event was sent to the {kind} ingest", wrong.kind)).into());
+    }
+    in_batch_repeats(events)
+}

@@ -55,6 +55,25 @@ fn size_param(q: &QueryParams, name: &str) -> Result<Option<u64>, ApiError> {
         .transpose()
 }
 
+/// The tree size a proof is about: as given (at most the log's size), else the latest
+/// checkpoint's, else the whole log.
+async fn tree_size(
+    state: &AppState,
+    org: &auditrail_core::OrgId,
+    given: Option<u64>,
+    param: &str,
+) -> Result<u64, ApiError> {
+    let size = state.store.log_size(org).await?;
+    let chosen = match given {
+        Some(t) => t,
+        None => state.store.checkpoints(org, 1).await?.first().map_or(size, |c| c.tree_size),
+    };
+    if chosen > size {
+        return Err(ApiError::bad_request(format!("Invalid parameter '{param}': the log has {size} entries")));
+    }
+    Ok(chosen)
+}
+
 fn proof_error<E: std::fmt::Display>(e: ProofError<E>) -> ApiError {
     match e {
         ProofError::OutOfRange => ApiError::bad_request("The requested sizes or index are outside the tree."),
@@ -118,16 +137,8 @@ pub async fn inclusion(
                 .ok_or_else(|| ApiError::bad_request("Invalid parameter 'kind': use admin, compliance or connect"))
         })
         .transpose()?;
-    let tree_size = size_param(&q, "treeSize")?;
     let org = &principal.org.id;
-    let size = state.store.log_size(org).await?;
-    let tree_size = match tree_size {
-        Some(t) => t,
-        None => state.store.checkpoints(org, 1).await?.first().map_or(size, |c| c.tree_size),
-    };
-    if tree_size > size {
-        return Err(ApiError::bad_request(format!("Invalid parameter 'treeSize': the log has {size} entries")));
-    }
+    let tree_size = tree_size(&state, org, size_param(&q, "treeSize")?, "treeSize").await?;
     let Some((kind, seq)) = state.store.event_seq(org, kind, &id).await? else {
         return Err(ApiError::not_found("No event with this id in this organization's log."));
     };
@@ -162,16 +173,8 @@ pub async fn consistency(
     let principal = reader(&state, &headers).await?;
     let q = QueryParams::parse(raw.as_deref());
     let from = size_param(&q, "from")?.ok_or_else(|| ApiError::bad_request("Missing required parameter 'from'"))?;
-    let to = size_param(&q, "to")?;
     let org = &principal.org.id;
-    let size = state.store.log_size(org).await?;
-    let to = match to {
-        Some(t) => t,
-        None => state.store.checkpoints(org, 1).await?.first().map_or(size, |c| c.tree_size),
-    };
-    if to > size {
-        return Err(ApiError::bad_request(format!("Invalid parameter 'to': the log has {size} entries")));
-    }
+    let to = tree_size(&state, org, size_param(&q, "to")?, "to").await?;
     if from > to {
         return Err(ApiError::bad_request("Invalid parameter 'from': must not exceed 'to'"));
     }

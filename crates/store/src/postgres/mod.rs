@@ -30,7 +30,7 @@ use crate::plan::{self, Dialect, Merge, Row, SqlValue, finish_page};
 use crate::rows::{TokenRow, parse_org_row, stored_time};
 use crate::{
     EventPage, IngestError, IngestReceipt, LogEntry, NewToken, Org, Principal, Store, StoreError, StoredCheckpoint,
-    StoredEvent, TokenInfo, in_batch_repeats,
+    StoredEvent, TokenInfo,
 };
 use partitions::Month;
 
@@ -339,10 +339,7 @@ impl Store for PostgresStore {
         let row = client.query_opt(&stmt, &[&hash.0.as_slice()]).await.map_err(pg_error)?;
         let Some(row) = row else { return Ok(None) };
         let principal = token_row(&row).into_principal()?;
-        let expired = principal.token.expires.is_some_and(|e| e <= now);
-        if principal.token.revoked || expired {
-            return Ok(None);
-        }
+        let Some(principal) = crate::usable(principal, now) else { return Ok(None) };
         self.record_use(&principal.token.token_id, now);
         Ok(Some(principal))
     }
@@ -354,10 +351,7 @@ impl Store for PostgresStore {
         events: Vec<NormalizedEvent>,
     ) -> Result<IngestReceipt, IngestError> {
         let org_ref = self.org_ref(org).await?;
-        let repeats = in_batch_repeats(&events)?;
-        if let Some(wrong) = events.iter().find(|e| e.kind != kind) {
-            return Err(StoreError::Corrupt(format!("a {} event was sent to the {kind} ingest", wrong.kind)).into());
-        }
+        let repeats = crate::prepare_batch(kind, &events)?;
         self.ensure_partitions(&events).await?;
         let mut client = self.write_client().await?;
         let tx = client.transaction().await.map_err(pg_error)?;
@@ -386,29 +380,7 @@ impl Store for PostgresStore {
         if !allocation.new.is_empty() {
             insert_new(&tx, org_ref, kind, &events, &allocation.new).await?;
             let wanted = Frontier::wanted(head as u64);
-            let levels: Vec<i64> = wanted.iter().map(|&(l, _)| i64::from(l)).collect();
-            let idxs: Vec<i64> = wanted.iter().map(|&(_, i)| i as i64).collect();
-            let rows = tx
-                .query(
-                    "SELECT w.level, w.idx, n.hash FROM unnest($2::bigint[], $3::bigint[]) AS w(level, idx) \
-                     LEFT JOIN merkle_nodes AS n ON n.org_ref = $1 AND n.level = w.level AND n.idx = w.idx",
-                    &[&org_ref, &levels, &idxs],
-                )
-                .await
-                .map_err(pg_error)?;
-            let found: HashMap<(i64, i64), Option<Vec<u8>>> =
-                rows.iter().map(|r| ((r.get(0), r.get(1)), r.get(2))).collect();
-            let hashes = wanted
-                .iter()
-                .map(|&(level, idx)| {
-                    found
-                        .get(&(i64::from(level), idx as i64))
-                        .cloned()
-                        .flatten()
-                        .and_then(|h| <[u8; 32]>::try_from(h).ok())
-                        .ok_or_else(|| StoreError::Corrupt(format!("Merkle frontier node ({level}, {idx}) is missing")))
-                })
-                .collect::<Result<Vec<_>, StoreError>>()?;
+            let hashes = fetch_nodes(&tx, org_ref, &wanted).await?;
             let mut frontier = Frontier::new(&wanted, hashes);
             let nodes = merkle_log::extend(&mut frontier, org, kind, &events, &allocation.new)?;
             let (levels, idxs, hashes): (Vec<i64>, Vec<i64>, Vec<Vec<u8>>) = nodes
@@ -543,30 +515,8 @@ impl Store for PostgresStore {
 
     async fn merkle_nodes(&self, org: &OrgId, wanted: &[(u32, u64)]) -> Result<Vec<[u8; 32]>, StoreError> {
         let org_ref = self.org_ref(org).await?;
-        let levels: Vec<i64> = wanted.iter().map(|&(l, _)| i64::from(l)).collect();
-        let idxs: Vec<i64> = wanted.iter().map(|&(_, i)| i as i64).collect();
         let client = self.read_client().await?;
-        let rows = client
-            .query(
-                "SELECT w.level, w.idx, n.hash FROM unnest($2::bigint[], $3::bigint[]) AS w(level, idx) \
-                 LEFT JOIN merkle_nodes AS n ON n.org_ref = $1 AND n.level = w.level AND n.idx = w.idx",
-                &[&org_ref, &levels, &idxs],
-            )
-            .await
-            .map_err(pg_error)?;
-        let found: HashMap<(i64, i64), Option<Vec<u8>>> =
-            rows.iter().map(|r| ((r.get(0), r.get(1)), r.get(2))).collect();
-        wanted
-            .iter()
-            .map(|&(level, idx)| {
-                found
-                    .get(&(i64::from(level), idx as i64))
-                    .cloned()
-                    .flatten()
-                    .and_then(|h| <[u8; 32]>::try_from(h).ok())
-                    .ok_or_else(|| StoreError::Corrupt(format!("Merkle node ({level}, {idx}) is missing or malformed")))
-            })
-            .collect()
+        fetch_nodes(&client, org_ref, wanted).await
     }
 
     async fn event_seq(
@@ -637,6 +587,36 @@ impl Store for PostgresStore {
             .map_err(pg_error)?;
         rows.iter().map(|r| crate::rows::checkpoint(r.get(0), r.get(1), r.get(2), r.get(3))).collect()
     }
+}
+
+/// Merkle nodes by (level, index), in the order asked, in one statement; a missing one is corruption.
+async fn fetch_nodes(
+    client: &impl deadpool_postgres::GenericClient,
+    org_ref: i64,
+    wanted: &[(u32, u64)],
+) -> Result<Vec<[u8; 32]>, StoreError> {
+    let levels: Vec<i64> = wanted.iter().map(|&(l, _)| i64::from(l)).collect();
+    let idxs: Vec<i64> = wanted.iter().map(|&(_, i)| i as i64).collect();
+    let rows = client
+        .query(
+            "SELECT w.level, w.idx, n.hash FROM unnest($2::bigint[], $3::bigint[]) AS w(level, idx) \
+             LEFT JOIN merkle_nodes AS n ON n.org_ref = $1 AND n.level = w.level AND n.idx = w.idx",
+            &[&org_ref, &levels, &idxs],
+        )
+        .await
+        .map_err(pg_error)?;
+    let found: HashMap<(i64, i64), Option<Vec<u8>>> = rows.iter().map(|r| ((r.get(0), r.get(1)), r.get(2))).collect();
+    wanted
+        .iter()
+        .map(|&(level, idx)| {
+            found
+                .get(&(i64::from(level), idx as i64))
+                .cloned()
+                .flatten()
+                .and_then(|h| <[u8; 32]>::try_from(h).ok())
+                .ok_or_else(|| StoreError::Corrupt(format!("Merkle node ({level}, {idx}) is missing or malformed")))
+        })
+        .collect()
 }
 
 /// Writes the new rows of a batch with one array-bound statement per table.

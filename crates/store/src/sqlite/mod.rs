@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::rows::{TokenRow, parse_org_row, stored_time};
 use crate::{
     EventPage, IngestError, IngestReceipt, LogEntry, NewToken, Org, Principal, Store, StoreError, StoredCheckpoint,
-    StoredEvent, TokenInfo, in_batch_repeats,
+    StoredEvent, TokenInfo,
 };
 use pool::ReadPool;
 use writer::WriteOp;
@@ -318,10 +318,7 @@ impl Store for SqliteStore {
             .await?;
         let Some(row) = row else { return Ok(None) };
         let principal = row.into_principal()?;
-        let expired = principal.token.expires.is_some_and(|e| e <= now);
-        if principal.token.revoked || expired {
-            return Ok(None);
-        }
+        let Some(principal) = crate::usable(principal, now) else { return Ok(None) };
         self.record_use(&principal.token.token_id, now);
         Ok(Some(principal))
     }
@@ -333,13 +330,7 @@ impl Store for SqliteStore {
         events: Vec<NormalizedEvent>,
     ) -> Result<IngestReceipt, IngestError> {
         let org_ref = self.org_ref(org).await?;
-        let repeats = in_batch_repeats(&events)?;
-        if let Some(wrong) = events.iter().find(|e| e.kind != kind) {
-            return Err(IngestError::Store(StoreError::Corrupt(format!(
-                "a {} event was sent to the {kind} ingest",
-                wrong.kind
-            ))));
-        }
+        let repeats = crate::prepare_batch(kind, &events)?;
         let (reply, answer) = oneshot::channel();
         self.writer
             .send(WriteOp::Ingest { org_ref, org: org.clone(), kind, events, repeats, reply })
