@@ -191,6 +191,23 @@ pub trait Store: Send + Sync + 'static {
     async fn save_checkpoint(&self, org: &OrgId, checkpoint: &StoredCheckpoint) -> Result<(), StoreError>;
     /// Checkpoints, newest first, at most `limit`.
     async fn checkpoints(&self, org: &OrgId, limit: u32) -> Result<Vec<StoredCheckpoint>, StoreError>;
+
+    /// The org's own retention (days) and whether it is under legal hold.
+    async fn retention_policy(&self, org: &OrgId) -> Result<RetentionPolicy, StoreError>;
+    async fn set_retention(&self, org: &OrgId, days: Option<u32>) -> Result<(), StoreError>;
+    async fn set_legal_hold(&self, org: &OrgId, held: bool) -> Result<(), StoreError>;
+    /// Deletes the org's events created before `cutoff` with `seq <= max_seq` (a signed checkpoint
+    /// covers them), records their seqs as deleted by retention, and returns them; deletes nothing
+    /// while the org is under legal hold (checked in the same transaction). Merkle nodes stay.
+    async fn delete_expired(&self, org: &OrgId, cutoff: Timestamp, max_seq: u64) -> Result<Vec<u64>, StoreError>;
+    /// Every seq ever deleted by retention, ascending.
+    async fn deleted_seqs(&self, org: &OrgId) -> Result<Vec<u64>, StoreError>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RetentionPolicy {
+    pub days: Option<u32>,
+    pub legal_hold: bool,
 }
 
 /// Rejects a second occurrence of an id within one batch unless it is the identical event, and

@@ -84,6 +84,7 @@ conformance!(
     multi_valued_filters_merge_in_order_without_duplicates,
     categories_and_compliance_lookups,
     the_merkle_log_follows_every_ingest,
+    retention_deletes_old_events_but_not_under_hold_and_keeps_the_tree,
 );
 
 fn all_time() -> TimeRange {
@@ -434,4 +435,40 @@ async fn the_merkle_log_follows_every_ingest(store: Arc<dyn Store>) {
         assert!(merkle::verify_consistency(old, size, &tree.root_at(old).unwrap(), &root, &proof), "{old} → {size}");
     }
     assert_eq!(store.log_size(&org(2)).await.unwrap(), 1);
+}
+
+async fn retention_deletes_old_events_but_not_under_hold_and_keeps_the_tree(store: Arc<dyn Store>) {
+    use auditrail_core::merkle;
+    use auditrail_store::proofs::prove;
+
+    let o = org(1);
+    let batch: Vec<_> = (0..10)
+        .map(|i| admin(&o, &format!("r{i}"), if i % 2 == 0 { 1_000 } else { 9_000_000 }, "A", "LOGINS"))
+        .collect();
+    store.ingest(&o, Kind::Admin, batch).await.unwrap();
+    let root_before = prove(store.as_ref(), &o, |src| merkle::root(src, 10)).await.unwrap().unwrap();
+    let cutoff = Timestamp::from_millis(5_000).unwrap();
+
+    store.set_legal_hold(&o, true).await.unwrap();
+    assert!(store.retention_policy(&o).await.unwrap().legal_hold);
+    assert!(store.delete_expired(&o, cutoff, 10).await.unwrap().is_empty(), "a hold blocks deletion");
+    assert_eq!(store.log_entries(&o, 0, 100).await.unwrap().len(), 10);
+
+    store.set_legal_hold(&o, false).await.unwrap();
+    store.set_retention(&o, Some(30)).await.unwrap();
+    assert_eq!(store.retention_policy(&o).await.unwrap().days, Some(30));
+    // Only events covered by max_seq go.
+    let deleted = store.delete_expired(&o, cutoff, 7).await.unwrap();
+    assert_eq!(deleted, vec![1, 3, 5, 7]);
+    assert_eq!(store.deleted_seqs(&o).await.unwrap(), vec![1, 3, 5, 7]);
+    let remaining: Vec<u64> = store.log_entries(&o, 0, 100).await.unwrap().iter().map(|e| e.seq).collect();
+    assert_eq!(remaining, vec![2, 4, 6, 8, 9, 10]);
+    let page = store.events(&o, &list(Kind::Admin, Filters::default(), Position::Offset(0), 100, None)).await.unwrap();
+    assert_eq!(page.items.len(), 6);
+    assert!(store.event_by_id(&o, Kind::Admin, &EventId::parse("r0", "id").unwrap()).await.unwrap().is_none());
+    // The tree is untouched: same root, and new events still append.
+    assert_eq!(prove(store.as_ref(), &o, |src| merkle::root(src, 10)).await.unwrap().unwrap(), root_before);
+    let r = store.ingest(&o, Kind::Admin, vec![admin(&o, "after", 10_000_000, "A", "LOGINS")]).await.unwrap();
+    assert_eq!(r.items[0].seq, 11);
+    assert!(store.deleted_seqs(&org(2)).await.unwrap().is_empty());
 }

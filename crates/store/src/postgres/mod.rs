@@ -29,8 +29,8 @@ use crate::merkle_log::{self, Frontier};
 use crate::plan::{self, Dialect, Merge, Row, SqlValue, finish_page};
 use crate::rows::{TokenRow, parse_org_row, stored_time};
 use crate::{
-    EventPage, IngestError, IngestReceipt, LogEntry, NewToken, Org, Principal, Store, StoreError, StoredCheckpoint,
-    StoredEvent, TokenInfo,
+    EventPage, IngestError, IngestReceipt, LogEntry, NewToken, Org, Principal, RetentionPolicy, Store, StoreError,
+    StoredCheckpoint, StoredEvent, TokenInfo,
 };
 use partitions::Month;
 
@@ -586,6 +586,91 @@ impl Store for PostgresStore {
             .await
             .map_err(pg_error)?;
         rows.iter().map(|r| crate::rows::checkpoint(r.get(0), r.get(1), r.get(2), r.get(3))).collect()
+    }
+
+    async fn retention_policy(&self, org: &OrgId) -> Result<RetentionPolicy, StoreError> {
+        let org_ref = self.org_ref(org).await?;
+        let client = self.write_client().await?;
+        let row = client
+            .query_one("SELECT retention_days, legal_hold FROM orgs WHERE org_ref = $1", &[&org_ref])
+            .await
+            .map_err(pg_error)?;
+        Ok(RetentionPolicy {
+            days: row.get::<_, Option<i64>>(0).and_then(|d| u32::try_from(d).ok()),
+            legal_hold: row.get(1),
+        })
+    }
+
+    async fn set_retention(&self, org: &OrgId, days: Option<u32>) -> Result<(), StoreError> {
+        let org_ref = self.org_ref(org).await?;
+        let client = self.write_client().await?;
+        client
+            .execute("UPDATE orgs SET retention_days = $2 WHERE org_ref = $1", &[&org_ref, &days.map(i64::from)])
+            .await
+            .map_err(pg_error)?;
+        Ok(())
+    }
+
+    async fn set_legal_hold(&self, org: &OrgId, held: bool) -> Result<(), StoreError> {
+        let org_ref = self.org_ref(org).await?;
+        let client = self.write_client().await?;
+        client
+            .execute("UPDATE orgs SET legal_hold = $2 WHERE org_ref = $1", &[&org_ref, &held])
+            .await
+            .map_err(pg_error)?;
+        Ok(())
+    }
+
+    async fn delete_expired(&self, org: &OrgId, cutoff: Timestamp, max_seq: u64) -> Result<Vec<u64>, StoreError> {
+        let org_ref = self.org_ref(org).await?;
+        let mut client = self.write_client().await?;
+        let tx = client.transaction().await.map_err(pg_error)?;
+        // The org's row lock: no ingest interleaves, and the hold is read as of this transaction.
+        let held: bool = tx
+            .query_one("SELECT legal_hold FROM orgs WHERE org_ref = $1 FOR UPDATE", &[&org_ref])
+            .await
+            .map_err(pg_error)?
+            .get(0);
+        if held {
+            return Ok(Vec::new());
+        }
+        let kinds: Vec<i64> = Kind::ALL.iter().map(|k| k.code()).collect();
+        let rows = tx
+            .query(
+                "DELETE FROM events WHERE org_ref = $1 AND kind = ANY($2) AND created < $3 AND seq <= $4 RETURNING seq",
+                &[&org_ref, &kinds, &cutoff.millis(), &(max_seq as i64)],
+            )
+            .await
+            .map_err(pg_error)?;
+        let mut deleted: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+        deleted.sort_unstable();
+        tx.execute(
+            "DELETE FROM event_roles WHERE org_ref = $1 AND kind = ANY($2) AND created < $3 AND seq <= $4",
+            &[&org_ref, &kinds, &cutoff.millis(), &(max_seq as i64)],
+        )
+        .await
+        .map_err(pg_error)?;
+        tx.execute("DELETE FROM event_keys WHERE org_ref = $1 AND seq = ANY($2)", &[&org_ref, &deleted])
+            .await
+            .map_err(pg_error)?;
+        tx.execute(
+            "INSERT INTO retention_deleted (org_ref, seq) SELECT $1, s FROM unnest($2::bigint[]) AS u(s) ON CONFLICT DO NOTHING",
+            &[&org_ref, &deleted],
+        )
+        .await
+        .map_err(pg_error)?;
+        tx.commit().await.map_err(pg_error)?;
+        Ok(deleted.into_iter().map(|s| s as u64).collect())
+    }
+
+    async fn deleted_seqs(&self, org: &OrgId) -> Result<Vec<u64>, StoreError> {
+        let org_ref = self.org_ref(org).await?;
+        let client = self.read_client().await?;
+        let rows = client
+            .query("SELECT seq FROM retention_deleted WHERE org_ref = $1 ORDER BY seq", &[&org_ref])
+            .await
+            .map_err(pg_error)?;
+        Ok(rows.iter().map(|r| r.get::<_, i64>(0) as u64).collect())
     }
 }
 

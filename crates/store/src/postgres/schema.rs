@@ -117,6 +117,19 @@ CREATE TABLE checkpoints (
 );
 "#,
     ),
+    (
+        3,
+        r#"
+ALTER TABLE orgs ADD COLUMN retention_days bigint;
+ALTER TABLE orgs ADD COLUMN legal_hold boolean NOT NULL DEFAULT false;
+
+CREATE TABLE retention_deleted (
+    org_ref bigint NOT NULL,
+    seq     bigint NOT NULL,
+    PRIMARY KEY (org_ref, seq)
+);
+"#,
+    ),
 ];
 
 pub fn latest_version() -> i64 {

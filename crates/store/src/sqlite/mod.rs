@@ -25,8 +25,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::rows::{TokenRow, parse_org_row, stored_time};
 use crate::{
-    EventPage, IngestError, IngestReceipt, LogEntry, NewToken, Org, Principal, Store, StoreError, StoredCheckpoint,
-    StoredEvent, TokenInfo,
+    EventPage, IngestError, IngestReceipt, LogEntry, NewToken, Org, Principal, RetentionPolicy, Store, StoreError,
+    StoredCheckpoint, StoredEvent, TokenInfo,
 };
 use pool::ReadPool;
 use writer::WriteOp;
@@ -395,6 +395,93 @@ impl Store for SqliteStore {
         let key: [u8; 32] =
             raw.try_into().map_err(|_| StoreError::Corrupt("the cursor key is not 32 bytes".to_owned()))?;
         Ok(*self.cursor_key.get_or_init(|| key))
+    }
+
+    async fn retention_policy(&self, org: &OrgId) -> Result<RetentionPolicy, StoreError> {
+        let org_ref = self.org_ref(org).await?;
+        self.read(move |c| {
+            c.query_row("SELECT retention_days, legal_hold FROM orgs WHERE org_ref = ?1", [org_ref], |r| {
+                Ok(RetentionPolicy {
+                    days: r.get::<_, Option<i64>>(0)?.and_then(|d| u32::try_from(d).ok()),
+                    legal_hold: r.get::<_, i64>(1)? != 0,
+                })
+            })
+            .map_err(unavailable)
+        })
+        .await
+    }
+
+    async fn set_retention(&self, org: &OrgId, days: Option<u32>) -> Result<(), StoreError> {
+        let org_ref = self.org_ref(org).await?;
+        self.write(move |tx| {
+            tx.execute("UPDATE orgs SET retention_days = ?2 WHERE org_ref = ?1", params![org_ref, days.map(i64::from)])
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn set_legal_hold(&self, org: &OrgId, held: bool) -> Result<(), StoreError> {
+        let org_ref = self.org_ref(org).await?;
+        self.write(move |tx| {
+            tx.execute("UPDATE orgs SET legal_hold = ?2 WHERE org_ref = ?1", params![org_ref, i64::from(held)])
+                .map_err(unavailable)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_expired(&self, org: &OrgId, cutoff: Timestamp, max_seq: u64) -> Result<Vec<u64>, StoreError> {
+        let org_ref = self.org_ref(org).await?;
+        self.write(move |tx| {
+            let held: i64 = tx
+                .query_row("SELECT legal_hold FROM orgs WHERE org_ref = ?1", [org_ref], |r| r.get(0))
+                .map_err(unavailable)?;
+            if held != 0 {
+                return Ok(Vec::new());
+            }
+            let mut deleted = Vec::new();
+            for kind in Kind::ALL {
+                let args = params![org_ref, kind.code(), cutoff.millis(), max_seq as i64];
+                let seqs: Vec<i64> = {
+                    let mut stmt = tx
+                        .prepare(
+                            "SELECT seq FROM events WHERE org_ref = ?1 AND kind = ?2 AND created < ?3 AND seq <= ?4",
+                        )
+                        .map_err(unavailable)?;
+                    let rows = stmt.query_map(args, |r| r.get(0)).map_err(unavailable)?;
+                    rows.collect::<Result<_, _>>().map_err(unavailable)?
+                };
+                tx.execute("DELETE FROM events WHERE org_ref = ?1 AND kind = ?2 AND created < ?3 AND seq <= ?4", args)
+                    .map_err(unavailable)?;
+                tx.execute(
+                    "DELETE FROM event_roles WHERE org_ref = ?1 AND kind = ?2 AND created < ?3 AND seq <= ?4",
+                    args,
+                )
+                .map_err(unavailable)?;
+                deleted.extend(seqs.into_iter().map(|s| s as u64));
+            }
+            let mut record = tx
+                .prepare("INSERT OR IGNORE INTO retention_deleted (org_ref, seq) VALUES (?1, ?2)")
+                .map_err(unavailable)?;
+            for seq in &deleted {
+                record.execute(params![org_ref, *seq as i64]).map_err(unavailable)?;
+            }
+            deleted.sort_unstable();
+            Ok(deleted)
+        })
+        .await
+    }
+
+    async fn deleted_seqs(&self, org: &OrgId) -> Result<Vec<u64>, StoreError> {
+        let org_ref = self.org_ref(org).await?;
+        self.read(move |c| {
+            let mut stmt =
+                c.prepare("SELECT seq FROM retention_deleted WHERE org_ref = ?1 ORDER BY seq").map_err(unavailable)?;
+            let rows = stmt.query_map([org_ref], |r| r.get::<_, i64>(0)).map_err(unavailable)?;
+            rows.map(|r| r.map(|s| s as u64).map_err(unavailable)).collect()
+        })
+        .await
     }
 
     async fn log_size(&self, org: &OrgId) -> Result<u64, StoreError> {

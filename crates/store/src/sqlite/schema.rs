@@ -110,6 +110,19 @@ CREATE TABLE checkpoints (
 ) WITHOUT ROWID;
 "#,
     ),
+    (
+        3,
+        r#"
+ALTER TABLE orgs ADD COLUMN retention_days INTEGER;
+ALTER TABLE orgs ADD COLUMN legal_hold INTEGER NOT NULL DEFAULT 0;
+
+CREATE TABLE retention_deleted (
+    org_ref INTEGER NOT NULL,
+    seq     INTEGER NOT NULL,
+    PRIMARY KEY (org_ref, seq)
+) WITHOUT ROWID;
+"#,
+    ),
 ];
 
 /// The newest schema version this binary knows.
