@@ -69,6 +69,12 @@ pub enum Command {
     /// Verify the tamper-evident log: recompute every org's Merkle tree from the stored events and
     /// check it against the signed checkpoints; or check an exported log offline.
     Verify(VerifyArgs),
+    /// Retention of an organization's events.
+    #[command(subcommand)]
+    Retention(RetentionCommand),
+    /// Legal hold: while set, retention deletes nothing of the organization.
+    #[command(subcommand)]
+    Hold(HoldCommand),
 }
 
 #[derive(Debug, Args)]
@@ -293,6 +299,13 @@ pub struct ServeArgs {
     /// Requests per second allowed per token (0 disables rate limiting).
     #[arg(long, env = "AUDITRAIL_RATE_LIMIT", default_value_t = 100.0)]
     pub rate_limit: f64,
+    /// Delete events older than this many days (orgs without their own `retention set`);
+    /// the rest stays verifiable. Default: keep forever.
+    #[arg(long, env = "AUDITRAIL_RETENTION_DAYS")]
+    pub retention_days: Option<u32>,
+    /// How often retention runs, in seconds.
+    #[arg(long, env = "AUDITRAIL_RETENTION_INTERVAL", default_value_t = 3600)]
+    pub retention_interval: u64,
     /// Checkpoint signing key file (signed-note private key); default: signing.key in the data
     /// directory, created on first start. Replicas on one PostgreSQL must share one.
     #[arg(long, env = "AUDITRAIL_SIGNING_KEY")]
@@ -371,6 +384,39 @@ pub enum TokenCommand {
         #[command(flatten)]
         store: StoreArgs,
         token_id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// Keep the organization's events this many days (or --off to keep them forever).
+    Set {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        org: String,
+        #[arg(long, required_unless_present = "off", conflicts_with = "off")]
+        days: Option<u32>,
+        #[arg(long)]
+        off: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HoldCommand {
+    /// Place the organization under legal hold.
+    Set {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        org: String,
+    },
+    /// Release the legal hold.
+    Release {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        org: String,
     },
 }
 

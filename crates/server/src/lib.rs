@@ -49,6 +49,8 @@ pub struct ServerConfig {
     pub limits: IngestLimits,
     /// Per-token request rate; `None` disables limiting.
     pub rate_limit: Option<RateLimit>,
+    /// Retention for orgs without their own (`auditrail retention set`); `None` keeps forever.
+    pub retention_days: Option<u32>,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +60,7 @@ impl Default for ServerConfig {
             trust_proxy: false,
             limits: IngestLimits::default(),
             rate_limit: Some(RateLimit::default()),
+            retention_days: None,
         }
     }
 }

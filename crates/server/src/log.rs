@@ -69,6 +69,100 @@ impl LogSigner {
     }
 }
 
+/// What one retention run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetentionRun {
+    pub cutoff: Timestamp,
+    pub deleted: usize,
+    /// The seq of the event recording the run.
+    pub record_seq: u64,
+}
+
+/// The actor id of events the server itself records (retention runs).
+pub const SYSTEM_ACTOR: &str = "auditrail";
+
+/// SHA-256 (hex) of every seq ever deleted by retention, comma-joined in ascending order: what a
+/// retention record commits to, so `verify` can tell retention from tampering.
+pub fn deleted_digest(seqs: &[u64]) -> String {
+    use sha2::{Digest, Sha256};
+    let joined: Vec<String> = seqs.iter().map(u64::to_string).collect();
+    Sha256::digest(joined.join(",").as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl LogSigner {
+    /// Applies the org's retention (its own, else `default_days`): signs a checkpoint at the cut,
+    /// deletes events created before `now - days` that it covers, records the run as an admin
+    /// event of the org (category COMPLIANCE) committing to the deleted seqs, and signs again.
+    /// Nothing happens under legal hold or without a retention period.
+    pub async fn retain(
+        &self,
+        store: &dyn Store,
+        org: &OrgId,
+        default_days: Option<u32>,
+        now: Timestamp,
+    ) -> Result<Option<RetentionRun>, StoreError> {
+        let policy = store.retention_policy(org).await?;
+        let Some(days) = policy.days.or(default_days) else { return Ok(None) };
+        if policy.legal_hold {
+            tracing::info!(org = %org, "retention skipped: legal hold");
+            return Ok(None);
+        }
+        let Some(cut) = self.checkpoint(store, org).await? else { return Ok(None) };
+        let cutoff = now.saturating_add_millis(-(i64::from(days) * 86_400_000));
+        let deleted = store.delete_expired(org, cutoff, cut.tree_size).await?;
+        if deleted.is_empty() {
+            return Ok(None);
+        }
+        let all = store.deleted_seqs(org).await?;
+        let record = serde_json::json!({
+            "actorId": SYSTEM_ACTOR,
+            "data": {
+                "eventCategory": "COMPLIANCE",
+                "eventDescription": "Retention run",
+                "actionText": format!("Retention deleted {} events created before {cutoff} (retention {days} days)", deleted.len()),
+                "retentionCutoff": cutoff.to_string(),
+                "retentionDays": days,
+                "checkpointSize": cut.tree_size,
+                "deletedCount": deleted.len(),
+                "deletedTotal": all.len(),
+                "deletedSeqsSha256": deleted_digest(&all),
+            }
+        });
+        let ctx = auditrail_core::event::IngestContext { org, received: now };
+        let event =
+            auditrail_core::event::normalize(auditrail_core::Kind::Admin, &ctx, 0, record, uuid::Uuid::new_v4())
+                .map_err(|e| StoreError::Corrupt(format!("retention record: {e}")))?;
+        let receipt = store.ingest(org, auditrail_core::Kind::Admin, vec![event]).await.map_err(|e| match e {
+            auditrail_store::IngestError::Store(s) => s,
+            other => StoreError::Corrupt(other.to_string()),
+        })?;
+        self.checkpoint(store, org).await?;
+        let record_seq = receipt.items.first().map_or(0, |i| i.seq);
+        tracing::info!(org = %org, deleted = deleted.len(), %cutoff, "retention run");
+        Ok(Some(RetentionRun { cutoff, deleted: deleted.len(), record_seq }))
+    }
+}
+
+/// Applies retention to every org every `interval`.
+pub async fn run_retention(
+    store: Arc<dyn Store>,
+    signer: Arc<LogSigner>,
+    default_days: Option<u32>,
+    interval: Duration,
+) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let Ok(orgs) = store.orgs().await else { continue };
+        for org in orgs {
+            if let Err(e) = signer.retain(store.as_ref(), &org.id, default_days, Timestamp::now()).await {
+                tracing::warn!(org = %org.id, error = %e, "retention run failed");
+            }
+        }
+    }
+}
+
 /// Runs until the process ends: checks every org about once a second.
 pub async fn run_checkpointer(store: Arc<dyn Store>, signer: Arc<LogSigner>) {
     let tick = signer.policy.every.min(Duration::from_secs(1)).max(Duration::from_millis(100));

@@ -17,7 +17,7 @@ use auditrail_store::Store;
 use auditrail_store::postgres::PostgresStore;
 use auditrail_store::sqlite::SqliteStore;
 
-use crate::cli::{Cli, Command, EventsCommand, StoreArgs};
+use crate::cli::{Cli, Command, EventsCommand, HoldCommand, RetentionCommand, StoreArgs};
 use crate::client::Api;
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -54,6 +54,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Pull(args) => pull::run(&args).await,
         Command::Errors(cmd) => errors::run(&cmd),
         Command::Verify(args) => verify::run(&args).await,
+        Command::Retention(RetentionCommand::Set { store, org, days, off }) => {
+            let org = auditrail_core::OrgId::parse(&org, "--org")?;
+            let days = if off { None } else { days };
+            open_store(&store).await?.set_retention(&org, days).await?;
+            match days {
+                Some(d) => eprintln!("{org}: events are kept {d} days"),
+                None => eprintln!("{org}: events are kept forever"),
+            }
+            Ok(())
+        }
+        Command::Hold(cmd) => {
+            let (store, org, held) = match cmd {
+                HoldCommand::Set { store, org } => (store, org, true),
+                HoldCommand::Release { store, org } => (store, org, false),
+            };
+            let org = auditrail_core::OrgId::parse(&org, "--org")?;
+            open_store(&store).await?.set_legal_hold(&org, held).await?;
+            eprintln!("{org}: legal hold {}", if held { "set" } else { "released" });
+            Ok(())
+        }
     }
 }
 

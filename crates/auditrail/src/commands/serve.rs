@@ -28,6 +28,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
         rate_limit: (args.rate_limit > 0.0)
             .then(|| RateLimit { per_second: args.rate_limit, burst: args.rate_burst.max(1.0) }),
+        retention_days: args.retention_days,
     };
     let store_dyn: Arc<dyn Store> = store.clone();
     let name = args.log_name.clone().unwrap_or_else(|| signing::default_name(args.public_url.as_deref()));
@@ -45,7 +46,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .context("cannot read the store's cursor key")?
         .with_signer(signer);
     if let Some(signer) = state.signer.clone() {
-        tokio::spawn(auditrail_server::log::run_checkpointer(store_dyn, signer));
+        tokio::spawn(auditrail_server::log::run_checkpointer(store_dyn.clone(), signer.clone()));
+        tokio::spawn(auditrail_server::log::run_retention(
+            store_dyn,
+            signer,
+            args.retention_days,
+            std::time::Duration::from_secs(args.retention_interval.max(1)),
+        ));
     }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -8,6 +8,7 @@
 //! seq and event id. Offline (`--export`): the same recomputation over an exported log file,
 //! checked against one signed checkpoint and a public key; nothing else is needed.
 
+use std::collections::BTreeSet;
 use std::io::BufRead;
 use std::path::Path;
 
@@ -16,6 +17,7 @@ use auditrail_core::checkpoint::{SigningKey, VerifierKey, verify_checkpoint};
 use auditrail_core::event::log_entry;
 use auditrail_core::merkle::{self, MemoryTree};
 use auditrail_core::{Kind, OrgId};
+use auditrail_server::log::{SYSTEM_ACTOR, deleted_digest};
 use auditrail_store::Store;
 use serde_json::Value;
 
@@ -81,50 +83,104 @@ fn canonical(body: &str) -> anyhow::Result<Vec<u8>> {
     serde_json_canonicalizer::to_vec(&value).context("cannot canonicalise the event")
 }
 
+/// Pushes the stored leaves of seqs from the tree's size + 1 up to `to` (exclusive) into `tree`,
+/// provided retention deleted them; any other absent seq is a deletion nobody accounted for.
+async fn fill_deleted(
+    store: &dyn Store,
+    org: &OrgId,
+    tree: &mut MemoryTree,
+    deleted: &BTreeSet<u64>,
+    to: u64,
+    next: Option<(u64, &str)>,
+) -> anyhow::Result<()> {
+    let from = tree.size() + 1;
+    if from >= to {
+        return Ok(());
+    }
+    if let Some(missing) = (from..to).find(|s| !deleted.contains(s)) {
+        return Err(match next {
+            Some((seq, id)) => {
+                anyhow!("seq {missing} is missing (deleted?); the next stored event is seq {seq} (id {id})")
+            }
+            None => anyhow!("seq {missing} is missing (deleted?)"),
+        });
+    }
+    let wanted: Vec<(u32, u64)> = (from..to).map(|s| (0u32, s - 1)).collect();
+    for leaf in store.merkle_nodes(org, &wanted).await? {
+        tree.push(leaf);
+    }
+    Ok(())
+}
+
+/// A retention record (an event the server wrote for a retention run): (seq, total, digest).
+fn retention_record(entry: &auditrail_store::LogEntry) -> Option<(u64, u64, String)> {
+    if entry.kind != Kind::Admin {
+        return None;
+    }
+    let body: Value = serde_json::from_str(&entry.body).ok()?;
+    if body["actorId"].as_str() != Some(SYSTEM_ACTOR) {
+        return None;
+    }
+    let data = &body["data"];
+    Some((entry.seq, data["deletedTotal"].as_u64()?, data["deletedSeqsSha256"].as_str()?.to_owned()))
+}
+
 async fn verify_org(store: &dyn Store, org: &OrgId, key: &VerifierKey) -> anyhow::Result<String> {
     let size = store.log_size(org).await?;
+    let deleted: BTreeSet<u64> = store.deleted_seqs(org).await?.into_iter().collect();
+    let mut record: Option<(u64, u64, String)> = None;
     let mut tree = MemoryTree::new();
     let mut after = 0u64;
     loop {
         let entries = store.log_entries(org, after, PAGE).await?;
         let Some(last) = entries.last() else { break };
         let last_seq = last.seq;
-        // Leaves exist only within the log's size; an entry beyond it is reported below.
-        let wanted: Vec<(u32, u64)> =
-            entries.iter().filter(|e| e.seq <= size).map(|e| (0u32, e.seq.saturating_sub(1))).collect();
-        let stored_leaves = store.merkle_nodes(org, &wanted).await;
-        for (i, entry) in entries.iter().enumerate() {
-            let expected_seq = tree.size() + 1;
-            if entry.seq != expected_seq {
+        for entry in &entries {
+            fill_deleted(
+                store,
+                org,
+                &mut tree,
+                &deleted,
+                entry.seq.min(size + 1),
+                Some((entry.seq, entry.id.as_str())),
+            )
+            .await?;
+            if entry.seq > size {
+                bail!("seq {} (id {}) is beyond the log's size {size} (inserted?)", entry.seq, entry.id);
+            }
+            if entry.seq != tree.size() + 1 {
+                bail!("seq {} (id {}) is out of order", entry.seq, entry.id);
+            }
+            let leaf = merkle::leaf_hash(&log_entry(org, entry.kind, entry.seq, &canonical(&entry.body)?));
+            let stored = store
+                .merkle_nodes(org, &[(0, entry.seq - 1)])
+                .await
+                .map_err(|e| anyhow!("seq {} (id {}): the log's leaf cannot be read: {e}", entry.seq, entry.id))?;
+            if stored.first() != Some(&leaf) {
                 bail!(
-                    "seq {expected_seq} is missing (deleted?); the next stored event is seq {} (id {})",
+                    "seq {} (id {}): the event does not match its leaf in the log (edited or moved?)",
                     entry.seq,
                     entry.id
                 );
             }
-            if entry.seq > size {
-                bail!("seq {} (id {}) is beyond the log's size {size} (inserted?)", entry.seq, entry.id);
-            }
-            let leaf = merkle::leaf_hash(&log_entry(org, entry.kind, entry.seq, &canonical(&entry.body)?));
-            match &stored_leaves {
-                Ok(stored) if stored.get(i) == Some(&leaf) => {}
-                Ok(_) => bail!(
-                    "seq {} (id {}): the event does not match its leaf in the log (edited or moved?)",
-                    entry.seq,
-                    entry.id
-                ),
-                Err(e) => bail!("seq {} (id {}): the log's leaf cannot be read: {e}", entry.seq, entry.id),
+            if let Some(r) = retention_record(entry) {
+                record = Some(r);
             }
             tree.push(leaf);
         }
         after = last_seq;
     }
-    if tree.size() != size {
-        bail!(
-            "seq {} is missing (deleted?): the log has {size} entries, {} events remain",
-            tree.size() + 1,
-            tree.size()
-        );
+    fill_deleted(store, org, &mut tree, &deleted, size + 1, None).await?;
+    if !deleted.is_empty() {
+        let seqs: Vec<u64> = deleted.iter().copied().collect();
+        match &record {
+            Some((_, total, digest)) if *total == seqs.len() as u64 && *digest == deleted_digest(&seqs) => {}
+            Some((seq, _, _)) => bail!(
+                "the events missing from the log are not the ones the latest retention record (seq {seq}) commits to \
+                 (deleted outside retention?)"
+            ),
+            None => bail!("{} events were deleted but no retention record accounts for them", seqs.len()),
+        }
     }
     let checkpoints = store.checkpoints(org, u32::MAX).await?;
     for c in checkpoints.iter().rev() {
@@ -143,7 +199,9 @@ async fn verify_org(store: &dyn Store, org: &OrgId, key: &VerifierKey) -> anyhow
             );
         }
     }
-    Ok(format!("{size} entries, {} signed checkpoint(s) verified", checkpoints.len()))
+    let retained =
+        if deleted.is_empty() { String::new() } else { format!(" ({} deleted by retention)", deleted.len()) };
+    Ok(format!("{size} entries{retained}, {} signed checkpoint(s) verified", checkpoints.len()))
 }
 
 /// Offline: an exported log (NDJSON of {event, kind, org, seq} from seq 1) against one signed

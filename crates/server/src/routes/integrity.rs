@@ -237,3 +237,22 @@ pub async fn log(
     }
     Ok(response)
 }
+
+/// `POST /auditrail/v1/retention/run`: apply the org's retention now (scope auditrail:admin).
+pub async fn retention_run(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let principal = authenticate(&state, &headers, TokenHeaders::Webex).await?;
+    require(&principal, Scope::Admin)?;
+    let signer = signer(&state)?;
+    let policy = state.store.retention_policy(&principal.org.id).await?;
+    let run = signer
+        .retain(state.store.as_ref(), &principal.org.id, state.config.retention_days, auditrail_core::Timestamp::now())
+        .await?;
+    let body = json!({
+        "legalHold": policy.legal_hold,
+        "retentionDays": policy.days.or(state.config.retention_days),
+        "deleted": run.as_ref().map_or(0, |r| r.deleted),
+        "cutoff": run.as_ref().map(|r| r.cutoff.to_string()),
+        "recordSeq": run.as_ref().map(|r| r.record_seq),
+    });
+    Ok(json(StatusCode::OK, body.to_string()))
+}

@@ -33,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auditrail/v1/ingest/{kind}", post(ingest::ingest))
         .route("/auditrail/v1/keys", get(integrity::keys))
         .route("/auditrail/v1/log", get(integrity::log))
+        .route("/auditrail/v1/retention/run", post(integrity::retention_run))
         .route("/auditrail/v1/checkpoints", get(integrity::checkpoints).post(integrity::checkpoint_now))
         .route("/auditrail/v1/proofs/inclusion", get(integrity::inclusion))
         .route("/auditrail/v1/proofs/consistency", get(integrity::consistency))
