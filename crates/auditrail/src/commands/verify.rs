@@ -9,6 +9,8 @@
 //! checked against one signed checkpoint and a public key; nothing else is needed.
 
 use std::collections::BTreeSet;
+
+use base64::Engine;
 use std::io::BufRead;
 use std::path::Path;
 
@@ -212,6 +214,8 @@ fn verify_export(export: &Path, checkpoint: &Path, key: &VerifierKey) -> anyhow:
     let file = std::fs::File::open(export).with_context(|| format!("cannot read {}", export.display()))?;
     let mut tree = MemoryTree::new();
     let mut org: Option<OrgId> = None;
+    let mut deleted: Vec<u64> = Vec::new();
+    let mut record: Option<(u64, String)> = None;
     for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
         let line = line.with_context(|| format!("cannot read line {}", n + 1))?;
         if line.trim().is_empty() {
@@ -223,6 +227,18 @@ fn verify_export(export: &Path, checkpoint: &Path, key: &VerifierKey) -> anyhow:
         if seq != tree.size() + 1 {
             bail!("seq {} is missing (deleted?); line {} has seq {seq} (id {id})", tree.size() + 1, n + 1);
         }
+        if entry["deleted"].as_bool() == Some(true) {
+            // Deleted by retention: only its leaf remains; the signed root vouches for it, and the
+            // latest retention record must account for the deletion.
+            let leaf = entry["leaf"]
+                .as_str()
+                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .ok_or_else(|| anyhow!("seq {seq}: a deleted entry needs its 32-byte leaf hash"))?;
+            tree.push(leaf);
+            deleted.push(seq);
+            continue;
+        }
         let this_org = OrgId::parse(entry["org"].as_str().unwrap_or_default(), "org")?;
         if org.get_or_insert_with(|| this_org.clone()) != &this_org {
             bail!("seq {seq} (id {id}) belongs to another organization");
@@ -230,7 +246,22 @@ fn verify_export(export: &Path, checkpoint: &Path, key: &VerifierKey) -> anyhow:
         let kind = Kind::parse(entry["kind"].as_str().unwrap_or_default())
             .ok_or_else(|| anyhow!("seq {seq} (id {id}): unknown kind"))?;
         let event = serde_json_canonicalizer::to_vec(&entry["event"])?;
+        if entry["event"]["actorId"].as_str() == Some(SYSTEM_ACTOR)
+            && let (Some(total), Some(digest)) =
+                (entry["event"]["data"]["deletedTotal"].as_u64(), entry["event"]["data"]["deletedSeqsSha256"].as_str())
+        {
+            record = Some((total, digest.to_owned()));
+        }
         tree.push(merkle::leaf_hash(&log_entry(&this_org, kind, seq, &event)));
+    }
+    if !deleted.is_empty() {
+        match &record {
+            Some((total, digest)) if *total == deleted.len() as u64 && *digest == deleted_digest(&deleted) => {}
+            _ => bail!(
+                "{} entries are marked deleted but no retention record in the export accounts for them",
+                deleted.len()
+            ),
+        }
     }
     if let Some(org) = &org
         && !signed.origin.ends_with(&format!("/{org}"))

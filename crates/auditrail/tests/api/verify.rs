@@ -252,11 +252,38 @@ async fn retention_keeps_the_log_verifiable_and_a_hold_blocks_it() {
     assert_eq!(done["recordSeq"].as_u64(), Some(31), "the run is itself an event of the org");
     let log =
         client.get(format!("{base}/auditrail/v1/log")).bearer_auth(&token).send().await.unwrap().text().await.unwrap();
-    assert_eq!(log.lines().count(), 11, "10 recent events and the retention record remain");
+    assert_eq!(log.lines().filter(|l| !l.contains("\"deleted\":true")).count(), 11, "10 recent events and the record");
+    assert_eq!(log.lines().filter(|l| l.contains("\"deleted\":true")).count(), 20, "deleted entries keep their leaf");
     assert!(log.contains("Retention deleted 20 events"));
+    let checkpoints: Value = client
+        .get(format!("{base}/auditrail/v1/checkpoints"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let note = checkpoints["latest"]["note"].as_str().unwrap().to_owned();
+    assert!(note.contains("\n31\n"), "a checkpoint after the retention record: {note}");
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     assert!(child.wait().unwrap().success());
 
+    // Offline, the export (with the leaves of deleted entries) still verifies against the signed note.
+    let elsewhere = root.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(elsewhere.join("log.ndjson"), &log).unwrap();
+    std::fs::write(elsewhere.join("checkpoint.txt"), &note).unwrap();
+    let offline = auditrail(&[
+        "verify",
+        "--export",
+        &elsewhere.join("log.ndjson").display().to_string(),
+        "--checkpoint",
+        &elsewhere.join("checkpoint.txt").display().to_string(),
+        "--key",
+        &dir.join("signing.key").display().to_string(),
+    ]);
+    assert!(offline.status.success(), "{}", String::from_utf8_lossy(&offline.stderr));
     let clean = verify(&dir);
     let stderr = String::from_utf8_lossy(&clean.stderr).into_owned();
     assert!(clean.status.success(), "{stderr}");

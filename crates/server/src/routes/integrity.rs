@@ -212,14 +212,32 @@ pub async fn log(
     let entries = state.store.log_entries(org, after, limit.saturating_add(1)).await?;
     let more = entries.len() > limit as usize;
     let org_json = Value::String(org.to_string()).to_string();
+    let page = &entries[..entries.len().min(limit as usize)];
+    // Entries deleted by retention within this page's range appear as their leaf hash alone, so
+    // an offline verifier can still rebuild the signed roots.
+    let upper = match page.last() {
+        Some(last) if more => last.seq,
+        _ => state.store.log_size(org).await?,
+    };
+    let deleted: Vec<u64> =
+        state.store.deleted_seqs(org).await?.into_iter().filter(|s| *s > after && *s <= upper).collect();
+    let wanted: Vec<(u32, u64)> = deleted.iter().map(|s| (0, s - 1)).collect();
+    let leaves = state.store.merkle_nodes(org, &wanted).await?;
+    let mut stubs = deleted.iter().zip(leaves).peekable();
     let mut body = String::new();
-    for e in entries.iter().take(limit as usize) {
+    for e in page {
+        while let Some((seq, leaf)) = stubs.next_if(|(seq, _)| **seq < e.seq) {
+            body.push_str(&format!("{{\"deleted\":true,\"leaf\":\"{}\",\"seq\":{seq}}}\n", b64(&leaf)));
+        }
         body.push_str(&format!(
             "{{\"event\":{},\"kind\":\"{}\",\"org\":{org_json},\"seq\":{}}}\n",
             e.body,
             e.kind.as_str(),
             e.seq
         ));
+    }
+    for (seq, leaf) in stubs {
+        body.push_str(&format!("{{\"deleted\":true,\"leaf\":\"{}\",\"seq\":{seq}}}\n", b64(&leaf)));
     }
     let mut response =
         (StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"))], body)
