@@ -8,7 +8,7 @@
 //! seq and event id. Offline (`--export`): the same recomputation over an exported log file,
 //! checked against one signed checkpoint and a public key; nothing else is needed.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use base64::Engine;
 use std::io::BufRead;
@@ -17,7 +17,7 @@ use std::path::Path;
 use anyhow::{Context, anyhow, bail};
 use auditrail_core::checkpoint::{SigningKey, VerifierKey, verify_checkpoint};
 use auditrail_core::event::log_entry;
-use auditrail_core::merkle::{self, MemoryTree};
+use auditrail_core::merkle::{self, Hash, MemoryTree};
 use auditrail_core::{Kind, OrgId};
 use auditrail_server::log::{SYSTEM_ACTOR, deleted_digest};
 use auditrail_store::Store;
@@ -137,6 +137,14 @@ async fn verify_org(store: &dyn Store, org: &OrgId, key: &VerifierKey) -> anyhow
         let entries = store.log_entries(org, after, PAGE).await?;
         let Some(last) = entries.last() else { break };
         let last_seq = last.seq;
+        // One read for the page's stored leaves; only if some is unreadable, entry by entry, so
+        // the report names the exact seq.
+        let in_log: Vec<(u32, u64)> = entries.iter().filter(|e| e.seq <= size).map(|e| (0, e.seq - 1)).collect();
+        let page_leaves: Option<HashMap<u64, Hash>> = store
+            .merkle_nodes(org, &in_log)
+            .await
+            .ok()
+            .map(|leaves| in_log.iter().map(|&(_, i)| i + 1).zip(leaves).collect());
         for entry in &entries {
             fill_deleted(
                 store,
@@ -154,11 +162,16 @@ async fn verify_org(store: &dyn Store, org: &OrgId, key: &VerifierKey) -> anyhow
                 bail!("seq {} (id {}) is out of order", entry.seq, entry.id);
             }
             let leaf = merkle::leaf_hash(&log_entry(org, entry.kind, entry.seq, &canonical(&entry.body)?));
-            let stored = store
-                .merkle_nodes(org, &[(0, entry.seq - 1)])
-                .await
-                .map_err(|e| anyhow!("seq {} (id {}): the log's leaf cannot be read: {e}", entry.seq, entry.id))?;
-            if stored.first() != Some(&leaf) {
+            let stored = match page_leaves.as_ref().and_then(|leaves| leaves.get(&entry.seq)) {
+                Some(leaf) => *leaf,
+                None => store
+                    .merkle_nodes(org, &[(0, entry.seq - 1)])
+                    .await
+                    .ok()
+                    .and_then(|l| l.first().copied())
+                    .ok_or_else(|| anyhow!("seq {} (id {}): the log's leaf cannot be read", entry.seq, entry.id))?,
+            };
+            if stored != leaf {
                 bail!(
                     "seq {} (id {}): the event does not match its leaf in the log (edited or moved?)",
                     entry.seq,
