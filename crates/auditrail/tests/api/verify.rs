@@ -30,6 +30,42 @@ fn ok(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
+/// A running `auditrail serve` with the given arguments (plus a free `--listen`), stopped with
+/// SIGTERM by [`Server::stop`], which asserts a clean exit.
+struct Server {
+    base: String,
+    child: std::process::Child,
+}
+
+impl Server {
+    async fn start(args: &[&str]) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let listen = format!("127.0.0.1:{port}");
+        let child = Command::new(BIN)
+            .arg("serve")
+            .args(args)
+            .args(["--listen", &listen])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let base = format!("http://{listen}");
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while client.get(format!("{base}/healthz")).send().await.is_err() {
+            assert!(Instant::now() < deadline, "server did not start");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Server { base, child }
+    }
+
+    fn stop(mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        assert!(self.child.wait().unwrap().success());
+    }
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
@@ -44,21 +80,9 @@ async fn signed_store(dir: &Path) -> (String, String, String) {
     let data = dir.display().to_string();
     let org = ok(&["org", "create", "--data", &data, "--name", "Evidence"]);
     let token = ok(&["token", "create", "--data", &data, "--org", &org, "--scope", "auditrail:ingest,auditrail:admin"]);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = Command::new(BIN)
-        .args(["serve", "--data", &data, "--listen", &format!("127.0.0.1:{port}"), "--checkpoint-seconds", "3600"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    let server = Server::start(&["--data", &data, "--checkpoint-seconds", "3600"]).await;
+    let base = server.base.clone();
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while client.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     for batch in 0..2 {
         let items: Vec<Value> = (0..30)
             .map(|i| admin_event(&format!("2025-03-0{}T10:00:{i:02}.000Z", batch + 1), "LOGINS", "actor"))
@@ -88,8 +112,7 @@ async fn signed_store(dir: &Path) -> (String, String, String) {
     let export =
         client.get(format!("{base}/auditrail/v1/log")).bearer_auth(&token).send().await.unwrap().text().await.unwrap();
     assert_eq!(export.lines().count(), 60);
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    assert!(child.wait().unwrap().success());
+    server.stop();
     (org, export, note)
 }
 
@@ -214,21 +237,9 @@ async fn retention_keeps_the_log_verifiable_and_a_hold_blocks_it() {
     ]);
     ok(&["retention", "set", "--data", &data, "--org", &org, "--days", "30"]);
     ok(&["hold", "set", "--data", &data, "--org", &org]);
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = Command::new(BIN)
-        .args(["serve", "--data", &data, "--listen", &format!("127.0.0.1:{port}"), "--rate-limit", "0"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    let server = Server::start(&["--data", &data, "--rate-limit", "0"]).await;
+    let base = server.base.clone();
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while client.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     let now = auditrail_core::Timestamp::now();
     let mut items: Vec<Value> =
         (0..20).map(|i| admin_event(&format!("2020-01-01T00:00:{i:02}.000Z"), "LOGINS", "old")).collect();
@@ -266,8 +277,7 @@ async fn retention_keeps_the_log_verifiable_and_a_hold_blocks_it() {
         .unwrap();
     let note = checkpoints["latest"]["note"].as_str().unwrap().to_owned();
     assert!(note.contains("\n31\n"), "a checkpoint after the retention record: {note}");
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    assert!(child.wait().unwrap().success());
+    server.stop();
 
     // Offline, the export (with the leaves of deleted entries) still verifies against the signed note.
     let elsewhere = root.path().join("elsewhere");
@@ -318,22 +328,10 @@ async fn verify_detects_tampering_on_postgres() {
     let org = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     let out = run(with_db(&["token", "create", "--org", &org, "--scope", "auditrail:ingest,auditrail:admin"]));
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut child = Command::new(BIN)
-        .args(with_db(&["serve", "--listen", &listen, "--rate-limit", "0"]))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://{listen}");
+    let args = with_db(&["--rate-limit", "0"]);
+    let server = Server::start(&args.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let base = server.base.clone();
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while client.get(format!("{base}/healthz")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     let items: Vec<Value> =
         (0..40).map(|i| admin_event(&format!("2025-05-01T10:00:{i:02}.000Z"), "LOGINS", "pg")).collect();
     let r =
@@ -341,8 +339,7 @@ async fn verify_detects_tampering_on_postgres() {
     assert_eq!(r.status(), StatusCode::OK);
     let r = client.post(format!("{base}/auditrail/v1/checkpoints")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    assert!(child.wait().unwrap().success());
+    server.stop();
 
     let clean = run(with_db(&["verify"]));
     assert!(clean.status.success(), "{}", String::from_utf8_lossy(&clean.stderr));
