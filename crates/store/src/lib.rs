@@ -279,3 +279,28 @@ pub(crate) fn prepare_batch(kind: Kind, events: &[NormalizedEvent]) -> Result<Ve
     }
     in_batch_repeats(events)
 }
+
+/// Token last-use times gathered in memory and handed out in batches, so authenticating a request
+/// never writes: each backend flushes a batch its own way, best effort.
+pub(crate) struct TouchBuffer {
+    pending: std::sync::Mutex<(std::collections::HashMap<String, i64>, std::time::Instant)>,
+}
+
+impl TouchBuffer {
+    const FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+    pub(crate) fn new() -> Self {
+        Self { pending: std::sync::Mutex::new((std::collections::HashMap::new(), std::time::Instant::now())) }
+    }
+
+    /// Records a use; returns the batch to write when the flush interval has passed.
+    pub(crate) fn record(&self, token_id: &str, at: Timestamp) -> Option<std::collections::HashMap<String, i64>> {
+        let mut pending = self.pending.lock().ok()?;
+        pending.0.insert(token_id.to_owned(), at.millis());
+        if pending.1.elapsed() < Self::FLUSH_INTERVAL {
+            return None;
+        }
+        pending.1 = std::time::Instant::now();
+        Some(std::mem::take(&mut pending.0))
+    }
+}

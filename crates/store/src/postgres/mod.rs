@@ -13,8 +13,8 @@ mod partitions;
 pub mod schema;
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use auditrail_core::token::{TokenHash, TokenSecret};
@@ -36,7 +36,6 @@ use partitions::Month;
 
 const POOL_SIZE: usize = 16;
 const FETCH_CHUNK: i32 = 256;
-const TOUCH_FLUSH_INTERVAL: Duration = Duration::from_secs(2);
 
 pub(crate) fn pg_error(e: tokio_postgres::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
@@ -64,7 +63,7 @@ pub struct PostgresStore {
     reads: Pool,
     org_refs: Mutex<HashMap<OrgId, i64>>,
     partitions: tokio::sync::Mutex<HashSet<Month>>,
-    touched: Arc<Mutex<(HashMap<String, i64>, Instant)>>,
+    touched: crate::TouchBuffer,
     cursor_key: OnceLock<[u8; 32]>,
 }
 
@@ -99,7 +98,7 @@ impl PostgresStore {
             reads,
             org_refs: Mutex::new(HashMap::new()),
             partitions: tokio::sync::Mutex::new(known),
-            touched: Arc::new(Mutex::new((HashMap::new(), Instant::now()))),
+            touched: crate::TouchBuffer::new(),
             cursor_key: OnceLock::new(),
         })
     }
@@ -180,15 +179,7 @@ impl PostgresStore {
     }
 
     fn record_use(&self, token_id: &str, at: Timestamp) {
-        let batch = {
-            let Ok(mut touched) = self.touched.lock() else { return };
-            touched.0.insert(token_id.to_owned(), at.millis());
-            if touched.1.elapsed() < TOUCH_FLUSH_INTERVAL {
-                return;
-            }
-            touched.1 = Instant::now();
-            std::mem::take(&mut touched.0)
-        };
+        let Some(batch) = self.touched.record(token_id, at) else { return };
         let pool = self.writes.clone();
         // Best effort and off the request path: last-used times may lag by a few seconds.
         tokio::spawn(async move {

@@ -14,7 +14,7 @@ mod writer;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use auditrail_core::token::{TokenHash, TokenSecret};
@@ -34,7 +34,6 @@ use writer::WriteOp;
 pub const DATABASE_FILE: &str = "auditrail.db";
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const WRITE_QUEUE: usize = 1024;
-const TOUCH_FLUSH_INTERVAL: Duration = Duration::from_secs(2);
 
 pub(crate) fn unavailable(e: rusqlite::Error) -> StoreError {
     StoreError::Unavailable(e.to_string())
@@ -45,7 +44,7 @@ pub struct SqliteStore {
     readers: Arc<ReadPool>,
     writer: mpsc::Sender<WriteOp>,
     org_refs: Mutex<HashMap<OrgId, i64>>,
-    touched: Mutex<(HashMap<String, i64>, Instant)>,
+    touched: crate::TouchBuffer,
     cursor_key: OnceLock<[u8; 32]>,
 }
 
@@ -90,7 +89,7 @@ impl SqliteStore {
             path,
             writer: tx,
             org_refs: Mutex::new(HashMap::new()),
-            touched: Mutex::new((HashMap::new(), Instant::now())),
+            touched: crate::TouchBuffer::new(),
             cursor_key: OnceLock::new(),
         })
     }
@@ -174,11 +173,7 @@ impl SqliteStore {
     }
 
     fn record_use(&self, token_id: &str, at: Timestamp) {
-        let Ok(mut touched) = self.touched.lock() else { return };
-        touched.0.insert(token_id.to_owned(), at.millis());
-        if touched.1.elapsed() >= TOUCH_FLUSH_INTERVAL {
-            let batch = std::mem::take(&mut touched.0);
-            touched.1 = Instant::now();
+        if let Some(batch) = self.touched.record(token_id, at) {
             // Best effort: under a full write queue, last-used times may lag; ingest never waits for them.
             let _ = self.writer.try_send(WriteOp::TouchTokens(batch));
         }
