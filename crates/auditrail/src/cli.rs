@@ -323,6 +323,44 @@ pub struct ServeArgs {
     /// Burst of requests a token may make above its rate.
     #[arg(long, env = "AUDITRAIL_RATE_BURST", default_value_t = 200.0)]
     pub rate_burst: f64,
+    #[command(flatten)]
+    pub hardening: HardeningArgs,
+}
+
+/// Connection and load limits, TLS and CORS of `serve`.
+#[derive(Debug, Args)]
+pub struct HardeningArgs {
+    /// PEM certificate chain: serve HTTPS (with --tls-key) instead of plain HTTP.
+    #[arg(long, env = "AUDITRAIL_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "AUDITRAIL_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// Browser origin allowed to call the API (CORS); repeat or comma-separate, `*` for any.
+    /// Default: none, no CORS headers are sent.
+    #[arg(long = "cors-origin", env = "AUDITRAIL_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+    /// Seconds a whole request (body included) may take before it is answered 408.
+    #[arg(long, env = "AUDITRAIL_REQUEST_TIMEOUT", default_value_t = 60)]
+    pub request_timeout: u64,
+    /// Seconds a client has to send a request's headers (and finish a TLS handshake).
+    #[arg(long, env = "AUDITRAIL_HEADER_TIMEOUT", default_value_t = 10)]
+    pub header_timeout: u64,
+    /// Seconds a connection may sit with no bytes moving before it is closed.
+    #[arg(long, env = "AUDITRAIL_IDLE_TIMEOUT", default_value_t = 60)]
+    pub idle_timeout: u64,
+    /// Largest request head (request line and headers), in bytes; larger gets 431.
+    #[arg(long, env = "AUDITRAIL_MAX_HEADER_BYTES", default_value_t = 64 * 1024)]
+    pub max_header_bytes: usize,
+    /// Open connections at most; beyond it new ones wait in the kernel's backlog.
+    #[arg(long, env = "AUDITRAIL_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+    /// Requests handled at once; beyond it, 503 with Retry-After.
+    #[arg(long, env = "AUDITRAIL_MAX_CONCURRENT_REQUESTS", default_value_t = 512)]
+    pub max_concurrent_requests: usize,
+    /// Ingest requests (each holding up to --max-body-bytes) handled at once; beyond it, 503.
+    #[arg(long, env = "AUDITRAIL_MAX_CONCURRENT_INGESTS", default_value_t = 32)]
+    pub max_concurrent_ingests: usize,
 }
 
 #[derive(Debug, Subcommand)]

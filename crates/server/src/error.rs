@@ -67,6 +67,17 @@ impl ApiError {
         e.retry_after = Some(1);
         e
     }
+
+    /// The server is at one of its capacity limits: the client should back off and retry.
+    pub fn overloaded(what: &str) -> Self {
+        metrics::counter!("auditrail_overload_rejections_total", "limit" => what.to_owned()).increment(1);
+        let mut e = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("The server is at its limit of concurrent {what}; retry after 1 second."),
+        );
+        e.retry_after = Some(1);
+        e
+    }
 }
 
 impl From<ParamError> for ApiError {

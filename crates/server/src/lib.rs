@@ -6,8 +6,10 @@
 //! parameter), the store does the rest. Every response carries a `TrackingID`; every error has the
 //! Webex error body (the Connect body under `/connectapi/`), rendered in one place ([`error`]).
 
+pub mod admission;
 pub mod auth;
 pub mod error;
+pub mod listen;
 pub mod log;
 pub mod metrics;
 pub mod params;
@@ -16,13 +18,13 @@ pub mod routes;
 pub mod tracking;
 pub mod urls;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use auditrail_core::CursorKey;
 use auditrail_store::{Store, StoreError};
 use axum::Router;
 
+pub use listen::{ConnectionLimits, Transport};
 pub use ratelimit::RateLimit;
 pub use urls::PublicUrl;
 
@@ -51,6 +53,14 @@ pub struct ServerConfig {
     pub rate_limit: Option<RateLimit>,
     /// Retention for orgs without their own (`auditrail retention set`); `None` keeps forever.
     pub retention_days: Option<u32>,
+    /// A request (body included) that takes longer is answered 408 and its work abandoned.
+    pub request_timeout: std::time::Duration,
+    /// Requests handled at once; beyond it, 503 with `Retry-After` instead of queueing in memory.
+    pub max_concurrent_requests: usize,
+    /// Ingest requests holding a body at once (each up to `limits.max_body_bytes`); beyond it, 503.
+    pub max_concurrent_ingests: usize,
+    /// Browser origins allowed by CORS; empty means no CORS headers at all.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -61,6 +71,10 @@ impl Default for ServerConfig {
             limits: IngestLimits::default(),
             rate_limit: Some(RateLimit::default()),
             retention_days: None,
+            request_timeout: std::time::Duration::from_secs(60),
+            max_concurrent_requests: 512,
+            max_concurrent_ingests: 32,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -74,6 +88,8 @@ pub struct AppState {
     pub limiter: Option<Arc<ratelimit::Limiter>>,
     /// Signs checkpoints and serves proofs; `None` when this server has no signing key.
     pub signer: Option<Arc<log::LogSigner>>,
+    pub request_slots: Arc<tokio::sync::Semaphore>,
+    pub ingest_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -81,7 +97,9 @@ impl AppState {
         let cursor_key = CursorKey::new(store.cursor_key().await?);
         metrics::handle();
         let limiter = config.rate_limit.map(|l| Arc::new(ratelimit::Limiter::new(l)));
-        Ok(Self { store, config: Arc::new(config), cursor_key, limiter, signer: None })
+        let request_slots = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_requests.max(1)));
+        let ingest_slots = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_ingests.max(1)));
+        Ok(Self { store, config: Arc::new(config), cursor_key, limiter, signer: None, request_slots, ingest_slots })
     }
 
     /// Adds the log signer (checkpoints, `/auditrail/v1/keys`).
@@ -96,15 +114,23 @@ pub fn app(state: AppState) -> Router {
     routes::router(state)
 }
 
-/// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests (ingests
-/// included) finish before returning.
+/// Serves plain HTTP with the default connection limits until `shutdown` resolves, then stops
+/// accepting and lets in-flight requests (ingests included) finish before returning.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let router = app(state);
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with(listener, state, Transport::default(), ConnectionLimits::default(), shutdown).await
+}
+
+/// [`serve`] with a chosen transport (TLS or not) and connection limits.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    transport: Transport,
+    limits: ConnectionLimits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    listen::serve_connections(listener, app(state), transport, limits, shutdown).await
 }

@@ -3,14 +3,15 @@
 //! completion, and only then does the process exit, so nothing acknowledged is cut short.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use auditrail_server::log::{CheckpointPolicy, LogSigner};
-use auditrail_server::{AppState, IngestLimits, PublicUrl, RateLimit, ServerConfig};
+use auditrail_server::{AppState, ConnectionLimits, IngestLimits, PublicUrl, RateLimit, ServerConfig, Transport};
 use auditrail_store::Store;
 
 use super::open_store;
-use crate::cli::ServeArgs;
+use crate::cli::{HardeningArgs, ServeArgs};
 use crate::demo;
 use crate::signing;
 
@@ -29,6 +30,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         rate_limit: (args.rate_limit > 0.0)
             .then(|| RateLimit { per_second: args.rate_limit, burst: args.rate_burst.max(1.0) }),
         retention_days: args.retention_days,
+        request_timeout: Duration::from_secs(args.hardening.request_timeout.max(1)),
+        max_concurrent_requests: args.hardening.max_concurrent_requests.max(1),
+        max_concurrent_ingests: args.hardening.max_concurrent_ingests.max(1),
+        cors_origins: args
+            .hardening
+            .cors_origins
+            .iter()
+            .map(|o| o.trim().to_owned())
+            .filter(|o| !o.is_empty())
+            .collect(),
+    };
+    let transport = transport(&args.hardening)?;
+    let connection_limits = ConnectionLimits {
+        max_connections: args.hardening.max_connections.max(1),
+        max_header_bytes: args.hardening.max_header_bytes.max(1024),
+        header_read_timeout: Duration::from_secs(args.hardening.header_timeout.max(1)),
+        idle_timeout: Duration::from_secs(args.hardening.idle_timeout.max(1)),
+        ..ConnectionLimits::default()
     };
     let store_dyn: Arc<dyn Store> = store.clone();
     let name = args.log_name.clone().unwrap_or_else(|| signing::default_name(args.public_url.as_deref()));
@@ -58,13 +77,26 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let local = listener.local_addr().context("cannot read the listening address")?;
-    tracing::info!(address = %local, data = %args.store.data.display(), "auditrail listening");
+    let scheme = if transport.tls.is_some() { "https" } else { "http" };
+    tracing::info!(address = %local, scheme, data = %args.store.data.display(), "auditrail listening");
     if let Some(demo) = demo_banner {
-        println!("{}", demo.banner(&format!("http://{local}")));
+        println!("{}", demo.banner(&format!("{scheme}://{local}")));
     }
-    auditrail_server::serve(listener, state, shutdown_signal()).await.context("the server failed")?;
+    auditrail_server::serve_with(listener, state, transport, connection_limits, shutdown_signal())
+        .await
+        .context("the server failed")?;
     tracing::info!("stopped: in-flight requests finished");
     Ok(())
+}
+
+fn transport(args: &HardeningArgs) -> anyhow::Result<Transport> {
+    match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let acceptor = auditrail_server::listen::tls_acceptor(cert, key).map_err(anyhow::Error::msg)?;
+            Ok(Transport { tls: Some(acceptor) })
+        }
+        _ => Ok(Transport::default()),
+    }
 }
 
 async fn shutdown_signal() {

@@ -52,13 +52,12 @@ pub async fn ingest(
     let kind = Kind::parse(&kind)
         .ok_or_else(|| ApiError::not_found("Unknown event kind: use admin, compliance or connect."))?;
     let format = format(&headers)?;
+    // Taken before the body is read: bodies in memory are bounded by slots × body limit.
+    let Ok(_slot) = state.ingest_slots.clone().try_acquire_owned() else {
+        return Err(ApiError::overloaded("ingest requests"));
+    };
     let limits = state.config.limits;
-    let bytes = axum::body::to_bytes(body, limits.max_body_bytes).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("The request body exceeds the limit of {} bytes.", limits.max_body_bytes),
-        )
-    })?;
+    let bytes = axum::body::to_bytes(body, limits.max_body_bytes).await.map_err(|e| body_error(&e, limits))?;
     let org = principal.org.id.clone();
     let events = tokio::task::spawn_blocking(move || parse_batch(&bytes, format, kind, &org, limits))
         .await
@@ -71,6 +70,20 @@ pub async fn ingest(
         receipt.items.iter().map(|i| json!({ "id": i.id.as_str(), "seq": i.seq, "duplicate": i.duplicate })).collect();
     let body = json!({ "accepted": receipt.accepted, "duplicates": receipt.duplicates, "items": items });
     Ok(json(StatusCode::OK, body.to_string()))
+}
+
+fn body_error(error: &axum::Error, limits: IngestLimits) -> ApiError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if e.is::<http_body_util::LengthLimitError>() {
+            return ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("The request body exceeds the limit of {} bytes.", limits.max_body_bytes),
+            );
+        }
+        source = e.source();
+    }
+    ApiError::bad_request("The request body could not be read completely.")
 }
 
 #[derive(Deserialize)]

@@ -12,16 +12,20 @@ mod integrity;
 mod listing;
 
 use axum::Router;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware;
 use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::timeout::TimeoutLayer;
 
 use crate::error::{ApiError, default_message};
-use crate::{AppState, tracking};
+use crate::{AppState, admission, tracking};
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let timeout = state.config.request_timeout;
+    let cors = cors_layer(&state.config.cors_origins);
+    let router = Router::new()
         .route("/v1/adminAudit/events", get(admin_audit::list))
         .route("/v1/adminAudit/eventCategories", get(admin_audit::categories))
         .route("/v1/events", get(compliance::list))
@@ -42,10 +46,34 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(health::metrics))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), admission::limit_requests))
         .with_state(state)
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         // Inside the tracking layer, so a panic's 500 is rendered and tracked like any error.
         .layer(CatchPanicLayer::custom(tracking::panic_response))
-        .layer(middleware::from_fn(tracking::middleware))
+        .layer(middleware::from_fn(tracking::middleware));
+    match cors {
+        Some(cors) => router.layer(cors),
+        None => router,
+    }
+}
+
+/// CORS only for the origins the operator listed: by default a browser page from another origin
+/// gets no CORS headers, so it cannot read anything even with a stolen token in hand.
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let layer = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, tracking::TRACKING_ID.clone()])
+        .expose_headers([header::LINK, header::RETRY_AFTER, tracking::TRACKING_ID.clone()])
+        .max_age(std::time::Duration::from_secs(600));
+    if origins.iter().any(|o| o == "*") {
+        return Some(layer.allow_origin(AllowOrigin::any()));
+    }
+    let allowed: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    Some(layer.allow_origin(AllowOrigin::list(allowed)))
 }
 
 async fn not_found() -> ApiError {
