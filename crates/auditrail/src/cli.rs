@@ -23,10 +23,10 @@ pub struct StoreArgs {
     #[arg(long = "data", env = "AUDITRAIL_DATA", default_value = "./auditrail-data")]
     pub data: PathBuf,
     /// Use PostgreSQL instead of the embedded store (postgres://user@host:port/db).
-    #[arg(long, env = "AUDITRAIL_DATABASE_URL")]
+    #[arg(long, env = "AUDITRAIL_DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// A read-only replica of that PostgreSQL to serve the read APIs from.
-    #[arg(long, env = "AUDITRAIL_READ_DATABASE_URL", requires = "database_url")]
+    #[arg(long, env = "AUDITRAIL_READ_DATABASE_URL", hide_env_values = true, requires = "database_url")]
     pub read_database_url: Option<String>,
 }
 

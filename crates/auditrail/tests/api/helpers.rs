@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use auditrail_core::ids::webex_id;
 use auditrail_core::{OrgId, Scope, Timestamp};
-use auditrail_server::{AppState, ServerConfig};
+use auditrail_server::{AppState, ConnectionLimits, ServerConfig, Transport};
 use auditrail_store::postgres::PostgresStore;
 use auditrail_store::sqlite::SqliteStore;
 use auditrail_store::{NewToken, Store};
@@ -70,6 +70,11 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
+    spawn_app_serving(config, Transport::default(), ConnectionLimits::default()).await
+}
+
+/// A server with a chosen transport (TLS: `base` is `https://localhost:PORT`) and connection limits.
+pub async fn spawn_app_serving(config: ServerConfig, transport: Transport, limits: ConnectionLimits) -> TestApp {
     let (store, guard) = test_store().await;
     let org = OrgId::from_uuid(Uuid::new_v4());
     let other_org = OrgId::from_uuid(Uuid::new_v4());
@@ -98,11 +103,13 @@ pub async fn spawn_app_with(config: ServerConfig) -> TestApp {
     let state = AppState::new(store.clone(), config).await.expect("app state");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("local addr").port();
-    tokio::spawn(auditrail_server::serve(listener, state, std::future::pending()));
+    let base =
+        if transport.tls.is_some() { format!("https://localhost:{port}") } else { format!("http://127.0.0.1:{port}") };
+    tokio::spawn(auditrail_server::serve_with(listener, state, transport, limits, std::future::pending()));
 
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
     TestApp {
-        base: format!("http://127.0.0.1:{port}"),
+        base,
         store,
         org,
         other_org,

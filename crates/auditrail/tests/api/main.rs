@@ -9,6 +9,7 @@ mod client;
 mod compliance;
 mod connect;
 mod errors;
+mod hardening;
 mod identity;
 mod ingest;
 mod replicas;
