@@ -358,6 +358,10 @@ pub struct HardeningArgs {
     /// Requests handled at once; beyond it, 503 with Retry-After.
     #[arg(long, env = "AUDITRAIL_MAX_CONCURRENT_REQUESTS", default_value_t = 512)]
     pub max_concurrent_requests: usize,
+    /// Record every read or export of an org's trail as an admin audit event of that org
+    /// (category COMPLIANCE): who read, which query, how many results.
+    #[arg(long, env = "AUDITRAIL_META_AUDIT", default_value_t = true, action = clap::ArgAction::Set)]
+    pub meta_audit: bool,
     /// Ingest requests (each holding up to --max-body-bytes) handled at once; beyond it, 503.
     #[arg(long, env = "AUDITRAIL_MAX_CONCURRENT_INGESTS", default_value_t = 32)]
     pub max_concurrent_ingests: usize,

@@ -4,11 +4,13 @@
 //! in another process takes effect on the next request. The org a request may act for is the
 //! token's org and nothing else.
 
+use auditrail_core::ids::webex_id;
 use auditrail_core::token::TokenSecret;
 use auditrail_core::{Scope, Timestamp};
 use auditrail_store::Principal;
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
+use sha2::{Digest, Sha256};
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -48,6 +50,14 @@ pub async fn authenticate(
         return Err(ApiError::too_many_requests(seconds));
     }
     Ok(principal)
+}
+
+/// A stable person id for a token holder, derived from the public token id.
+pub fn person_id(principal: &Principal) -> String {
+    let hash = Sha256::digest(principal.token.token_id.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&hash[..16]);
+    webex_id("PEOPLE", uuid::Builder::from_random_bytes(bytes).into_uuid())
 }
 
 pub fn require(principal: &Principal, scope: Scope) -> Result<(), ApiError> {

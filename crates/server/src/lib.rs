@@ -6,6 +6,7 @@
 //! parameter), the store does the rest. Every response carries a `TrackingID`; every error has the
 //! Webex error body (the Connect body under `/connectapi/`), rendered in one place ([`error`]).
 
+pub mod access_log;
 pub mod admission;
 pub mod auth;
 pub mod error;
@@ -61,6 +62,8 @@ pub struct ServerConfig {
     pub max_concurrent_ingests: usize,
     /// Browser origins allowed by CORS; empty means no CORS headers at all.
     pub cors_origins: Vec<String>,
+    /// Record every read of an org's trail as an event of that org ([`access_log`]).
+    pub meta_audit: bool,
 }
 
 impl Default for ServerConfig {
@@ -75,6 +78,7 @@ impl Default for ServerConfig {
             max_concurrent_requests: 512,
             max_concurrent_ingests: 32,
             cors_origins: Vec::new(),
+            meta_audit: true,
         }
     }
 }
@@ -90,6 +94,8 @@ pub struct AppState {
     pub signer: Option<Arc<log::LogSigner>>,
     pub request_slots: Arc<tokio::sync::Semaphore>,
     pub ingest_slots: Arc<tokio::sync::Semaphore>,
+    /// Where reads are recorded; `None` when meta-audit is off.
+    pub access_log: Option<access_log::AccessLog>,
 }
 
 impl AppState {
@@ -99,7 +105,32 @@ impl AppState {
         let limiter = config.rate_limit.map(|l| Arc::new(ratelimit::Limiter::new(l)));
         let request_slots = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_requests.max(1)));
         let ingest_slots = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_ingests.max(1)));
-        Ok(Self { store, config: Arc::new(config), cursor_key, limiter, signer: None, request_slots, ingest_slots })
+        let access_log = config.meta_audit.then(|| access_log::AccessLog::start(store.clone()));
+        Ok(Self {
+            store,
+            config: Arc::new(config),
+            cursor_key,
+            limiter,
+            signer: None,
+            request_slots,
+            ingest_slots,
+            access_log,
+        })
+    }
+
+    /// Records one read of an org's trail (meta-audit), if enabled.
+    pub async fn record_access(
+        &self,
+        principal: &auditrail_store::Principal,
+        meta: &access_log::RequestMeta,
+        access: access_log::Access,
+        path: &str,
+        query: Option<&str>,
+        results: usize,
+    ) {
+        if let Some(log) = &self.access_log {
+            log.record(access_log::AccessRecord::new(principal, meta, access, path, query, results)).await;
+        }
     }
 
     /// Adds the log signer (checkpoints, `/auditrail/v1/keys`).

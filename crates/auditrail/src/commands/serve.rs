@@ -33,6 +33,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         request_timeout: Duration::from_secs(args.hardening.request_timeout.max(1)),
         max_concurrent_requests: args.hardening.max_concurrent_requests.max(1),
         max_concurrent_ingests: args.hardening.max_concurrent_ingests.max(1),
+        meta_audit: args.hardening.meta_audit,
         cors_origins: args
             .hardening
             .cors_origins
@@ -82,9 +83,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(demo) = demo_banner {
         println!("{}", demo.banner(&format!("{scheme}://{local}")));
     }
+    let access_log = state.access_log.clone();
     auditrail_server::serve_with(listener, state, transport, connection_limits, shutdown_signal())
         .await
         .context("the server failed")?;
+    if let Some(log) = access_log {
+        log.flush().await;
+    }
     tracing::info!("stopped: in-flight requests finished");
     Ok(())
 }

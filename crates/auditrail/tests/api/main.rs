@@ -12,5 +12,6 @@ mod errors;
 mod hardening;
 mod identity;
 mod ingest;
+mod meta_audit;
 mod replicas;
 mod verify;

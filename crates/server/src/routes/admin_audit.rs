@@ -10,6 +10,7 @@ use axum::response::Response;
 
 use super::listing::{NormalisedQuery, envelope, json, list_response};
 use crate::AppState;
+use crate::access_log::{Access, RequestMeta};
 use crate::auth::{TokenHeaders, authorize};
 use crate::error::ApiError;
 use crate::params::QueryParams;
@@ -17,6 +18,7 @@ use crate::params::QueryParams;
 pub async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
+    meta: RequestMeta,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let principal = authorize(&state, &headers, TokenHeaders::Webex, Scope::AuditEventsRead).await?;
@@ -65,6 +67,8 @@ pub async fn list(
     let page = state.store.events(&org, &query).await?;
     let next_offset = offset.saturating_add(page.items.len() as u64);
     let link = normalised.next_link(&state, &headers, &page, max.sent(), Some(next_offset))?;
+    let access = Access::List("admin audit events");
+    state.record_access(&principal, &meta, access, normalised.path, raw.as_deref(), page.items.len()).await;
     Ok(list_response(envelope("", "items", &page.items), link))
 }
 

@@ -11,6 +11,7 @@ use axum::response::Response;
 
 use super::listing::{NormalisedQuery, envelope, json, list_response};
 use crate::AppState;
+use crate::access_log::{Access, RequestMeta};
 use crate::auth::{TokenHeaders, authorize};
 use crate::error::ApiError;
 use crate::params::QueryParams;
@@ -18,6 +19,7 @@ use crate::params::QueryParams;
 pub async fn list(
     State(state): State<AppState>,
     headers: HeaderMap,
+    meta: RequestMeta,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let principal = authorize(&state, &headers, TokenHeaders::Webex, Scope::ComplianceEventsRead).await?;
@@ -70,18 +72,25 @@ pub async fn list(
     };
     let page = state.store.events(&org, &query).await?;
     let link = normalised.next_link(&state, &headers, &page, max.sent(), None)?;
+    let access = Access::List("compliance events");
+    state.record_access(&principal, &meta, access, normalised.path, raw.as_deref(), page.items.len()).await;
     Ok(list_response(envelope("", "items", &page.items), link))
 }
 
 pub async fn get_one(
     State(state): State<AppState>,
     headers: HeaderMap,
+    meta: RequestMeta,
     Path(event_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let principal = authorize(&state, &headers, TokenHeaders::Webex, Scope::ComplianceEventsRead).await?;
     let id = EventId::parse(&event_id, "eventId")?;
     match state.store.event_by_id(&principal.org.id, Kind::Compliance, &id).await? {
-        Some(event) => Ok(json(StatusCode::OK, event.body)),
+        Some(event) => {
+            let path = format!("/v1/events/{}", id.as_str());
+            state.record_access(&principal, &meta, Access::Fetch("compliance event"), &path, None, 1).await;
+            Ok(json(StatusCode::OK, event.body))
+        }
         None => Err(ApiError::not_found("The requested event could not be found.")),
     }
 }

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::listing::{envelope, json};
 use crate::AppState;
+use crate::access_log::{Access, RequestMeta};
 use crate::auth::{TokenHeaders, authorize};
 use crate::error::ApiError;
 use crate::tracking::TrackingId;
@@ -23,6 +24,7 @@ pub async fn export(
     State(state): State<AppState>,
     headers: HeaderMap,
     tracking: Option<axum::Extension<TrackingId>>,
+    meta: RequestMeta,
     body: Body,
 ) -> Result<Response, ApiError> {
     let principal = authorize(&state, &headers, TokenHeaders::Connect, Scope::AuditEventsRead).await?;
@@ -64,6 +66,11 @@ pub async fn export(
         with_total: true,
     };
     let page = state.store.events(&principal.org.id, &query).await?;
+    // The request is a JSON body, recorded compactly as the query.
+    let asked = Value::Object(request).to_string();
+    let access = Access::List("Connect audit logs");
+    let path = "/connectapi/v1/auditManager/audit-logs/export";
+    state.record_access(&principal, &meta, access, path, Some(&asked), page.items.len()).await;
     let transid = tracking.map(|t| t.0.0).unwrap_or_default();
     let members = format!(
         "\"code\":\"0\",\"description\":\"success\",\"transid\":{},\"totalRecords\":{},\"resultSize\":{},",

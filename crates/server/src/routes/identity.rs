@@ -2,26 +2,16 @@
 //! `people.me().orgId`, the Splunk add-on lists organizations.
 
 use auditrail_core::OrgId;
-use auditrail_core::ids::webex_id;
-use auditrail_store::{Org, Principal};
+use auditrail_store::Org;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use super::listing::json;
 use crate::AppState;
-use crate::auth::{TokenHeaders, authenticate};
+use crate::auth::{TokenHeaders, authenticate, person_id};
 use crate::error::ApiError;
-
-/// A stable person id for a token holder, derived from the public token id.
-fn person_id(principal: &Principal) -> String {
-    let hash = Sha256::digest(principal.token.token_id.as_bytes());
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&hash[..16]);
-    webex_id("PEOPLE", uuid::Builder::from_random_bytes(bytes).into_uuid())
-}
 
 fn org_json(org: &Org) -> serde_json::Value {
     json!({ "id": org.id.to_string(), "displayName": org.name, "created": org.created.to_string() })

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::listing::json;
 use crate::AppState;
+use crate::access_log::{Access, RequestMeta};
 use crate::auth::{TokenHeaders, authenticate, require};
 use crate::error::ApiError;
 use crate::log::LogSigner;
@@ -200,6 +201,7 @@ pub async fn consistency(
 pub async fn log(
     State(state): State<AppState>,
     headers: HeaderMap,
+    meta: RequestMeta,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     use axum::http::{HeaderValue, header};
@@ -239,6 +241,8 @@ pub async fn log(
     for (seq, leaf) in stubs {
         body.push_str(&format!("{{\"deleted\":true,\"leaf\":\"{}\",\"seq\":{seq}}}\n", b64(&leaf)));
     }
+    let access = Access::Export("log entries");
+    state.record_access(&principal, &meta, access, "/auditrail/v1/log", raw.as_deref(), page.len()).await;
     let mut response =
         (StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"))], body)
             .into_response();
