@@ -266,6 +266,14 @@ pub(crate) fn new_token(org: &OrgId, token: NewToken) -> (TokenInfo, TokenSecret
 }
 
 /// The principal of a token that can still be used at `now` (neither revoked nor expired).
+/// The stored digest equals the presented one, compared in constant time. The row was found by an
+/// index lookup on this digest, so this re-check is belt and braces: no code path ever compares a
+/// secret, or its digest, with an early-exit comparison.
+pub(crate) fn hash_matches(stored: &[u8], presented: &TokenHash) -> bool {
+    use subtle::ConstantTimeEq;
+    stored.len() == presented.0.len() && bool::from(stored.ct_eq(&presented.0))
+}
+
 pub(crate) fn usable(principal: Principal, now: Timestamp) -> Option<Principal> {
     let expired = principal.token.expires.is_some_and(|e| e <= now);
     (!principal.token.revoked && !expired).then_some(principal)

@@ -33,6 +33,8 @@ pub(crate) struct TokenRow {
     pub(crate) revoked: Option<i64>,
     pub(crate) org_name: String,
     pub(crate) org_created: i64,
+    /// The stored SHA-256 of the secret, compared again in constant time after the lookup.
+    pub(crate) hash: Vec<u8>,
 }
 
 impl TokenRow {

@@ -14,4 +14,5 @@ mod identity;
 mod ingest;
 mod meta_audit;
 mod replicas;
+mod secrets;
 mod verify;

@@ -213,7 +213,7 @@ fn refs(values: &[Box<dyn ToSql + Sync + Send>]) -> Vec<&(dyn ToSql + Sync)> {
 }
 
 const TOKEN_SELECT: &str = "SELECT t.token_id, o.org_id, t.scopes, t.name, t.email, t.created, t.last_used, \
-     t.expires, t.revoked, o.name, o.created FROM tokens AS t JOIN orgs AS o ON o.org_ref = t.org_ref";
+     t.expires, t.revoked, o.name, o.created, t.hash FROM tokens AS t JOIN orgs AS o ON o.org_ref = t.org_ref";
 
 fn token_row(r: &tokio_postgres::Row) -> TokenRow {
     TokenRow {
@@ -228,6 +228,7 @@ fn token_row(r: &tokio_postgres::Row) -> TokenRow {
         revoked: r.get(8),
         org_name: r.get(9),
         org_created: r.get(10),
+        hash: r.get(11),
     }
 }
 
@@ -329,7 +330,11 @@ impl Store for PostgresStore {
         let stmt = client.prepare_cached(&format!("{TOKEN_SELECT} WHERE t.hash = $1")).await.map_err(pg_error)?;
         let row = client.query_opt(&stmt, &[&hash.0.as_slice()]).await.map_err(pg_error)?;
         let Some(row) = row else { return Ok(None) };
-        let principal = token_row(&row).into_principal()?;
+        let row = token_row(&row);
+        if !crate::hash_matches(&row.hash, hash) {
+            return Ok(None);
+        }
+        let principal = row.into_principal()?;
         let Some(principal) = crate::usable(principal, now) else { return Ok(None) };
         self.record_use(&principal.token.token_id, now);
         Ok(Some(principal))

@@ -299,8 +299,8 @@ impl Store for SqliteStore {
         OrgId::parse(&org, "org_id").map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
-    async fn authenticate(&self, hash: &TokenHash, now: Timestamp) -> Result<Option<Principal>, StoreError> {
-        let hash = hash.0;
+    async fn authenticate(&self, presented: &TokenHash, now: Timestamp) -> Result<Option<Principal>, StoreError> {
+        let hash = presented.0;
         let row: Option<TokenRow> = self
             .read(move |c| {
                 let sql = format!(
@@ -312,6 +312,9 @@ impl Store for SqliteStore {
             })
             .await?;
         let Some(row) = row else { return Ok(None) };
+        if !crate::hash_matches(&row.hash, presented) {
+            return Ok(None);
+        }
         let principal = row.into_principal()?;
         let Some(principal) = crate::usable(principal, now) else { return Ok(None) };
         self.record_use(&principal.token.token_id, now);
@@ -593,8 +596,7 @@ impl Store for SqliteStore {
     }
 }
 
-const TOKEN_COLUMNS: &str =
-    "t.token_id, o.org_id, t.scopes, t.name, t.email, t.created, t.last_used, t.expires, t.revoked, o.name, o.created";
+const TOKEN_COLUMNS: &str = "t.token_id, o.org_id, t.scopes, t.name, t.email, t.created, t.last_used, t.expires, t.revoked, o.name, o.created, t.hash";
 
 fn read_token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
     Ok(TokenRow {
@@ -609,6 +611,7 @@ fn read_token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
         revoked: r.get(8)?,
         org_name: r.get(9)?,
         org_created: r.get(10)?,
+        hash: r.get(11)?,
     })
 }
 
