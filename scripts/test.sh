@@ -33,6 +33,17 @@ cargo fmt --all --check || failed+=("cargo fmt --check")
 step "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings || failed+=("cargo clippy")
 
+# Supply chain: licenses, banned crates (OpenSSL, aws-lc) and sources, per deny.toml. The advisory
+# check needs the RustSec database from the network, which CI lacks; run
+# `cargo deny check advisories` where the network allows.
+CARGO_DENY_VERSION="0.20.2"
+if ! cargo deny --version 2>/dev/null | grep -q "$CARGO_DENY_VERSION"; then
+    step "cargo install cargo-deny $CARGO_DENY_VERSION (once per machine)"
+    cargo install --locked --quiet cargo-deny --version "$CARGO_DENY_VERSION" || failed+=("cargo install cargo-deny")
+fi
+step "cargo deny check bans licenses sources"
+cargo deny --log-level error check bans licenses sources || failed+=("cargo deny")
+
 step "cargo build"
 if ! cargo build --workspace --all-targets; then
     echo "test.sh: cargo build failed" >&2
