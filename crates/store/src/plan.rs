@@ -8,8 +8,10 @@
 //! whatever the filters, and a keyset position makes page N cost what page 1 costs.
 //! `EXPLAIN QUERY PLAN` of every stream shape is asserted by the tests.
 //!
-//! Both backends share this planner; they differ only in placeholder syntax and in SQLite's
-//! `INDEXED BY`, which pins the driving index (PostgreSQL's planner picks by statistics).
+//! Both backends share this planner; they differ in placeholder syntax, in SQLite's `INDEXED BY`
+//! (which pins the driving index; PostgreSQL's planner picks by statistics), and in SQLite's
+//! layout (see `sqlite::schema`): ties are ordered by the row key `pos` rather than `seq`, and
+//! filter values are compared as interned term refs.
 
 use auditrail_core::{EventQuery, Filters, Position, Timestamp};
 
@@ -54,11 +56,12 @@ pub(crate) enum Driver {
 }
 
 impl Driver {
-    fn column_and_index(self) -> Option<(&'static str, &'static str)> {
+    fn column_and_index(self, dialect: Dialect) -> Option<(&'static str, &'static str)> {
+        let sqlite = dialect == Dialect::Sqlite;
         match self {
             Driver::Time | Driver::Role => None,
-            Driver::Actor => Some(("actor_id", "events_by_actor")),
-            Driver::Email => Some(("actor_email", "events_by_email")),
+            Driver::Actor => Some((if sqlite { "actor" } else { "actor_id" }, "events_by_actor")),
+            Driver::Email => Some((if sqlite { "email" } else { "actor_email" }, "events_by_email")),
             Driver::Category => Some(("category", "events_by_category")),
             Driver::EventType => Some(("event_type", "events_by_type")),
         }
@@ -97,13 +100,58 @@ pub(crate) fn plan(filters: &Filters) -> Vec<(Driver, Option<String>)> {
 
 struct SqlBuilder {
     dialect: Dialect,
+    org_ref: i64,
+    /// The placeholder bound to `org_ref`.
+    org: String,
     sql: String,
     params: Vec<SqlValue>,
 }
 
 impl SqlBuilder {
-    fn new(dialect: Dialect) -> Self {
-        Self { dialect, sql: String::new(), params: Vec::new() }
+    fn new(dialect: Dialect, org_ref: i64) -> Self {
+        let mut b = Self { dialect, org_ref, org: String::new(), sql: String::new(), params: Vec::new() };
+        b.org = b.bind(org_ref);
+        b
+    }
+
+    /// The column that orders events with the same `created`.
+    fn tie(&self) -> &'static str {
+        match self.dialect {
+            Dialect::Sqlite => "pos",
+            Dialect::Postgres => "seq",
+        }
+    }
+
+    /// A placeholder for `seq` compared with [`Self::tie`].
+    fn bind_seq(&mut self, seq: u64) -> String {
+        match self.dialect {
+            Dialect::Sqlite => self.bind(crate::sqlite::schema::pos(self.org_ref, seq)),
+            Dialect::Postgres => self.bind(i64::try_from(seq).unwrap_or(i64::MAX)),
+        }
+    }
+
+    /// `= value` for a filter column (SQLite stores interned refs: the value is looked up).
+    fn term_eq(&mut self, value: String) -> String {
+        let v = self.bind(value);
+        match self.dialect {
+            Dialect::Sqlite => format!("= (SELECT term_ref FROM terms WHERE org_ref = {} AND term = {v})", self.org),
+            Dialect::Postgres => format!("= {v}"),
+        }
+    }
+
+    /// `IN (values)` for a filter column.
+    fn term_in(&mut self, values: impl IntoIterator<Item = String>) -> String {
+        let list = self.bind_list(values);
+        match self.dialect {
+            Dialect::Sqlite => {
+                format!("IN (SELECT term_ref FROM terms WHERE org_ref = {} AND term IN ({list}))", self.org)
+            }
+            Dialect::Postgres => format!("IN ({list})"),
+        }
+    }
+
+    fn column(&self, driver: Driver) -> &'static str {
+        driver.column_and_index(self.dialect).map_or("", |(column, _)| column)
     }
 
     fn bind(&mut self, value: impl Into<SqlValue>) -> String {
@@ -121,35 +169,37 @@ impl SqlBuilder {
 
     /// The filters not served by the driving seek, evaluated on the visited rows.
     fn residual_filters(&mut self, filters: &Filters, driver: Driver) {
+        let (actor, email) = (self.column(Driver::Actor), self.column(Driver::Email));
         if driver != Driver::Actor && !filters.actor_ids.is_empty() {
-            let list = self.bind_list(filters.actor_ids.iter().cloned());
-            self.sql.push_str(&format!(" AND e.actor_id IN ({list})"));
+            let test = self.term_in(filters.actor_ids.iter().cloned());
+            self.sql.push_str(&format!(" AND e.{actor} {test}"));
         }
         if !filters.actor_or_email.is_empty() && !matches!(driver, Driver::Actor | Driver::Email) {
-            let a = self.bind_list(filters.actor_or_email.iter().cloned());
-            let b = self.bind_list(filters.actor_or_email.iter().cloned());
-            self.sql.push_str(&format!(" AND (e.actor_id IN ({a}) OR e.actor_email IN ({b}))"));
+            let a = self.term_in(filters.actor_or_email.iter().cloned());
+            let b = self.term_in(filters.actor_or_email.iter().cloned());
+            self.sql.push_str(&format!(" AND (e.{actor} {a} OR e.{email} {b})"));
         }
         if driver != Driver::Category {
             if let Some(resource) = filters.resource {
-                let p = self.bind(resource.as_str().to_owned());
-                self.sql.push_str(&format!(" AND e.category = {p}"));
+                let test = self.term_eq(resource.as_str().to_owned());
+                self.sql.push_str(&format!(" AND e.category {test}"));
             } else if !filters.categories.is_empty() {
-                let list = self.bind_list(filters.categories.iter().map(|c| c.as_str().to_owned()));
-                self.sql.push_str(&format!(" AND e.category IN ({list})"));
+                let test = self.term_in(filters.categories.iter().map(|c| c.as_str().to_owned()));
+                self.sql.push_str(&format!(" AND e.category {test}"));
             }
         }
         if driver != Driver::EventType
             && let Some(event_type) = filters.event_type
         {
-            let p = self.bind(event_type.as_str().to_owned());
-            self.sql.push_str(&format!(" AND e.event_type = {p}"));
+            let test = self.term_eq(event_type.as_str().to_owned());
+            self.sql.push_str(&format!(" AND e.event_type {test}"));
         }
         if driver != Driver::Role && !filters.roles.is_empty() {
             let list = self.bind_list(filters.roles.iter().cloned());
+            let tie = self.tie();
             self.sql.push_str(&format!(
                 " AND EXISTS (SELECT 1 FROM event_roles AS r WHERE r.org_ref = e.org_ref AND r.kind = e.kind \
-                 AND r.role IN ({list}) AND r.created = e.created AND r.seq = e.seq)"
+                 AND r.role IN ({list}) AND r.created = e.created AND r.{tie} = e.{tie})"
             ));
         }
     }
@@ -167,41 +217,52 @@ pub(crate) fn stream_sql(
     limit: Option<u64>,
     offset: u64,
 ) -> StreamSql {
-    let mut b = SqlBuilder::new(dialect);
-    // `t` is the table whose (created, seq) order the stream follows.
+    let mut b = SqlBuilder::new(dialect, org_ref);
+    // `t` is the table whose (created, tie) order the stream follows.
     let t = if driver == Driver::Role { "r" } else { "e" };
-    let org = b.bind(org_ref);
+    let tie = b.tie();
+    let org = b.org.clone();
     let kind = b.bind(query.kind.code());
-    match (driver, driver.column_and_index()) {
+    match (driver, driver.column_and_index(dialect)) {
         (Driver::Role, _) => {
             let role = b.bind(value.unwrap_or_default().to_owned());
+            let join = match dialect {
+                Dialect::Sqlite => "e.pos = r.pos",
+                Dialect::Postgres => {
+                    "e.org_ref = r.org_ref AND e.kind = r.kind AND e.created = r.created AND e.seq = r.seq"
+                }
+            };
             b.sql = format!(
-                "SELECT e.seq, e.created, e.body FROM event_roles AS r \
-                 JOIN events AS e ON e.org_ref = r.org_ref AND e.kind = r.kind AND e.created = r.created AND e.seq = r.seq \
+                "SELECT e.seq, e.created, e.body FROM event_roles AS r JOIN events AS e ON {join} \
                  WHERE r.org_ref = {org} AND r.kind = {kind} AND r.role = {role}"
             );
         }
         (_, Some((column, index))) => {
-            let v = b.bind(value.unwrap_or_default().to_owned());
+            let test = b.term_eq(value.unwrap_or_default().to_owned());
             let hint = match dialect {
                 Dialect::Sqlite => format!(" INDEXED BY {index}"),
                 Dialect::Postgres => String::new(),
             };
             b.sql = format!(
                 "SELECT e.seq, e.created, e.body FROM events AS e{hint} \
-                 WHERE e.org_ref = {org} AND e.kind = {kind} AND e.{column} = {v}"
+                 WHERE e.org_ref = {org} AND e.kind = {kind} AND e.{column} {test}"
             );
         }
         (_, None) => {
-            b.sql =
-                format!("SELECT e.seq, e.created, e.body FROM events AS e WHERE e.org_ref = {org} AND e.kind = {kind}");
+            let hint = match dialect {
+                Dialect::Sqlite => " INDEXED BY events_by_time",
+                Dialect::Postgres => "",
+            };
+            b.sql = format!(
+                "SELECT e.seq, e.created, e.body FROM events AS e{hint} WHERE e.org_ref = {org} AND e.kind = {kind}"
+            );
         }
     }
     match query.position {
         Position::After { created, seq } => {
             let c = b.bind(created.millis());
-            let s = b.bind(seq as i64);
-            b.sql.push_str(&format!(" AND ({t}.created, {t}.seq) > ({c}, {s})"));
+            let s = b.bind_seq(seq);
+            b.sql.push_str(&format!(" AND ({t}.created, {t}.{tie}) > ({c}, {s})"));
         }
         Position::Offset(_) => {
             let from = b.bind(query.range.from().millis());
@@ -209,10 +270,10 @@ pub(crate) fn stream_sql(
         }
     }
     let to = b.bind(query.range.to().millis());
-    let snap = b.bind(i64::try_from(snapshot).unwrap_or(i64::MAX));
-    b.sql.push_str(&format!(" AND {t}.created <= {to} AND {t}.seq <= {snap}"));
+    let snap = b.bind_seq(snapshot);
+    b.sql.push_str(&format!(" AND {t}.created <= {to} AND {t}.{tie} <= {snap}"));
     b.residual_filters(&query.filters, driver);
-    b.sql.push_str(&format!(" ORDER BY {t}.created, {t}.seq"));
+    b.sql.push_str(&format!(" ORDER BY {t}.created, {t}.{tie}"));
     if let Some(limit) = limit {
         let l = b.bind(i64::try_from(limit).unwrap_or(i64::MAX));
         b.sql.push_str(&format!(" LIMIT {l}"));
@@ -226,15 +287,16 @@ pub(crate) fn stream_sql(
 
 /// SQL counting every match of the query within its window and snapshot (position ignored).
 pub(crate) fn count_sql(dialect: Dialect, org_ref: i64, query: &EventQuery, snapshot: u64) -> StreamSql {
-    let mut b = SqlBuilder::new(dialect);
-    let org = b.bind(org_ref);
+    let mut b = SqlBuilder::new(dialect, org_ref);
+    let org = b.org.clone();
+    let tie = b.tie();
     let kind = b.bind(query.kind.code());
     let from = b.bind(query.range.from().millis());
     let to = b.bind(query.range.to().millis());
-    let snap = b.bind(i64::try_from(snapshot).unwrap_or(i64::MAX));
+    let snap = b.bind_seq(snapshot);
     b.sql = format!(
         "SELECT count(*) FROM events AS e WHERE e.org_ref = {org} AND e.kind = {kind} \
-         AND e.created >= {from} AND e.created <= {to} AND e.seq <= {snap}"
+         AND e.created >= {from} AND e.created <= {to} AND e.{tie} <= {snap}"
     );
     // Every filter is a residual here: with IN lists SQLite seeks each value of the best index.
     b.residual_filters(&query.filters, Driver::Time);

@@ -163,8 +163,9 @@ async fn verify_detects_every_kind_of_tampering() {
     let out = tampered(
         &original,
         "insert",
-        "INSERT INTO events (org_ref, kind, created, seq, id, actor_id, category, content_hash, body) \
-         SELECT org_ref, kind, created + 1, 61, 'forged', actor_id, category, content_hash, body FROM events WHERE seq = 60;",
+        "INSERT INTO events (pos, org_ref, kind, created, seq, id_hash, id, actor, category, content_hash, body) \
+         SELECT pos + 1, org_ref, kind, created + 1, 61, 0, 'forged', actor, category, content_hash, body \
+         FROM events WHERE seq = 60;",
     );
     assert_detected(&out, "seq 61 (id forged) is beyond");
     // Events and leaves rewritten together: the signed roots no longer match.

@@ -357,12 +357,23 @@ impl Store for SqliteStore {
         let id = id.as_str().to_owned();
         let row: Option<(i64, i64, String)> = self
             .read(move |c| {
-                c.prepare_cached("SELECT seq, created, body FROM events WHERE org_ref = ?1 AND kind = ?2 AND id = ?3")
-                    .and_then(|mut s| {
-                        s.query_row(params![org_ref, kind.code(), id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                            .optional()
-                    })
-                    .map_err(unavailable)
+                let mut stmt = c
+                    .prepare_cached(
+                        "SELECT seq, created, body, id FROM events INDEXED BY events_by_id \
+                         WHERE org_ref = ?1 AND kind = ?2 AND id_hash = ?3",
+                    )
+                    .map_err(unavailable)?;
+                let mut rows = stmt.query(params![org_ref, kind.code(), schema::id_hash(&id)]).map_err(unavailable)?;
+                while let Some(row) = rows.next().map_err(unavailable)? {
+                    if row.get::<_, String>(3).map_err(unavailable)? == id {
+                        return Ok(Some((
+                            row.get(0).map_err(unavailable)?,
+                            row.get(1).map_err(unavailable)?,
+                            row.get(2).map_err(unavailable)?,
+                        )));
+                    }
+                }
+                Ok(None)
             })
             .await?;
         row.map(|(seq, created, body)| Ok(StoredEvent { seq: seq as u64, created: stored_time(created)?, body }))
@@ -440,20 +451,21 @@ impl Store for SqliteStore {
             }
             let mut deleted = Vec::new();
             for kind in Kind::ALL {
-                let args = params![org_ref, kind.code(), cutoff.millis(), max_seq as i64];
+                let args = params![org_ref, kind.code(), cutoff.millis(), schema::pos(org_ref, max_seq)];
                 let seqs: Vec<i64> = {
                     let mut stmt = tx
                         .prepare(
-                            "SELECT seq FROM events WHERE org_ref = ?1 AND kind = ?2 AND created < ?3 AND seq <= ?4",
+                            "SELECT seq FROM events INDEXED BY events_by_time \
+                             WHERE org_ref = ?1 AND kind = ?2 AND created < ?3 AND pos <= ?4",
                         )
                         .map_err(unavailable)?;
                     let rows = stmt.query_map(args, |r| r.get(0)).map_err(unavailable)?;
                     rows.collect::<Result<_, _>>().map_err(unavailable)?
                 };
-                tx.execute("DELETE FROM events WHERE org_ref = ?1 AND kind = ?2 AND created < ?3 AND seq <= ?4", args)
+                tx.execute("DELETE FROM events WHERE org_ref = ?1 AND kind = ?2 AND created < ?3 AND pos <= ?4", args)
                     .map_err(unavailable)?;
                 tx.execute(
-                    "DELETE FROM event_roles WHERE org_ref = ?1 AND kind = ?2 AND created < ?3 AND seq <= ?4",
+                    "DELETE FROM event_roles WHERE org_ref = ?1 AND kind = ?2 AND created < ?3 AND pos <= ?4",
                     args,
                 )
                 .map_err(unavailable)?;
@@ -521,13 +533,17 @@ impl Store for SqliteStore {
         let kinds: Vec<Kind> = kind.map_or_else(|| Kind::ALL.to_vec(), |k| vec![k]);
         self.read(move |c| {
             let mut stmt = c
-                .prepare_cached("SELECT seq FROM events WHERE org_ref = ?1 AND kind = ?2 AND id = ?3")
+                .prepare_cached(
+                    "SELECT seq, id FROM events INDEXED BY events_by_id WHERE org_ref = ?1 AND kind = ?2 AND id_hash = ?3",
+                )
                 .map_err(unavailable)?;
+            let hash = schema::id_hash(&id);
             for kind in kinds {
-                let seq: Option<i64> =
-                    stmt.query_row(params![org_ref, kind.code(), id], |r| r.get(0)).optional().map_err(unavailable)?;
-                if let Some(seq) = seq {
-                    return Ok(Some((kind, seq as u64)));
+                let mut rows = stmt.query(params![org_ref, kind.code(), hash]).map_err(unavailable)?;
+                while let Some(row) = rows.next().map_err(unavailable)? {
+                    if row.get::<_, String>(1).map_err(unavailable)? == id {
+                        return Ok(Some((kind, row.get::<_, i64>(0).map_err(unavailable)? as u64)));
+                    }
                 }
             }
             Ok(None)
@@ -540,12 +556,11 @@ impl Store for SqliteStore {
         self.read(move |c| {
             let mut stmt = c
                 .prepare_cached(
-                    "SELECT seq, kind, id, body FROM events INDEXED BY events_by_seq \
-                     WHERE org_ref = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+                    "SELECT seq, kind, id, body FROM events WHERE pos > ?1 AND pos <= ?2 ORDER BY pos LIMIT ?3",
                 )
                 .map_err(unavailable)?;
             let rows = stmt
-                .query_map(params![org_ref, after as i64, i64::from(limit)], |r| {
+                .query_map(params![schema::pos(org_ref, after), schema::last_pos(org_ref), i64::from(limit)], |r| {
                     Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?))
                 })
                 .map_err(unavailable)?;
@@ -640,9 +655,10 @@ fn repair_merkle_logs(conn: &mut Connection) -> Result<(), StoreError> {
         let mut tree = MemoryTree::new();
         {
             let mut stmt = tx
-                .prepare("SELECT seq, kind, body FROM events INDEXED BY events_by_seq WHERE org_ref = ?1 ORDER BY seq")
+                .prepare("SELECT seq, kind, body FROM events WHERE pos > ?1 AND pos <= ?2 ORDER BY pos")
                 .map_err(unavailable)?;
-            let mut rows = stmt.query([org_ref]).map_err(unavailable)?;
+            let mut rows =
+                stmt.query(params![schema::pos(org_ref, 0), schema::last_pos(org_ref)]).map_err(unavailable)?;
             while let Some(row) = rows.next().map_err(unavailable)? {
                 let (seq, kind, body): (i64, i64, String) = (
                     row.get(0).map_err(unavailable)?,

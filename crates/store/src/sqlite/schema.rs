@@ -1,14 +1,23 @@
-//! Versioned SQLite migrations. They only ever add (tables, columns, indexes), so a newer binary
-//! never needs an older one's cooperation and an older store always opens. Applied in order, each
-//! in its own transaction, at every start and by `auditrail migrate`.
+//! Versioned SQLite migrations, applied in order, each in its own transaction, at every start and
+//! by `auditrail migrate`. They add tables, columns and indexes; the one exception, migration 4,
+//! rewrites `events` into the layout below in one transaction (a store of any earlier version
+//! opens and is converted; an older binary refuses a newer store).
 //!
-//! Physical layout, and why:
-//! - `events` is a WITHOUT ROWID table clustered by (org, kind, created, seq): every read API walks
-//!   one org's events of one kind oldest first, which is then a range read of adjacent rows.
-//! - Each filter has an index ending in (created, seq), so "filter + time window + oldest first"
-//!   is one seek and an in-order walk, never a scan or a sort. Multi-valued filters run one such
-//!   walk per value and are merged in order by the query layer.
-//! - `(org, seq)` and `(org, kind, id)` are unique: the Merkle log and idempotency need them.
+//! Physical layout, and why (migration 4; measured in BENCHMARKS.md):
+//! - `events` is a rowid table keyed by `pos = org_ref << 40 | seq`: every ingest *appends* to its
+//!   org's range, whatever the events' `created` order, so a backfill never splits pages of the
+//!   big rows. (Clustering by `created` made random-order ingests rewrite a random 8 KiB page of
+//!   bodies per event.)
+//! - The read order (created, seq) lives in the small index `events_by_time (org, kind, created)`
+//!   (+ the implicit rowid, which orders ties by seq); each filter has an index ending in
+//!   `created` the same way, so "filter + time window + oldest first" is one seek and an in-order
+//!   walk, never a scan or a sort. Multi-valued filters run one walk per value, merged in order.
+//! - Filter values (actor ids, emails, categories, types) are interned per org in `terms`, so
+//!   index entries hold small integers instead of 80-character Webex ids; `events_by_id` holds an
+//!   8-byte hash of the id (lookups compare the id itself). Small entries mean fewer index pages
+//!   dirtied per commit, which is what a random-order ingest pays for.
+//! - (org, seq) is unique by construction (`pos`); (org, kind, id) is kept unique by the writer,
+//!   which looks every id up inside the committing transaction (SQLite serialises writers).
 //! - Orgs are referred to by a small integer (`org_ref`) to keep every key compact.
 //! - `merkle_nodes` holds every complete aligned subtree hash of each org's RFC 6962 tree
 //!   (`level`, `idx` covers leaves `[idx·2^level, (idx+1)·2^level)`), written in the ingest
@@ -123,7 +132,115 @@ CREATE TABLE retention_deleted (
 ) WITHOUT ROWID;
 "#,
     ),
+    (
+        4,
+        r#"
+CREATE TABLE terms (
+    org_ref  INTEGER NOT NULL,
+    term     TEXT NOT NULL,
+    term_ref INTEGER NOT NULL,
+    PRIMARY KEY (org_ref, term)
+) WITHOUT ROWID;
+
+INSERT INTO terms (org_ref, term, term_ref)
+SELECT org_ref, term, row_number() OVER (PARTITION BY org_ref ORDER BY term)
+FROM (
+    SELECT org_ref, actor_id AS term FROM events WHERE actor_id IS NOT NULL
+    UNION SELECT org_ref, actor_email FROM events WHERE actor_email IS NOT NULL
+    UNION SELECT org_ref, category FROM events WHERE category IS NOT NULL
+    UNION SELECT org_ref, event_type FROM events WHERE event_type IS NOT NULL
+);
+
+CREATE TABLE events_v4 (
+    pos          INTEGER PRIMARY KEY,
+    org_ref      INTEGER NOT NULL,
+    kind         INTEGER NOT NULL,
+    created      INTEGER NOT NULL,
+    seq          INTEGER NOT NULL,
+    id_hash      INTEGER NOT NULL,
+    actor        INTEGER,
+    email        INTEGER,
+    category     INTEGER,
+    event_type   INTEGER,
+    content_hash BLOB NOT NULL,
+    id           TEXT NOT NULL,
+    body         TEXT NOT NULL
+);
+
+INSERT INTO events_v4 (pos, org_ref, kind, created, seq, id_hash, actor, email, category, event_type, content_hash, id, body)
+SELECT (e.org_ref << 40) | e.seq, e.org_ref, e.kind, e.created, e.seq, auditrail_id_hash(e.id),
+       (SELECT term_ref FROM terms AS t WHERE t.org_ref = e.org_ref AND t.term = e.actor_id),
+       (SELECT term_ref FROM terms AS t WHERE t.org_ref = e.org_ref AND t.term = e.actor_email),
+       (SELECT term_ref FROM terms AS t WHERE t.org_ref = e.org_ref AND t.term = e.category),
+       (SELECT term_ref FROM terms AS t WHERE t.org_ref = e.org_ref AND t.term = e.event_type),
+       e.content_hash, e.id, e.body
+FROM events AS e ORDER BY e.org_ref, e.seq;
+
+DROP TABLE events;
+ALTER TABLE events_v4 RENAME TO events;
+CREATE INDEX events_by_time ON events (org_ref, kind, created);
+CREATE INDEX events_by_id ON events (org_ref, kind, id_hash);
+CREATE INDEX events_by_actor ON events (org_ref, kind, actor, created) WHERE actor IS NOT NULL;
+CREATE INDEX events_by_email ON events (org_ref, kind, email, created) WHERE email IS NOT NULL;
+CREATE INDEX events_by_category ON events (org_ref, kind, category, created) WHERE category IS NOT NULL;
+CREATE INDEX events_by_type ON events (org_ref, kind, event_type, created) WHERE event_type IS NOT NULL;
+
+CREATE TABLE event_roles_v4 (
+    org_ref INTEGER NOT NULL,
+    kind    INTEGER NOT NULL,
+    role    TEXT NOT NULL,
+    created INTEGER NOT NULL,
+    pos     INTEGER NOT NULL,
+    PRIMARY KEY (org_ref, kind, role, created, pos)
+) WITHOUT ROWID;
+INSERT INTO event_roles_v4 (org_ref, kind, role, created, pos)
+SELECT org_ref, kind, role, created, (org_ref << 40) | seq FROM event_roles;
+DROP TABLE event_roles;
+ALTER TABLE event_roles_v4 RENAME TO event_roles;
+"#,
+    ),
 ];
+
+/// Bits of `events.pos` that hold the seq: `pos = org_ref << SEQ_BITS | seq`. Up to 2^40 (about
+/// 10^12) events per org and 2^23 orgs.
+pub(crate) const SEQ_BITS: u32 = 40;
+
+/// The row key of an org's event `seq`: one org's events are adjacent and in seq order.
+pub(crate) fn pos(org_ref: i64, seq: u64) -> i64 {
+    // A seq beyond the range (an open-ended bound) means "the org's last".
+    let seq = seq.min((1u64 << SEQ_BITS) - 1) as i64;
+    (org_ref << SEQ_BITS) | seq
+}
+
+/// The last possible row key of an org.
+pub(crate) fn last_pos(org_ref: i64) -> i64 {
+    (org_ref << SEQ_BITS) | ((1i64 << SEQ_BITS) - 1)
+}
+
+/// What the `events_by_id` index holds instead of the id itself: the first 8 bytes of its SHA-256.
+/// Lookups compare the stored id too, so a collision costs a row read, never a wrong answer.
+pub(crate) fn id_hash(id: &str) -> i64 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(id.as_bytes());
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_le_bytes(first)
+}
+
+/// Makes `auditrail_id_hash(text)` available to SQL (migration 4 rewrites stored rows with it).
+pub(crate) fn register_functions(conn: &Connection) -> Result<(), StoreError> {
+    use rusqlite::functions::FunctionFlags;
+    conn.create_scalar_function(
+        "auditrail_id_hash",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let id: String = ctx.get(0)?;
+            Ok(id_hash(&id))
+        },
+    )
+    .map_err(unavailable)
+}
 
 /// The newest schema version this binary knows.
 pub fn latest_version() -> i64 {
@@ -132,6 +249,7 @@ pub fn latest_version() -> i64 {
 
 /// Applies every migration not yet applied; returns the versions applied now.
 pub fn migrate(conn: &mut Connection) -> Result<Vec<i64>, StoreError> {
+    register_functions(conn)?;
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);",
     )
@@ -163,4 +281,84 @@ pub fn migrate(conn: &mut Connection) -> Result<Vec<i64>, StoreError> {
         )));
     }
     Ok(applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store written by version 3 keeps every event, with the same seq, id, body, filter values
+    /// and roles, once migration 4 has rewritten it.
+    #[test]
+    fn migration_4_rewrites_events_without_losing_anything() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);",
+        )
+        .unwrap();
+        for &(version, sql) in &MIGRATIONS[..3] {
+            conn.execute_batch(sql).unwrap();
+            conn.execute("INSERT INTO schema_migrations VALUES (?1, 0)", [version]).unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO orgs (org_ref, org_id, name, created, head_seq) VALUES (1, 'o1', 'One', 0, 3), (2, 'o2', 'Two', 0, 1);
+             INSERT INTO events VALUES (1, 1, 100, 1, 'id-a', 'actor-x', 'x@example.com', 'LOGINS', NULL, x'00', '{\"a\":1}');
+             INSERT INTO events VALUES (1, 2, 50, 2, 'id-b', 'actor-y', NULL, 'messages', 'created', x'01', '{\"b\":2}');
+             INSERT INTO events VALUES (1, 3, 70, 3, 'id-c', NULL, 'z@example.com', 'ORG', NULL, x'02', '{\"c\":3}');
+             INSERT INTO events VALUES (2, 1, 10, 1, 'id-a', 'actor-x', NULL, 'USERS', NULL, x'03', '{\"d\":4}');
+             INSERT INTO event_roles VALUES (1, 3, 'Full_Admin', 70, 3);",
+        )
+        .unwrap();
+        assert_eq!(migrate(&mut conn).unwrap(), vec![4]);
+
+        type MigratedRow = (i64, i64, i64, i64, String, String, Option<String>, Option<String>, Option<String>);
+        let rows: Vec<MigratedRow> = conn
+            .prepare(
+                "SELECT e.pos, e.org_ref, e.seq, e.id_hash, e.id, e.body, \
+                 (SELECT term FROM terms t WHERE t.org_ref = e.org_ref AND t.term_ref = e.actor), \
+                 (SELECT term FROM terms t WHERE t.org_ref = e.org_ref AND t.term_ref = e.category), \
+                 (SELECT term FROM terms t WHERE t.org_ref = e.org_ref AND t.term_ref = e.event_type) \
+                 FROM events e ORDER BY pos",
+            )
+            .unwrap()
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows.len(), 4);
+        let expected = [
+            (1, 1, "id-a", "actor-x", "LOGINS"),
+            (1, 2, "id-b", "actor-y", "messages"),
+            (1, 3, "id-c", "", "ORG"),
+            (2, 1, "id-a", "actor-x", "USERS"),
+        ];
+        for (row, (org_ref, seq, id, actor, category)) in rows.iter().zip(expected) {
+            assert_eq!(row.0, pos(org_ref, seq));
+            assert_eq!((row.1, row.2, row.4.as_str()), (org_ref, seq as i64, id));
+            assert_eq!(row.3, id_hash(id));
+            assert_eq!(row.6.as_deref().unwrap_or(""), actor);
+            assert_eq!(row.7.as_deref(), Some(category));
+        }
+        assert_eq!(rows[1].8.as_deref(), Some("created"));
+        assert_eq!(rows[1].5, "{\"b\":2}");
+        let email: Option<String> = conn
+            .query_row(
+                "SELECT t.term FROM events e JOIN terms t ON t.org_ref = e.org_ref AND t.term_ref = e.email WHERE e.seq = 3",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(email.as_deref(), Some("z@example.com"));
+        let role_pos: i64 = conn.query_row("SELECT pos FROM event_roles", [], |r| r.get(0)).unwrap();
+        assert_eq!(role_pos, pos(1, 3));
+    }
+
+    #[test]
+    fn positions_keep_orgs_apart_and_seqs_in_order() {
+        assert!(pos(1, 5) < pos(1, 6));
+        assert!(pos(1, u64::MAX) < pos(2, 0));
+        assert_eq!(pos(3, u64::MAX), last_pos(3));
+    }
 }

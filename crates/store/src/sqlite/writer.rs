@@ -18,7 +18,7 @@ use crate::allocate::{Existing, allocate};
 use crate::merkle_log::{self, Frontier};
 use crate::{IngestError, IngestReceipt, StoreError};
 
-use super::unavailable;
+use super::{schema, unavailable};
 
 /// Upper bound on events in one group commit, so one commit's latency stays bounded.
 const MAX_GROUP_EVENTS: usize = 50_000;
@@ -46,6 +46,12 @@ impl WriteOp {
 }
 
 pub(crate) fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteOp>) {
+    // The writer's page cache: random-order ingests touch index pages all over; 64 MiB keeps the
+    // hot part of every index in memory between commits.
+    if let Err(e) = conn.execute_batch("PRAGMA cache_size = -65536;") {
+        tracing::warn!(error = %e, "cannot size the writer's page cache");
+    }
+    let mut terms = Terms::default();
     while let Some(first) = rx.blocking_recv() {
         let mut weight = first.weight();
         let mut group = vec![first];
@@ -58,14 +64,65 @@ pub(crate) fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteOp>) {
                 Err(_) => break,
             }
         }
-        commit_group(&mut conn, group);
+        commit_group(&mut conn, &mut terms, group);
     }
     tracing::debug!("writer stopped: every sender is gone");
 }
 
 type Reply = (oneshot::Sender<Result<IngestReceipt, IngestError>>, Result<IngestReceipt, IngestError>);
 
-fn commit_group(conn: &mut Connection, group: Vec<WriteOp>) {
+/// Interned filter values (see `schema`): term → ref per org, as committed. Whenever a batch or
+/// a commit fails, the cache is dropped, since refs it handed out may have been rolled back.
+#[derive(Default)]
+struct Terms {
+    refs: HashMap<(i64, String), i64>,
+    next: HashMap<i64, i64>,
+}
+
+/// Entries kept before the cache starts over: bounds memory with many distinct actors.
+const MAX_CACHED_TERMS: usize = 200_000;
+
+impl Terms {
+    fn intern(&mut self, conn: &Connection, org_ref: i64, term: Option<&str>) -> Result<Option<i64>, StoreError> {
+        let Some(term) = term else { return Ok(None) };
+        if let Some(r) = self.refs.get(&(org_ref, term.to_owned())) {
+            return Ok(Some(*r));
+        }
+        if self.refs.len() >= MAX_CACHED_TERMS {
+            self.refs.clear();
+        }
+        let found: Option<i64> = conn
+            .prepare_cached("SELECT term_ref FROM terms WHERE org_ref = ?1 AND term = ?2")
+            .and_then(|mut s| s.query_row(params![org_ref, term], |r| r.get(0)).optional())
+            .map_err(unavailable)?;
+        let term_ref = match found {
+            Some(r) => r,
+            None => {
+                let next = match self.next.get(&org_ref) {
+                    Some(n) => *n,
+                    None => conn
+                        .prepare_cached("SELECT COALESCE(MAX(term_ref), 0) + 1 FROM terms WHERE org_ref = ?1")
+                        .and_then(|mut s| s.query_row([org_ref], |r| r.get(0)))
+                        .map_err(unavailable)?,
+                };
+                conn.prepare_cached("INSERT INTO terms (org_ref, term, term_ref) VALUES (?1, ?2, ?3)")
+                    .and_then(|mut s| s.execute(params![org_ref, term, next]))
+                    .map_err(unavailable)?;
+                self.next.insert(org_ref, next + 1);
+                next
+            }
+        };
+        self.refs.insert((org_ref, term.to_owned()), term_ref);
+        Ok(Some(term_ref))
+    }
+
+    fn forget(&mut self) {
+        self.refs.clear();
+        self.next.clear();
+    }
+}
+
+fn commit_group(conn: &mut Connection, terms: &mut Terms, group: Vec<WriteOp>) {
     let mut replies: Vec<Reply> = Vec::with_capacity(group.len());
     let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
         Ok(tx) => tx,
@@ -83,7 +140,10 @@ fn commit_group(conn: &mut Connection, group: Vec<WriteOp>) {
     for op in group {
         match op {
             WriteOp::Ingest { org_ref, org, kind, events, repeats, reply } => {
-                let result = in_savepoint(&tx, |sp| apply_ingest(sp, org_ref, &org, kind, &events, &repeats));
+                let result = in_savepoint(&tx, |sp| apply_ingest(sp, terms, org_ref, &org, kind, &events, &repeats));
+                if result.is_err() {
+                    terms.forget();
+                }
                 replies.push((reply, result));
             }
             WriteOp::TouchTokens(touched) => {
@@ -101,6 +161,7 @@ fn commit_group(conn: &mut Connection, group: Vec<WriteOp>) {
             }
         }
         Err(e) => {
+            terms.forget();
             let reason = e.to_string();
             tracing::error!(error = %reason, "group commit failed; nothing of it is acknowledged");
             for (reply, _) in replies {
@@ -131,6 +192,7 @@ fn in_savepoint<T, E: From<StoreError>>(
 
 fn apply_ingest(
     conn: &Connection,
+    terms: &mut Terms,
     org_ref: i64,
     org: &OrgId,
     kind: Kind,
@@ -141,56 +203,56 @@ fn apply_ingest(
         .prepare_cached("SELECT head_seq FROM orgs WHERE org_ref = ?1")
         .and_then(|mut s| s.query_row([org_ref], |r| r.get(0)))
         .map_err(unavailable)?;
-    let mut find = conn
-        .prepare_cached("SELECT seq, created, content_hash FROM events WHERE org_ref = ?1 AND kind = ?2 AND id = ?3")
-        .map_err(unavailable)?;
-    let allocation = allocate(events, repeats, head as u64, |event| {
-        find.query_row(params![org_ref, kind.code(), event.id.as_str()], |r| {
-            Ok(Existing { seq: r.get::<_, i64>(0)? as u64, created_ms: r.get(1)?, content_hash: r.get(2)? })
-        })
-        .optional()
-        .map_err(unavailable)
-    })?;
+    let allocation = allocate(events, repeats, head as u64, |event| existing(conn, org_ref, kind, event.id.as_str()))?;
     let mut insert = conn
         .prepare_cached(
-            "INSERT INTO events (org_ref, kind, created, seq, id, actor_id, actor_email, category, event_type, content_hash, body) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            "INSERT INTO events (pos, org_ref, kind, created, seq, id_hash, actor, email, category, event_type, \
+             content_hash, id, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
         )
         .map_err(unavailable)?;
     let mut insert_role = conn
         .prepare_cached(
-            "INSERT OR IGNORE INTO event_roles (org_ref, kind, role, created, seq) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT OR IGNORE INTO event_roles (org_ref, kind, role, created, pos) VALUES (?1, ?2, ?3, ?4, ?5)",
         )
         .map_err(unavailable)?;
     let mut insert_category = conn
         .prepare_cached("INSERT OR IGNORE INTO admin_categories (org_ref, category) VALUES (?1, ?2)")
         .map_err(unavailable)?;
+    let mut categories_seen: Vec<&str> = Vec::new();
     for &(index, seq) in &allocation.new {
         let event = &events[index];
-        let seq = seq as i64;
+        let pos = schema::pos(org_ref, seq);
+        let actor = terms.intern(conn, org_ref, event.actor_id.as_deref())?;
+        let email = terms.intern(conn, org_ref, event.actor_email.as_deref())?;
+        let category = terms.intern(conn, org_ref, event.category.as_deref())?;
+        let event_type = terms.intern(conn, org_ref, event.event_type.map(|t| t.as_str()))?;
         insert
             .execute(params![
+                pos,
                 org_ref,
                 kind.code(),
                 event.created.millis(),
-                seq,
-                event.id.as_str(),
-                event.actor_id,
-                event.actor_email,
-                event.category,
-                event.event_type.map(|t| t.as_str()),
+                seq as i64,
+                schema::id_hash(event.id.as_str()),
+                actor,
+                email,
+                category,
+                event_type,
                 event.content_hash.as_slice(),
+                event.id.as_str(),
                 event.body,
             ])
             .map_err(unavailable)?;
         for role in &event.roles {
             insert_role
-                .execute(params![org_ref, kind.code(), role, event.created.millis(), seq])
+                .execute(params![org_ref, kind.code(), role, event.created.millis(), pos])
                 .map_err(unavailable)?;
         }
         if kind == Kind::Admin
-            && let Some(category) = &event.category
+            && let Some(category) = event.category.as_deref()
+            && !categories_seen.contains(&category)
         {
+            categories_seen.push(category);
             insert_category.execute(params![org_ref, category]).map_err(unavailable)?;
         }
     }
@@ -222,6 +284,28 @@ fn apply_ingest(
         .and_then(|mut s| s.execute(params![org_ref, allocation.head as i64]))
         .map_err(unavailable)?;
     Ok(allocation.receipt)
+}
+
+/// The stored event of `kind` with this id, if any: found through the id's hash, confirmed by the id.
+fn existing(conn: &Connection, org_ref: i64, kind: Kind, id: &str) -> Result<Option<Existing>, StoreError> {
+    let mut find = conn
+        .prepare_cached(
+            "SELECT seq, created, content_hash, id FROM events INDEXED BY events_by_id \
+             WHERE org_ref = ?1 AND kind = ?2 AND id_hash = ?3",
+        )
+        .map_err(unavailable)?;
+    let mut rows = find.query(params![org_ref, kind.code(), schema::id_hash(id)]).map_err(unavailable)?;
+    while let Some(row) = rows.next().map_err(unavailable)? {
+        let stored: String = row.get(3).map_err(unavailable)?;
+        if stored == id {
+            return Ok(Some(Existing {
+                seq: row.get::<_, i64>(0).map_err(unavailable)? as u64,
+                created_ms: row.get(1).map_err(unavailable)?,
+                content_hash: row.get(2).map_err(unavailable)?,
+            }));
+        }
+    }
+    Ok(None)
 }
 
 fn touch_tokens(conn: &Connection, touched: &HashMap<String, i64>) -> Result<(), StoreError> {
