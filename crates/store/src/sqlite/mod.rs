@@ -6,6 +6,7 @@
 //! processes (the CLI's `org` and `token` commands) may write to the same file while a server
 //! runs: SQLite's file locks serialise them and `busy_timeout` makes them wait instead of failing.
 
+mod checkpoint;
 mod pool;
 pub(crate) mod query;
 pub mod schema;
@@ -43,6 +44,8 @@ pub struct SqliteStore {
     path: PathBuf,
     readers: Arc<ReadPool>,
     writer: mpsc::Sender<WriteOp>,
+    /// The checkpoint thread runs while this lives.
+    _alive: Arc<()>,
     org_refs: Mutex<HashMap<OrgId, i64>>,
     touched: crate::TouchBuffer,
     cursor_key: OnceLock<[u8; 32]>,
@@ -56,7 +59,8 @@ fn connect(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
     // page_size only takes effect before the first table exists; 8 KiB pages keep typical events
     // (0.5–2 KiB of JSON) inline in the clustered table.
     conn.execute_batch(
-        "PRAGMA page_size = 8192; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        "PRAGMA page_size = 8192; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+         PRAGMA wal_autocheckpoint = 0;",
     )
     .map_err(unavailable)?;
     if read_only {
@@ -80,14 +84,28 @@ impl SqliteStore {
             .map_err(unavailable)?;
         repair_merkle_logs(&mut conn)?;
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
+        let alive = Arc::new(());
+        let (nudge, nudged) = std::sync::mpsc::sync_channel(1);
+        let truncate = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let checkpointer = checkpoint::Checkpointer {
+            path: path.clone(),
+            alive: Arc::downgrade(&alive),
+            nudged,
+            truncate: truncate.clone(),
+        };
+        std::thread::Builder::new()
+            .name("auditrail-sqlite-checkpointer".to_owned())
+            .spawn(move || checkpointer.run())
+            .map_err(|e| StoreError::Unavailable(format!("cannot start the checkpoint thread: {e}")))?;
         std::thread::Builder::new()
             .name("auditrail-sqlite-writer".to_owned())
-            .spawn(move || writer::run(conn, rx))
+            .spawn(move || writer::run(conn, rx, nudge, truncate))
             .map_err(|e| StoreError::Unavailable(format!("cannot start the writer thread: {e}")))?;
         Ok(Self {
             readers: Arc::new(ReadPool::new(path.clone())),
             path,
             writer: tx,
+            _alive: alive,
             org_refs: Mutex::new(HashMap::new()),
             touched: crate::TouchBuffer::new(),
             cursor_key: OnceLock::new(),

@@ -45,7 +45,12 @@ impl WriteOp {
     }
 }
 
-pub(crate) fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteOp>) {
+pub(crate) fn run(
+    mut conn: Connection,
+    mut rx: mpsc::Receiver<WriteOp>,
+    nudge: std::sync::mpsc::SyncSender<()>,
+    truncate: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
     // The writer's page cache: random-order ingests touch index pages all over; 64 MiB keeps the
     // hot part of every index in memory between commits.
     if let Err(e) = conn.execute_batch("PRAGMA cache_size = -65536;") {
@@ -65,6 +70,9 @@ pub(crate) fn run(mut conn: Connection, mut rx: mpsc::Receiver<WriteOp>) {
             }
         }
         commit_group(&mut conn, &mut terms, group);
+        // The WAL grew: let the checkpoint thread look (a nudge already pending is enough).
+        let _ = nudge.try_send(());
+        super::checkpoint::truncate_if_asked(&conn, &truncate);
     }
     tracing::debug!("writer stopped: every sender is gone");
 }
