@@ -147,6 +147,15 @@ pub fn normalize(
             .map_err(|(f, r, forbidden)| ItemError { index, field: f, reason: r, forbidden })?,
         Kind::Connect => normalize_connect(&mut obj, &mut event).map_err(|(f, r)| err(&f, r))?,
     }
+    // Fast path: the canonical form is also the stored body (see `canonical`).
+    if let Some(forms) = crate::canonical::forms(&obj)
+        && let Ok(body) = String::from_utf8(forms.whole)
+    {
+        event.content_hash = Sha256::digest(&forms.without_created).into();
+        event.canonical = body.clone().into_bytes();
+        event.body = body;
+        return Ok(event);
+    }
     let body = Value::Object(obj);
     event.body = serde_json::to_string(&body).map_err(|e| err("", format!("cannot be serialised: {e}")))?;
     event.canonical =

@@ -5,6 +5,7 @@
 //! [`Timestamp`] always has millisecond resolution, a [`PageSize`] is always within its endpoint's
 //! bounds), so inner code never re-checks a raw string.
 
+pub mod canonical;
 pub mod checkpoint;
 pub mod cursor;
 pub mod error;
