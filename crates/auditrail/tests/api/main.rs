@@ -8,6 +8,7 @@ mod cli;
 mod client;
 mod compliance;
 mod connect;
+mod crash;
 mod errors;
 mod hardening;
 mod identity;
