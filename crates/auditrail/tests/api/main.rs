@@ -11,6 +11,7 @@ mod connect;
 mod crash;
 mod errors;
 mod hardening;
+mod hostile;
 mod identity;
 mod ingest;
 mod meta_audit;
