@@ -117,4 +117,27 @@ mod tests {
         h.insert(HOST, "evil.com/<script>".parse().unwrap());
         assert!(request_base(None, false, &h).is_err());
     }
+
+    proptest::proptest! {
+        /// A `Link` built from any filter values (hostile ones included) parses back to exactly
+        /// those values, is absolute, and never holds a literal '+' or anything a header rejects.
+        #[test]
+        fn links_round_trip_any_values(values in proptest::collection::vec(proptest::prelude::any::<String>(), 1..6),
+                                       prefix in "(/[a-z]{1,8}){0,2}") {
+            let base = PublicUrl::parse(&format!("https://audit.example.com{prefix}")).unwrap();
+            let names = ["orgId", "from", "actorId", "eventCategories", "cursor", "max"];
+            let params: Vec<(&str, String)> = names.iter().copied().zip(values.iter().cloned()).collect();
+            let url = with_query(&base, "/v1/adminAudit/events", &params);
+            let expected_start = format!("https://audit.example.com{prefix}/v1/adminAudit/events?");
+            proptest::prop_assert!(url.starts_with(&expected_start));
+            proptest::prop_assert!(!url.contains('+'));
+            let header = format!("<{url}>; rel=\"next\"");
+            proptest::prop_assert!(axum::http::HeaderValue::from_str(&header).is_ok());
+            let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
+            let parsed = crate::params::QueryParams::parse(Some(query));
+            for (name, value) in &params {
+                proptest::prop_assert_eq!(parsed.all(name).collect::<Vec<_>>(), vec![value.as_str()]);
+            }
+        }
+    }
 }
