@@ -105,9 +105,17 @@ else
         || failed+=("HTTP tests on PostgreSQL (cargo test)")
 fi
 
-# --- End-to-end: webexpythonsdk against the real binary ----------------------------------------
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 case "$TARGET_DIR" in /*) ;; *) TARGET_DIR="$ROOT/$TARGET_DIR" ;; esac
+
+# --- Benchmark harness, smoke mode (debug build: checks every step works, measures nothing) -----
+step "auditrail-bench --smoke"
+SMOKE_DIR="$(mktemp -d /tmp/auditrail-bench-smoke.XXXXXX)"
+cleanup+=("rm -rf '$SMOKE_DIR'")
+timeout -k 10s 5m "$TARGET_DIR/debug/auditrail-bench" --smoke --dir "$SMOKE_DIR" >/dev/null \
+    || failed+=("bench smoke")
+
+# --- End-to-end: webexpythonsdk against the real binary ----------------------------------------
 step "pytest tests/sdk"
 AUDITRAIL_BIN="$TARGET_DIR/debug/auditrail" timeout -k 30s "$SDK_TEST_LIMIT" \
     "$VENV/bin/python" -m pytest tests/sdk -q \

@@ -1,0 +1,433 @@
+//! `auditrail-bench`: one command that measures what issue 8 asks for and writes the table, a
+//! JSON file and the plots. See BENCHMARKS.md for the figures and how to reproduce them.
+//!
+//! Everything runs against real processes: `auditrail serve` (found next to this binary) on a
+//! free port, the CLI for setup and export, and for PostgreSQL a throwaway cluster from Debian's
+//! packages. Read stores are generated once with `auditrail seed` and reused by later runs (a
+//! manifest next to each records what it holds).
+
+mod ingest;
+mod reads;
+mod report;
+mod server;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use serde_json::{Value, json};
+
+use crate::reads::{Latency, Reader};
+use crate::report::{Series, line_chart, num};
+use crate::server::{Cli, Postgres, Server};
+
+#[derive(Debug, Parser)]
+#[command(name = "auditrail-bench", about = "Benchmarks auditrail: ingest, reads, export, memory, PostgreSQL.")]
+struct Args {
+    /// Events in the read store measured first (built once with `auditrail seed`, then reused).
+    #[arg(long, default_value_t = 1_000_000)]
+    events: usize,
+    /// Events in the large read store (0 skips it); needs about 1.3 KB of disk per event.
+    #[arg(long, default_value_t = 10_000_000)]
+    large_events: usize,
+    /// Events ingested over HTTP (and into the naive reference) in each ingest run.
+    #[arg(long, default_value_t = 500_000)]
+    ingest_events: usize,
+    /// Requests per latency figure.
+    #[arg(long, default_value_t = 300)]
+    requests: usize,
+    /// Where stores, results.json, report.md and the plots go.
+    #[arg(long, default_value = "bench-data")]
+    dir: PathBuf,
+    /// Skip the PostgreSQL replica runs.
+    #[arg(long)]
+    no_postgres: bool,
+    /// CI mode: tiny sizes, no PostgreSQL, every step still runs and every answer is checked.
+    #[arg(long)]
+    smoke: bool,
+    /// The auditrail binary (default: next to this one).
+    #[arg(long)]
+    auditrail_bin: Option<PathBuf>,
+    /// Seed of the synthetic data.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = Args::parse();
+    if args.smoke {
+        args.events = 20_000;
+        args.large_events = 0;
+        args.ingest_events = 20_000;
+        args.requests = 20;
+        args.no_postgres = true;
+    }
+    std::fs::create_dir_all(&args.dir).with_context(|| format!("cannot create {}", args.dir.display()))?;
+    let cli = Cli { bin: server::auditrail_bin(args.auditrail_bin.as_deref())? };
+    let mut results = json!({
+        "machine": machine(),
+        "sizes": { "events": args.events, "large_events": args.large_events, "ingest_events": args.ingest_events },
+    });
+
+    // Ingest: auditrail over HTTP against the naive reference, time-ordered and backfill.
+    let now = jiff::Timestamp::now().as_millisecond();
+    let mut ingest_series = Vec::new();
+    for (label, order_seed) in [("time-ordered", None), ("backfill (random order)", Some(args.seed))] {
+        let store_dir = args.dir.join("ingest-store");
+        let _ = std::fs::remove_dir_all(&store_dir);
+        let data = store_dir.display().to_string();
+        let (org, token) = cli.org_and_token(&["--data", &data])?;
+        let mut events = ingest::events(&org, args.ingest_events, args.seed, now);
+        if let Some(seed) = order_seed {
+            events = ingest::shuffled(events, seed);
+        }
+        let served = {
+            let server = Server::start(&cli, &["--data", &data]).await?;
+            let run = ingest::over_http(std::slice::from_ref(&server.base), &token, &events, 4).await?;
+            eprintln!("auditrail {label}: {:.0} events/s", run.rate());
+            run
+        };
+        let naive_path = args.dir.join("naive.db");
+        let naive = ingest::naive(&naive_path, &org, &events)?;
+        eprintln!("naive SQLite {label}: {:.0} events/s", naive.rate());
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", naive_path.display()));
+        }
+        let _ = std::fs::remove_dir_all(&store_dir);
+        results["ingest"][label] = json!({
+            "auditrail_events_per_s": served.rate(),
+            "naive_events_per_s": naive.rate(),
+            "ratio": served.rate() / naive.rate(),
+            "auditrail_curve": served.curve,
+            "naive_curve": naive.curve,
+        });
+        ingest_series.push((format!("auditrail, {label}"), served.curve));
+        ingest_series.push((format!("naive SQLite, {label}"), naive.curve));
+    }
+    let series: Vec<Series<'_>> = ingest_series
+        .iter()
+        .map(|(name, curve)| Series { name, points: curve.iter().map(|(n, r)| (*n as f64, *r)).collect() })
+        .collect();
+    write(
+        &args.dir.join("ingest.svg"),
+        &line_chart("Durable ingest rate against store size", "events stored", "events/s", &series, false),
+    )?;
+
+    // Reads on stores of each size.
+    let mut depth_series = Vec::new();
+    for size in [args.events, args.large_events].into_iter().filter(|n| *n > 0) {
+        let measured = measure_reads(&cli, &args, size).await?;
+        depth_series.push((format!("{} events", report::short(size as f64)), measured["depth_curve"].clone()));
+        results["reads"][size.to_string()] = measured;
+    }
+    let series: Vec<Series<'_>> = depth_series
+        .iter()
+        .map(|(name, curve)| Series {
+            name,
+            points: curve
+                .as_array()
+                .map(|a| a.iter().map(|p| (p[0].as_f64().unwrap_or(0.0), p[1].as_f64().unwrap_or(0.0))).collect())
+                .unwrap_or_default(),
+        })
+        .collect();
+    write(
+        &args.dir.join("depth.svg"),
+        &line_chart("Page latency (p99) against page depth", "page (log scale)", "ms", &series, true),
+    )?;
+
+    if !args.no_postgres {
+        results["postgres"] = postgres(&cli, &args, now).await?;
+    }
+
+    write(&args.dir.join("results.json"), &serde_json::to_string_pretty(&results)?)?;
+    let table = table(&results, &args);
+    write(&args.dir.join("report.md"), &table)?;
+    println!("{table}");
+    Ok(())
+}
+
+/// Builds (or reuses) a seeded store of `size` events and measures reads on it.
+async fn measure_reads(cli: &Cli, args: &Args, size: usize) -> anyhow::Result<Value> {
+    let store_dir = args.dir.join(format!("store-{size}"));
+    let manifest_path = store_dir.join("bench-manifest.json");
+    let wanted = json!({ "events": size, "seed": args.seed, "layout": 4 });
+    let manifest: Option<Value> =
+        std::fs::read_to_string(&manifest_path).ok().and_then(|t| serde_json::from_str(&t).ok());
+    let data = store_dir.display().to_string();
+    let (org, token) = match manifest {
+        Some(m) if m["store"] == wanted => {
+            eprintln!("reusing the {size}-event store in {data}");
+            (m["org"].as_str().unwrap_or_default().to_owned(), m["token"].as_str().unwrap_or_default().to_owned())
+        }
+        _ => {
+            let _ = std::fs::remove_dir_all(&store_dir);
+            let (org, token) = cli.org_and_token(&["--data", &data])?;
+            let started = Instant::now();
+            let n = size.to_string();
+            let seed = args.seed.to_string();
+            cli.run(&["seed", "--data", &data, "--org", &org, "--events", &n, "--seed", &seed, "--days", "90"])?;
+            eprintln!("seeded {size} events in {:.0} s", started.elapsed().as_secs_f64());
+            write(&manifest_path, &json!({ "store": wanted, "org": org, "token": token }).to_string())?;
+            (org, token)
+        }
+    };
+    let server = Server::start(cli, &["--data", &data]).await?;
+    let rss_idle = server.rss_mib();
+    let reader = Reader { client: reqwest::Client::new(), base: server.base.clone(), token: token.clone() };
+    let now = jiff::Timestamp::now();
+    let from = (now - jiff::SignedDuration::from_hours(365 * 24)).to_string();
+    let admin =
+        |extra: &str| format!("{}/v1/adminAudit/events?orgId={org}&from={from}&to={now}&max=100{extra}", server.base);
+    let first: Value = reqwest::Client::new()
+        .get(admin(""))
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .json()
+        .await
+        .context("first admin page")?;
+    let sample = first["items"].get(50).cloned().unwrap_or_default();
+    let actor = sample["actorId"].as_str().context("no actor in the store")?.to_owned();
+    let category = sample["data"]["eventCategory"].as_str().context("no category in the store")?.to_owned();
+    let compliance = format!("{}/v1/events?max=100", server.base);
+    let page: Value = reqwest::Client::new().get(&compliance).bearer_auth(&token).send().await?.json().await?;
+    let resource = page["items"][0]["resource"].as_str().context("no compliance events")?.to_owned();
+    let n = args.requests;
+    let mut first_page = serde_json::Map::new();
+    for (name, url) in [
+        ("admin, no filter", admin("")),
+        ("admin, actorId", admin(&format!("&actorId={}", enc(&actor)))),
+        ("admin, eventCategories", admin(&format!("&eventCategories={}", enc(&category)))),
+        ("compliance, resource", format!("{compliance}&resource={resource}")),
+    ] {
+        let l = reader.latency(&url, n).await?;
+        eprintln!("{size}: first page {name}: p50 {:.2} ms, p99 {:.2} ms", l.p50_ms, l.p99_ms);
+        first_page.insert(name.to_owned(), latency_json(l));
+    }
+    let depths: Vec<usize> = if args.smoke { vec![1, 2, 5] } else { vec![1, 10, 100, 1000] };
+    let by_depth = reader.by_depth(&admin(""), &depths, n.min(100)).await?;
+    let first_p99 = by_depth.first().map_or(1.0, |(_, l)| l.p99_ms);
+    let deepest = by_depth.last().map_or(1.0, |(_, l)| l.p99_ms);
+    let (total_latency, total) = reader.connect_total(n.min(50)).await?;
+    let expected_connect = size / 10;
+    if total as usize != expected_connect {
+        bail!("Connect totalRecords is {total}, the store holds {expected_connect} Connect events");
+    }
+    // NDJSON export with the CLI, its own peak memory measured by GNU time when present.
+    let started = Instant::now();
+    let out_path = args.dir.join("export.ndjson");
+    let out = out_path.display().to_string();
+    let export_args = [
+        "export",
+        "--server",
+        &server.base,
+        "--token",
+        &token,
+        "--kind",
+        "compliance",
+        "--from",
+        &from,
+        "--format",
+        "ndjson",
+        "--out",
+        &out,
+    ];
+    let time = Path::new("/usr/bin/time");
+    let export_rss_mib = if time.exists() {
+        let mut cmd = std::process::Command::new(time);
+        cmd.arg("-f").arg("%M").arg(&cli.bin).args(export_args);
+        let output = cmd.output()?;
+        if !output.status.success() {
+            bail!("export failed: {}", String::from_utf8_lossy(&output.stderr));
+        }
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        stderr.lines().last().and_then(|l| l.trim().parse::<f64>().ok()).map(|kib| kib / 1024.0)
+    } else {
+        cli.run(&export_args)?;
+        None
+    };
+    let export_secs = started.elapsed().as_secs_f64();
+    let exported = std::fs::read_to_string(&out_path).map(|t| t.lines().count()).unwrap_or(0);
+    let _ = std::fs::remove_file(&out_path);
+    let expected_compliance = size * 3 / 10;
+    if exported.abs_diff(expected_compliance) > 2 {
+        bail!("exported {exported} compliance events, the store holds about {expected_compliance}");
+    }
+    let rss_peak = server.peak_rss_mib();
+    let disk = dir_size(&store_dir);
+    Ok(json!({
+        "first_page": first_page,
+        "depth_curve": by_depth.iter().map(|(d, l)| json!([d, l.p99_ms])).collect::<Vec<_>>(),
+        "depth": by_depth.iter().map(|(d, l)| json!({ "page": d, "p50_ms": l.p50_ms, "p99_ms": l.p99_ms })).collect::<Vec<_>>(),
+        "deep_over_first_p99": deepest / first_p99,
+        "connect_total": { "total_records": total, "p50_ms": total_latency.p50_ms, "p99_ms": total_latency.p99_ms },
+        "export": { "events": exported, "seconds": export_secs, "events_per_s": exported as f64 / export_secs, "client_peak_rss_mib": export_rss_mib },
+        "server_rss_mib": { "after_start": rss_idle, "peak": rss_peak },
+        "disk_bytes": disk,
+    }))
+}
+
+async fn postgres(cli: &Cli, args: &Args, now: i64) -> anyhow::Result<Value> {
+    let pg = Postgres::start(&args.dir.join("postgres"))?;
+    let data_dir = args.dir.join("pg-key");
+    let data = data_dir.display().to_string();
+    let mut out = json!({});
+    for replicas in [1usize, 3] {
+        let store = ["--database-url", pg.url.as_str(), "--data", data.as_str()];
+        let (org, token) = cli.org_and_token(&store)?;
+        let events = ingest::events(&org, args.ingest_events / 2, args.seed + replicas as u64, now);
+        let mut servers = Vec::new();
+        for _ in 0..replicas {
+            servers.push(Server::start(cli, &store).await?);
+        }
+        let bases: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
+        let run = ingest::over_http(&bases, &token, &events, 6).await?;
+        eprintln!("PostgreSQL, {replicas} replica(s): {:.0} events/s", run.rate());
+        out[format!("{replicas}_replicas")] = json!({ "events_per_s": run.rate(), "events": run.events });
+    }
+    Ok(out)
+}
+
+fn latency_json(l: Latency) -> Value {
+    json!({ "p50_ms": l.p50_ms, "p99_ms": l.p99_ms, "samples": l.samples })
+}
+
+fn enc(raw: &str) -> String {
+    raw.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn write(path: &Path, text: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| entries.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum())
+        .unwrap_or(0)
+}
+
+fn machine() -> Value {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let cpu = read("/proc/cpuinfo")
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned());
+    let cores = read("/proc/cpuinfo").lines().filter(|l| l.starts_with("processor")).count();
+    let mem_gib = read("/proc/meminfo")
+        .lines()
+        .find(|l| l.starts_with("MemTotal"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .map(|kib| kib / 1024.0 / 1024.0);
+    json!({ "cpu": cpu, "cores": cores, "memory_gib": mem_gib, "kernel": read("/proc/sys/kernel/osrelease").trim() })
+}
+
+/// The Markdown table: each target beside the measured figure.
+fn table(r: &Value, args: &Args) -> String {
+    let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
+    let mut rows: Vec<(String, String, String, String)> = Vec::new();
+    for label in ["time-ordered", "backfill (random order)"] {
+        let i = &r["ingest"][label];
+        let ratio = f(&i["ratio"]);
+        rows.push((
+            format!("Durable ingest over HTTP, {label}"),
+            "≥ 2× naive SQLite (aim ≥ 100 000/s)".into(),
+            format!(
+                "{} events/s vs naive {} = {ratio:.2}×",
+                num(f(&i["auditrail_events_per_s"])),
+                num(f(&i["naive_events_per_s"]))
+            ),
+            met(ratio >= 2.0),
+        ));
+    }
+    for (size, reads) in r["reads"].as_object().into_iter().flatten() {
+        let n = report::short(size.parse::<f64>().unwrap_or(0.0));
+        for (name, l) in reads["first_page"].as_object().into_iter().flatten() {
+            let p99 = f(&l["p99_ms"]);
+            rows.push((
+                format!("First page p50/p99, {name}, {n} events"),
+                "p99 < 5 ms (at 10M)".into(),
+                format!("{:.2} / {p99:.2} ms", f(&l["p50_ms"])),
+                met(p99 < 5.0),
+            ));
+        }
+        let ratio = f(&reads["deep_over_first_p99"]);
+        let deepest = reads["depth"].as_array().and_then(|d| d.last()).map_or(0.0, |d| f(&d["page"]));
+        rows.push((
+            format!("Page {deepest} / page 1 (p99), {n} events"),
+            "≤ 1.5".into(),
+            format!("{ratio:.2}"),
+            met(ratio <= 1.5),
+        ));
+        let total = &reads["connect_total"];
+        let p99 = f(&total["p99_ms"]);
+        rows.push((
+            format!("Connect totalRecords ({} matches), {n} events", num(f(&total["total_records"]))),
+            "< 100 ms over ≥ 1M matches".into(),
+            format!("p50 {:.1} / p99 {p99:.1} ms", f(&total["p50_ms"])),
+            met(p99 < 100.0),
+        ));
+        let export = &reads["export"];
+        let rate = f(&export["events_per_s"]);
+        let client =
+            export["client_peak_rss_mib"].as_f64().map_or(String::new(), |m| format!(", client peak RSS {m:.0} MiB"));
+        rows.push((
+            format!("NDJSON export (CLI), {n} events"),
+            "≥ 500 000 events/s, constant memory".into(),
+            format!("{} events/s{client}", num(rate)),
+            met(rate >= 500_000.0),
+        ));
+        let rss = f(&reads["server_rss_mib"]["peak"]);
+        rows.push((
+            format!("Server peak RSS under the read load, {n} events"),
+            "< 100 MB (at 10M)".into(),
+            format!("{rss:.0} MiB"),
+            met(rss < 100.0),
+        ));
+    }
+    if let Some(pg) = r["postgres"].as_object() {
+        let sqlite = f(&r["ingest"]["time-ordered"]["auditrail_events_per_s"]);
+        for (name, v) in pg {
+            let rate = f(&v["events_per_s"]);
+            rows.push((
+                format!("PostgreSQL ingest, {}", name.replace('_', " ")),
+                "within 3× of SQLite".into(),
+                format!("{} events/s ({:.2}× below SQLite)", num(rate), sqlite / rate),
+                met(sqlite / rate <= 3.0),
+            ));
+        }
+    }
+    let mut out = String::from("| measure | target | measured | |\n|---|---|---|---|\n");
+    for (a, b, c, d) in rows {
+        let _ = std::fmt::Write::write_fmt(&mut out, format_args!("| {a} | {b} | {c} | {d} |\n"));
+    }
+    let machine = &r["machine"];
+    let _ = std::fmt::Write::write_fmt(
+        &mut out,
+        format_args!(
+            "\nMachine: {} cores ({}), {:.0} GiB RAM, Linux {}. Sizes: ingest {} events per run, read stores {} and {} events{}.\n",
+            machine["cores"],
+            machine["cpu"].as_str().unwrap_or("?"),
+            f(&machine["memory_gib"]),
+            machine["kernel"].as_str().unwrap_or("?"),
+            num(args.ingest_events as f64),
+            num(args.events as f64),
+            num(args.large_events as f64),
+            if args.smoke { " (smoke mode)" } else { "" }
+        ),
+    );
+    out
+}
+
+fn met(ok: bool) -> String {
+    if ok { "met".into() } else { "**missed**".into() }
+}
