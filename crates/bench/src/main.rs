@@ -256,6 +256,13 @@ async fn measure_reads(cli: &Cli, args: &Args, size: usize) -> anyhow::Result<Va
         bail!("exported {exported} compliance events, the store holds about {expected_compliance}");
     }
     let rss_peak = server.peak_rss_mib();
+    eprintln!(
+        "{size}: page {} / page 1 p99 = {:.2}; Connect total {total} in p99 {:.1} ms; export {exported} in {export_secs:.1} s; server peak RSS {:.0} MiB",
+        depths.last().copied().unwrap_or(1),
+        deepest / first_p99,
+        total_latency.p99_ms,
+        rss_peak.unwrap_or(0.0)
+    );
     let disk = dir_size(&store_dir);
     Ok(json!({
         "first_page": first_page,

@@ -138,6 +138,8 @@ pub struct Postgres {
 
 impl Postgres {
     pub fn start(dir: &Path) -> anyhow::Result<Postgres> {
+        // initdb, the socket directory and runuser all need an absolute path.
+        let dir = &std::path::absolute(dir).context("cannot resolve the PostgreSQL directory")?;
         let bin = std::fs::read_dir("/usr/lib/postgresql")
             .context("PostgreSQL is not installed (/usr/lib/postgresql); run scripts/test.sh once or apt-get install postgresql")?
             .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
