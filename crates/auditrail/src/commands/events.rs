@@ -16,7 +16,7 @@ use serde_json::value::RawValue;
 
 use crate::cli::{ExportArgs, ExportFormat, FilterArgs};
 use crate::client::Api;
-use crate::client::pages::{DAY_MS, Query, Walker, compact};
+use crate::client::pages::{DAY_MS, Page, Query, Walker, compact};
 use crate::{progress, timearg};
 
 /// How far back `events list` and `export` read when `--from` is not given.
@@ -145,30 +145,47 @@ pub async fn export(api: &Api, args: &ExportArgs) -> anyhow::Result<()> {
     if let Some(csv) = &csv {
         csv.header(&mut sink)?;
     }
-    let mut written = 0u64;
-    let mut window_total: Option<(Option<Timestamp>, u64)> = None;
-    'pages: while let Some(page) = walker.next_page().await? {
-        if let Some(total) = page.total
-            && window_total.is_none_or(|(w, _)| w != page.window.from)
-        {
-            window_total = Some((page.window.from, total));
-            bar.inc_length(total);
-        }
-        for raw in &page.items {
-            if args.limit.is_some_and(|l| written >= l) {
-                break 'pages;
+    // Fetching the next page overlaps with writing this one (the server works while we write);
+    // at most two pages are held, so memory stays constant whatever the export's size.
+    let (pages_tx, mut pages_rx) = tokio::sync::mpsc::channel::<Page>(1);
+    let fetch = async move {
+        while let Some(page) = walker.next_page().await? {
+            if pages_tx.send(page).await.is_err() {
+                break;
             }
-            match &mut csv {
-                Some(csv) => csv.row(&mut sink, raw)?,
-                None => {
-                    sink.write_all(compact(raw.get()).as_bytes())?;
-                    sink.write_all(b"\n")?;
+        }
+        anyhow::Ok(())
+    };
+    let write = async {
+        let mut written = 0u64;
+        let mut window_total: Option<(Option<Timestamp>, u64)> = None;
+        'pages: while let Some(page) = pages_rx.recv().await {
+            if let Some(total) = page.total
+                && window_total.is_none_or(|(w, _)| w != page.window.from)
+            {
+                window_total = Some((page.window.from, total));
+                bar.inc_length(total);
+            }
+            for raw in &page.items {
+                if args.limit.is_some_and(|l| written >= l) {
+                    break 'pages;
                 }
+                match &mut csv {
+                    Some(csv) => csv.row(&mut sink, raw)?,
+                    None => {
+                        sink.write_all(compact(raw.get()).as_bytes())?;
+                        sink.write_all(b"\n")?;
+                    }
+                }
+                written += 1;
+                bar.inc(1);
             }
-            written += 1;
-            bar.inc(1);
         }
-    }
+        // Stop the fetcher if the limit ended the export early.
+        drop(pages_rx);
+        anyhow::Ok(written)
+    };
+    let ((), written) = tokio::try_join!(fetch, write)?;
     bar.finish_and_clear();
     sink.flush()?;
     drop(sink);
