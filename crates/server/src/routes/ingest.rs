@@ -12,8 +12,8 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
+use serde_json::Value;
 use serde_json::value::RawValue;
-use serde_json::{Value, json};
 
 use super::listing::json;
 use crate::auth::{TokenHeaders, authorize};
@@ -66,10 +66,19 @@ pub async fn ingest(
     metrics::counter!("auditrail_ingested_events_total", "kind" => kind.as_str()).increment(receipt.accepted as u64);
     metrics::counter!("auditrail_ingest_duplicates_total", "kind" => kind.as_str())
         .increment(receipt.duplicates as u64);
-    let items: Vec<Value> =
-        receipt.items.iter().map(|i| json!({ "id": i.id.as_str(), "seq": i.seq, "duplicate": i.duplicate })).collect();
-    let body = json!({ "accepted": receipt.accepted, "duplicates": receipt.duplicates, "items": items });
-    Ok(json(StatusCode::OK, body.to_string()))
+    // Written directly: a 10 000-item receipt as a JSON tree would cost more than the batch's parsing.
+    let mut body = String::with_capacity(64 + receipt.items.len() * 120);
+    body.push_str(&format!("{{\"accepted\":{},\"duplicates\":{},\"items\":[", receipt.accepted, receipt.duplicates));
+    for (i, item) in receipt.items.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str("{\"id\":");
+        body.push_str(&Value::String(item.id.as_str().to_owned()).to_string());
+        body.push_str(&format!(",\"seq\":{},\"duplicate\":{}}}", item.seq, item.duplicate));
+    }
+    body.push_str("]}");
+    Ok(json(StatusCode::OK, body))
 }
 
 fn body_error(error: &axum::Error, limits: IngestLimits) -> ApiError {

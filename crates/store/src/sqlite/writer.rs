@@ -83,7 +83,9 @@ type Reply = (oneshot::Sender<Result<IngestReceipt, IngestError>>, Result<Ingest
 /// a commit fails, the cache is dropped, since refs it handed out may have been rolled back.
 #[derive(Default)]
 struct Terms {
-    refs: HashMap<(i64, String), i64>,
+    /// Per org: term → ref (looked up by `&str`, no allocation on a hit).
+    refs: HashMap<i64, HashMap<String, i64>>,
+    cached: usize,
     next: HashMap<i64, i64>,
 }
 
@@ -93,11 +95,12 @@ const MAX_CACHED_TERMS: usize = 200_000;
 impl Terms {
     fn intern(&mut self, conn: &Connection, org_ref: i64, term: Option<&str>) -> Result<Option<i64>, StoreError> {
         let Some(term) = term else { return Ok(None) };
-        if let Some(r) = self.refs.get(&(org_ref, term.to_owned())) {
+        if let Some(r) = self.refs.get(&org_ref).and_then(|m| m.get(term)) {
             return Ok(Some(*r));
         }
-        if self.refs.len() >= MAX_CACHED_TERMS {
+        if self.cached >= MAX_CACHED_TERMS {
             self.refs.clear();
+            self.cached = 0;
         }
         let found: Option<i64> = conn
             .prepare_cached("SELECT term_ref FROM terms WHERE org_ref = ?1 AND term = ?2")
@@ -120,12 +123,14 @@ impl Terms {
                 next
             }
         };
-        self.refs.insert((org_ref, term.to_owned()), term_ref);
+        self.refs.entry(org_ref).or_default().insert(term.to_owned(), term_ref);
+        self.cached += 1;
         Ok(Some(term_ref))
     }
 
     fn forget(&mut self) {
         self.refs.clear();
+        self.cached = 0;
         self.next.clear();
     }
 }
