@@ -75,6 +75,7 @@ pub struct Reply {
     pub body: bytes::Bytes,
 }
 
+#[derive(Clone)]
 pub struct Api {
     http: reqwest::Client,
     base: Url,

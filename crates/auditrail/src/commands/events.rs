@@ -138,7 +138,8 @@ pub async fn list(api: &Api, filters: &FilterArgs, limit: u64, json: bool) -> an
 pub async fn export(api: &Api, args: &ExportArgs) -> anyhow::Result<()> {
     let kind = args.filters.kind.kind();
     let query = query(api, &args.filters, EXPORT_DEFAULT_DAYS, Some(big_page(kind))).await?;
-    let mut walker = Walker::new(api, query)?;
+    // Fail fast on a bad query before opening the output.
+    Walker::new(api, query.clone())?;
     let (mut sink, partial) = Sink::open(args.out.as_deref())?;
     let bar = progress::bar(None, "exporting");
     let mut csv = (args.format == ExportFormat::Csv).then(|| Csv::new(kind));
@@ -147,15 +148,19 @@ pub async fn export(api: &Api, args: &ExportArgs) -> anyhow::Result<()> {
     }
     // Fetching the next page overlaps with writing this one (the server works while we write);
     // at most two pages are held, so memory stays constant whatever the export's size.
+    // The fetcher is its own task so that it keeps requesting while this one writes.
     let (pages_tx, mut pages_rx) = tokio::sync::mpsc::channel::<Page>(1);
-    let fetch = async move {
+    let fetch_api = api.clone();
+    let fetch = tokio::spawn(async move {
+        let mut walker = Walker::new(&fetch_api, query)?;
         while let Some(page) = walker.next_page().await? {
             if pages_tx.send(page).await.is_err() {
                 break;
             }
         }
         anyhow::Ok(())
-    };
+    });
+    let fetch = async move { fetch.await.map_err(|e| anyhow::anyhow!("the page fetcher failed: {e}"))? };
     let write = async {
         let mut written = 0u64;
         let mut window_total: Option<(Option<Timestamp>, u64)> = None;
