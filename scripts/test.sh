@@ -92,9 +92,11 @@ TOML
     timeout -k 30s "$RUST_TEST_LIMIT" \
         cargo nextest run --workspace --no-fail-fast --tool-config-file "auditrail-test-sh:$nextest_cfg" \
         || failed+=("rust tests (nextest)")
+    # --workspace with a filter (not -p auditrail) keeps the workspace's feature set, so the
+    # first run's build is reused instead of compiling the dependencies again.
     step "cargo nextest run: the HTTP suite again, on PostgreSQL"
     AUDITRAIL_TEST_BACKEND=postgres timeout -k 30s "$RUST_TEST_LIMIT" \
-        cargo nextest run -p auditrail --test api --no-fail-fast --tool-config-file "auditrail-test-sh:$nextest_cfg" \
+        cargo nextest run --workspace -E 'binary(=api)' --no-fail-fast --tool-config-file "auditrail-test-sh:$nextest_cfg" \
         || failed+=("HTTP tests on PostgreSQL (nextest)")
 else
     step "cargo test"
