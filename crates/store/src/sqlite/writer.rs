@@ -150,21 +150,46 @@ fn commit_group(conn: &mut Connection, terms: &mut Terms, group: Vec<WriteOp>) {
             return;
         }
     };
+    // Set when SQLite rolled the whole transaction back by itself (it may on SQLITE_FULL, an I/O
+    // error or out of memory): the work of earlier batches is gone, and running later ones would
+    // not be in a transaction at all (their savepoint would begin and commit one of its own), so
+    // the rest of the group is refused without being run.
+    let mut rolled_back: Option<String> = None;
     for op in group {
+        if let Some(reason) = &rolled_back {
+            if let WriteOp::Ingest { reply, .. } = op {
+                replies.push((reply, Err(IngestError::Store(StoreError::Unavailable(reason.clone())))));
+            }
+            continue;
+        }
         match op {
             WriteOp::Ingest { org_ref, org, kind, events, repeats, reply } => {
                 let result = in_savepoint(&tx, |sp| apply_ingest(sp, terms, org_ref, &org, kind, &events, &repeats));
-                if result.is_err() {
+                if let Err(e) = &result {
                     terms.forget();
+                    if tx.is_autocommit() {
+                        rolled_back = Some(e.to_string());
+                    }
                 }
                 replies.push((reply, result));
             }
             WriteOp::TouchTokens(touched) => {
                 if let Err(e) = in_savepoint(&tx, |sp| touch_tokens(sp, &touched)) {
                     tracing::warn!(error = %e, "could not record token use");
+                    if tx.is_autocommit() {
+                        rolled_back = Some(e.to_string());
+                    }
                 }
             }
         }
+    }
+    if let Some(reason) = rolled_back {
+        terms.forget();
+        tracing::error!(error = %reason, "the group's transaction was rolled back; nothing of it is acknowledged");
+        for (reply, _) in replies {
+            let _ = reply.send(Err(IngestError::Store(StoreError::Unavailable(reason.clone()))));
+        }
+        return;
     }
     match tx.commit() {
         Ok(()) => {
@@ -277,9 +302,14 @@ fn apply_ingest(
         let hashes = wanted
             .iter()
             .map(|&(level, idx)| {
-                let hash: Vec<u8> = node.query_row(params![org_ref, level, idx as i64], |r| r.get(0)).map_err(|e| {
-                    StoreError::Corrupt(format!("Merkle frontier node ({level}, {idx}) unreadable: {e}"))
-                })?;
+                // Missing is corruption; failing to read (I/O error, disk trouble) is unavailability.
+                let hash: Vec<u8> =
+                    node.query_row(params![org_ref, level, idx as i64], |r| r.get(0)).map_err(|e| match e {
+                        rusqlite::Error::QueryReturnedNoRows => {
+                            StoreError::Corrupt(format!("Merkle frontier node ({level}, {idx}) is missing"))
+                        }
+                        other => unavailable(other),
+                    })?;
                 <[u8; 32]>::try_from(hash)
                     .map_err(|_| StoreError::Corrupt(format!("Merkle node ({level}, {idx}) malformed")))
             })
