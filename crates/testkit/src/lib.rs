@@ -160,7 +160,13 @@ impl TempPostgres {
         self.run("pg_ctl", &["-D", &self.data_dir(), "-m", "fast", "-w", "stop"])
     }
 
-    /// Starts the server again after [`TempPostgres::stop`], on the same port (a standby stays one).
+    /// Stops the server the hard way (`-m immediate`: no checkpoint, backends killed, crash
+    /// recovery on the next start), as a crash or a pulled plug would.
+    pub fn stop_immediate(&self) -> Result<(), String> {
+        self.run("pg_ctl", &["-D", &self.data_dir(), "-m", "immediate", "-w", "stop"])
+    }
+
+    /// Starts the server again after a stop, on the same port (a standby stays one).
     pub fn restart(&self) -> Result<(), String> {
         self.pg_ctl_start()
     }

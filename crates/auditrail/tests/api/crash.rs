@@ -311,7 +311,7 @@ async fn sigterm_drains_in_flight_requests() {
     assert_eq!(stored.len(), 2000, "org {org}: the drained batch is not all stored");
 }
 
-/// PostgreSQL stops: reads, ingest and /readyz answer 503 in the Webex shape; when it is back the
+/// PostgreSQL dies (`pg_ctl stop -m immediate`): reads, ingest and /readyz answer 503 in the Webex shape; when it is back the
 /// same server process serves again by itself, with everything acknowledged before.
 #[tokio::test]
 async fn postgres_down_gives_503_and_the_server_recovers_by_itself() {
@@ -330,7 +330,7 @@ async fn postgres_down_gives_503_and_the_server_recovers_by_itself() {
         server.base
     );
 
-    pg.stop().expect("stop PostgreSQL");
+    pg.stop_immediate().expect("stop PostgreSQL");
     let read = client.get(&list).bearer_auth(&token).send().await.expect("GET");
     assert_webex_error(read, StatusCode::SERVICE_UNAVAILABLE).await;
     let write = client
