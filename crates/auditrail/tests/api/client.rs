@@ -17,20 +17,12 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-const BIN: &str = env!("CARGO_BIN_EXE_auditrail");
 const READ_SCOPES: &str = "audit:events_read,spark-compliance:events_read";
 const KINDS: [&str; 3] = ["admin", "compliance", "connect"];
 
 /// The binary with a clean environment: nothing of the developer's AUDITRAIL_* leaks in.
 fn command(args: &[&str]) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args).stdin(Stdio::null());
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("AUDITRAIL_") {
-            cmd.env_remove(&key);
-        }
-    }
-    cmd
+    crate::helpers::auditrail_command(args)
 }
 
 fn run(args: &[&str]) -> Output {

@@ -16,17 +16,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::{assert_webex_error, ts};
 
-const BIN: &str = env!("CARGO_BIN_EXE_auditrail");
 
 fn command(args: &[&str]) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args).stdin(Stdio::null());
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("AUDITRAIL_") {
-            cmd.env_remove(&key);
-        }
-    }
-    cmd
+    crate::helpers::auditrail_command(args)
 }
 
 fn cli(args: &[&str]) -> String {

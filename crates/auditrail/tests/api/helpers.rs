@@ -426,3 +426,15 @@ pub fn connect_event(created: &str, category: &str, actor_email: &str, roles: &[
 pub fn small_connect_event(created: &str) -> Value {
     json!({ "id": event_id(), "eventDescription": "d", "statusOfAction": "SUCCESS", "created": created })
 }
+
+/// The `auditrail` binary with a clean environment: nothing of the developer's AUDITRAIL_* leaks in.
+pub fn auditrail_command(args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_auditrail"));
+    cmd.args(args).stdin(std::process::Stdio::null());
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("AUDITRAIL_") {
+            cmd.env_remove(&key);
+        }
+    }
+    cmd
+}
