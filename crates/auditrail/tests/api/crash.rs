@@ -16,7 +16,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::{assert_webex_error, ts};
 
-
 fn command(args: &[&str]) -> Command {
     crate::helpers::auditrail_command(args)
 }
