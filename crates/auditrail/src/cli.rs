@@ -84,11 +84,11 @@ pub struct SeedArgs {
     /// The organization to fill (it must exist: `auditrail org create`).
     #[arg(long)]
     pub org: String,
-    /// How many events in total (split 6:3:1 over admin, compliance, connect).
+    /// How many events in total (split 6:3:1:2 over admin, compliance, connect, security).
     #[arg(long)]
     pub events: usize,
     /// Which kinds to generate (comma-separated or repeated).
-    #[arg(long = "kind", value_enum, value_delimiter = ',', default_values_t = [KindArg::Admin, KindArg::Compliance, KindArg::Connect])]
+    #[arg(long = "kind", value_enum, value_delimiter = ',', default_values_t = [KindArg::Admin, KindArg::Compliance, KindArg::Connect, KindArg::Security])]
     pub kinds: Vec<KindArg>,
     /// Spread `created` over this many days before --until.
     #[arg(long, default_value_t = 90)]
@@ -101,11 +101,13 @@ pub struct SeedArgs {
     pub seed: Option<u64>,
 }
 
+/// A kind clients send (ingest, pull, seed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum KindArg {
     Admin,
     Compliance,
     Connect,
+    Security,
 }
 
 impl KindArg {
@@ -114,6 +116,29 @@ impl KindArg {
             KindArg::Admin => auditrail_core::Kind::Admin,
             KindArg::Compliance => auditrail_core::Kind::Compliance,
             KindArg::Connect => auditrail_core::Kind::Connect,
+            KindArg::Security => auditrail_core::Kind::Security,
+        }
+    }
+}
+
+/// A kind that can be read: every ingestible kind and the access log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReadKindArg {
+    Admin,
+    Compliance,
+    Connect,
+    Security,
+    Access,
+}
+
+impl ReadKindArg {
+    pub fn kind(self) -> auditrail_core::Kind {
+        match self {
+            ReadKindArg::Admin => auditrail_core::Kind::Admin,
+            ReadKindArg::Compliance => auditrail_core::Kind::Compliance,
+            ReadKindArg::Connect => auditrail_core::Kind::Connect,
+            ReadKindArg::Security => auditrail_core::Kind::Security,
+            ReadKindArg::Access => auditrail_core::Kind::Access,
         }
     }
 }
@@ -136,19 +161,20 @@ pub struct ServerArgs {
 /// The read APIs' filters; each applies to the kinds named in its help.
 #[derive(Debug, Args, Clone)]
 pub struct FilterArgs {
-    /// Which events: admin (admin audit), compliance (compliance events), connect (Webex Connect logs).
+    /// Which events: admin (admin audit), compliance (compliance events), connect (Webex Connect
+    /// logs), security (sign-ins and sign-outs), access (the access log: who read the trail).
     #[arg(long, value_enum)]
-    pub kind: KindArg,
+    pub kind: ReadKindArg,
     /// Oldest `created` (inclusive): RFC 3339, or an age such as 7d, 12h, 30m.
     #[arg(long)]
     pub from: Option<String>,
     /// Newest `created` (inclusive): RFC 3339 or an age; default now.
     #[arg(long)]
     pub to: Option<String>,
-    /// Actor id (admin, compliance: one; connect: actor id or e-mail, repeatable).
+    /// Actor id (admin, compliance, security, access: one; connect: actor id or e-mail, repeatable).
     #[arg(long = "actor")]
     pub actors: Vec<String>,
-    /// Event category (admin, connect; repeatable or comma-separated).
+    /// Event category (admin, security, connect; repeatable or comma-separated).
     #[arg(long = "category", value_delimiter = ',')]
     pub categories: Vec<String>,
     /// Compliance resource, e.g. messages, call_records.
@@ -243,7 +269,7 @@ pub struct PullArgs {
     #[arg(long)]
     pub org: String,
     /// Which kinds to mirror (comma-separated or repeated).
-    #[arg(long = "kinds", value_enum, value_delimiter = ',', default_values_t = [KindArg::Admin, KindArg::Compliance, KindArg::Connect])]
+    #[arg(long = "kinds", value_enum, value_delimiter = ',', default_values_t = [KindArg::Admin, KindArg::Compliance, KindArg::Connect, KindArg::Security])]
     pub kinds: Vec<KindArg>,
     /// Where to start when the state has no mark yet: RFC 3339 or an age (default 365d).
     #[arg(long)]
@@ -358,10 +384,10 @@ pub struct HardeningArgs {
     /// Requests handled at once; beyond it, 503 with Retry-After.
     #[arg(long, env = "AUDITRAIL_MAX_CONCURRENT_REQUESTS", default_value_t = 512)]
     pub max_concurrent_requests: usize,
-    /// Record every read or export of an org's trail as an admin audit event of that org
-    /// (category COMPLIANCE): who read, which query, how many results.
-    #[arg(long, env = "AUDITRAIL_META_AUDIT", default_value_t = true, action = clap::ArgAction::Set)]
-    pub meta_audit: bool,
+    /// Record every read of an org's trail in that org's access log (GET /auditrail/v1/access):
+    /// who read, which query, how many results. Never shown by the Webex endpoints.
+    #[arg(long, env = "AUDITRAIL_ACCESS_LOG", default_value_t = true, action = clap::ArgAction::Set)]
+    pub access_log: bool,
     /// Ingest requests (each holding up to --max-body-bytes) handled at once; beyond it, 503.
     #[arg(long, env = "AUDITRAIL_MAX_CONCURRENT_INGESTS", default_value_t = 32)]
     pub max_concurrent_ingests: usize,

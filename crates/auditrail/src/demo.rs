@@ -13,8 +13,9 @@ use crate::seed::{self, SeedPlan};
 const DEMO_ORG_UUID: Uuid = Uuid::from_u128(0xde30_0000_0000_4000_8000_0000_0000_0001);
 const DEMO_ORG_NAME: &str = "Acme Demo Inc.";
 const DAYS: i64 = 90;
-/// Per kind: a realistic mix, mostly admin activity (the same 6:3:1 split `auditrail seed` uses).
-const COUNTS: [(Kind, usize); 3] = [(Kind::Admin, 30_000), (Kind::Compliance, 15_000), (Kind::Connect, 5_000)];
+/// Per kind: a realistic mix, mostly admin activity (the same 6:3:1:2 split `auditrail seed` uses).
+const COUNTS: [(Kind, usize); 4] =
+    [(Kind::Admin, 30_000), (Kind::Compliance, 15_000), (Kind::Connect, 5_000), (Kind::Security, 10_000)];
 
 pub struct Demo {
     org: OrgId,
@@ -94,6 +95,13 @@ Admin audit events of the last week (oldest first, 5 per page; follow the Link h
 Compliance events (call records):
   curl -s -H "Authorization: Bearer {reader}" "{base}/v1/events?resource=call_records&max=3"
 
+Security audit events (sign-ins and sign-outs) of the last week:
+  curl -s -H "Authorization: Bearer {reader}" \
+    "{base}/v1/admin/securityAudit/events?orgId={org}&startTime={from}&endTime={now}&max=5"
+
+Who read this trail (the access log; reading it is not recorded):
+  curl -s -H "Authorization: Bearer {reader}" "{base}/auditrail/v1/access?max=5"
+
 Webex Connect audit logs of today:
   curl -s -X POST -H "Authorization: Bearer {reader}" -H "Content-Type: application/json" \
     -d '{{"range": "1", "max": 3}}' {base}/connectapi/v1/auditManager/audit-logs/export
@@ -107,6 +115,8 @@ The auditrail CLI (tables on a terminal, NDJSON when piped):
   export AUDITRAIL_SERVER={base} AUDITRAIL_TOKEN={reader}
   auditrail events list --kind admin --from 7d
   auditrail events list --kind connect --range 6 --limit 20
+  auditrail events list --kind security --from 1d --category LOGINS
+  auditrail events list --kind access
   auditrail export --kind compliance --format csv --out compliance.csv
 
 Python (pip install webexpythonsdk==2.0.6):

@@ -59,12 +59,14 @@ pub struct SeedReport {
 }
 
 /// Splits `total` over `kinds` in the proportions of a real org: mostly admin activity
-/// (6 admin : 3 compliance : 1 Connect), remainders to the first kinds listed.
+/// (6 admin : 3 compliance : 1 Connect : 2 security), remainders to the first kinds listed.
 pub fn split_counts(total: usize, kinds: &[Kind]) -> Vec<(Kind, usize)> {
     let weight = |k: Kind| match k {
         Kind::Admin => 6,
         Kind::Compliance => 3,
         Kind::Connect => 1,
+        Kind::Security => 2,
+        Kind::Access => 0,
     };
     let sum: usize = kinds.iter().map(|k| weight(*k)).sum::<usize>().max(1);
     let mut counts: Vec<(Kind, usize)> = kinds.iter().map(|k| (*k, total * weight(*k) / sum)).collect();
@@ -79,11 +81,14 @@ pub fn split_counts(total: usize, kinds: &[Kind]) -> Vec<(Kind, usize)> {
     counts
 }
 
-fn synth_kind(kind: Kind) -> auditrail_synth::Kind {
+/// The generator's kind; `None` for the access log, which only the server writes.
+fn synth_kind(kind: Kind) -> Option<auditrail_synth::Kind> {
     match kind {
-        Kind::Admin => auditrail_synth::Kind::Admin,
-        Kind::Compliance => auditrail_synth::Kind::Compliance,
-        Kind::Connect => auditrail_synth::Kind::Connect,
+        Kind::Admin => Some(auditrail_synth::Kind::Admin),
+        Kind::Compliance => Some(auditrail_synth::Kind::Compliance),
+        Kind::Connect => Some(auditrail_synth::Kind::Connect),
+        Kind::Security => Some(auditrail_synth::Kind::Security),
+        Kind::Access => None,
     }
 }
 
@@ -190,6 +195,7 @@ fn spawn_kind(
     kind: Kind,
     count: usize,
 ) -> anyhow::Result<mpsc::Receiver<Batch>> {
+    let Some(synth) = synth_kind(kind) else { anyhow::bail!("{kind} events are written by the server, not generated") };
     let mut generator = Generator::new(GeneratorConfig {
         seed: plan.seed,
         org_id: org.to_string(),
@@ -209,7 +215,7 @@ fn spawn_kind(
                 if n == 0 {
                     continue;
                 }
-                for event in generator.events_between(synth_kind(kind), n, slice.start, slice.end) {
+                for event in generator.events_between(synth, n, slice.start, slice.end) {
                     pending.push(event);
                     if pending.len() == BATCH && raw_tx.blocking_send(std::mem::take(&mut pending)).is_err() {
                         return; // the writer stopped (an error); nothing more is wanted
@@ -326,6 +332,11 @@ mod tests {
         assert_eq!(
             split_counts(50_000, &all),
             vec![(Kind::Admin, 30_000), (Kind::Compliance, 15_000), (Kind::Connect, 5_000)]
+        );
+        let with_security = [Kind::Admin, Kind::Compliance, Kind::Connect, Kind::Security];
+        assert_eq!(
+            split_counts(60_000, &with_security),
+            vec![(Kind::Admin, 30_000), (Kind::Compliance, 15_000), (Kind::Connect, 5_000), (Kind::Security, 10_000)]
         );
         assert_eq!(split_counts(11, &all).iter().map(|(_, n)| n).sum::<usize>(), 11);
         assert_eq!(split_counts(7, &[Kind::Connect]), vec![(Kind::Connect, 7)]);

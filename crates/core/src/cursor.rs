@@ -22,6 +22,8 @@ const MAC_LEN: usize = 16;
 pub enum Endpoint {
     AdminAudit,
     ComplianceEvents,
+    SecurityAudit,
+    AccessLog,
 }
 
 impl Endpoint {
@@ -29,6 +31,8 @@ impl Endpoint {
         match self {
             Endpoint::AdminAudit => "adminAudit/events",
             Endpoint::ComplianceEvents => "events",
+            Endpoint::SecurityAudit => "admin/securityAudit/events",
+            Endpoint::AccessLog => "auditrail/access",
         }
     }
 }

@@ -17,24 +17,44 @@ use crate::{Category, EventId, EventType, OrgId, ParamError, Resource, Timestamp
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
+    /// Webex admin audit events.
     Admin,
+    /// Webex compliance events.
     Compliance,
+    /// Webex Connect user audit logs.
     Connect,
+    /// Webex security audit events (sign-ins and sign-outs).
+    Security,
+    /// The access log: who read the trail. Written only by the server, never ingested.
+    Access,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Admin, Kind::Compliance, Kind::Connect];
+    pub const ALL: [Kind; 5] = [Kind::Admin, Kind::Compliance, Kind::Connect, Kind::Security, Kind::Access];
+    /// The kinds clients may send: the server's own records cannot be forged through an API.
+    pub const INGESTIBLE: [Kind; 4] = [Kind::Admin, Kind::Compliance, Kind::Connect, Kind::Security];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Admin => "admin",
             Kind::Compliance => "compliance",
             Kind::Connect => "connect",
+            Kind::Security => "security",
+            Kind::Access => "access",
         }
     }
 
     pub fn parse(raw: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.as_str() == raw)
+    }
+
+    /// A kind clients may ingest; `access` and unknown names are `None`.
+    pub fn parse_ingestible(raw: &str) -> Option<Kind> {
+        Kind::INGESTIBLE.into_iter().find(|k| k.as_str() == raw)
+    }
+
+    pub fn is_ingestible(self) -> bool {
+        Kind::INGESTIBLE.contains(&self)
     }
 
     /// The stable small integer the stores use for this kind. Never renumber.
@@ -43,7 +63,13 @@ impl Kind {
             Kind::Admin => 1,
             Kind::Compliance => 2,
             Kind::Connect => 3,
+            Kind::Security => 4,
+            Kind::Access => 5,
         }
+    }
+
+    pub fn from_code(code: i64) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.code() == code)
     }
 }
 
@@ -146,6 +172,8 @@ pub fn normalize(
         Kind::Compliance => normalize_compliance(&mut obj, &mut event, ctx.org)
             .map_err(|(f, r, forbidden)| ItemError { index, field: f, reason: r, forbidden })?,
         Kind::Connect => normalize_connect(&mut obj, &mut event).map_err(|(f, r)| err(&f, r))?,
+        Kind::Security => normalize_security(&mut obj, &mut event).map_err(|(f, r)| err(&f, r))?,
+        Kind::Access => normalize_access(&obj, &mut event).map_err(|(f, r)| err(&f, r))?,
     }
     // Fast path: the canonical form is also the stored body (see `canonical`).
     if let Some(forms) = crate::canonical::forms(&obj)
@@ -269,6 +297,45 @@ fn normalize_admin(obj: &mut Map<String, Value>, event: &mut NormalizedEvent) ->
     // Admin roles and e-mail are served but not filtered on (Webex offers no such filter), so
     // they are checked for type and not lifted into indexed columns.
     optional_string_list(data, "adminRoles", "data.")?;
+    Ok(())
+}
+
+/// Security audit events (sign-ins and sign-outs) share the admin envelope, without the always-present
+/// strings: Webex documents every `data` member of these as optional.
+fn normalize_security(obj: &mut Map<String, Value>, event: &mut NormalizedEvent) -> Result<(), FieldError> {
+    event.actor_id = key_text(Some(required_string(obj, "actorId", "")?), "actorId", "")?;
+    check_optional_strings(obj, &["actorOrgId"], "")?;
+    let data = match obj.get_mut("data") {
+        Some(Value::Object(data)) => data,
+        None | Some(Value::Null) => {
+            return Err(("data".to_owned(), "is required (an object with eventCategory)".to_owned()));
+        }
+        Some(_) => return Err(("data".to_owned(), "must be an object".to_owned())),
+    };
+    let raw_category = required_string(data, "eventCategory", "data.")?;
+    let category = Category::parse(&raw_category, "data.eventCategory").map_err(|e| (e.param, e.reason))?;
+    data.insert("eventCategory".to_owned(), Value::String(category.as_str().to_owned()));
+    event.category = Some(category.as_str().to_owned());
+    check_optional_strings(
+        data,
+        &[
+            "actorOrgName",
+            "eventDescription",
+            "actorName",
+            "actorEmail",
+            "actorUserAgent",
+            "trackingId",
+            "actorIp",
+            "actionText",
+        ],
+        "data.",
+    )?;
+    Ok(())
+}
+
+/// Access records are built by the server itself; only the reader's id is lifted for filtering.
+fn normalize_access(obj: &Map<String, Value>, event: &mut NormalizedEvent) -> Result<(), FieldError> {
+    event.actor_id = key_text(Some(required_string(obj, "actorId", "")?), "actorId", "")?;
     Ok(())
 }
 

@@ -16,6 +16,8 @@ impl PageSize {
     pub const ADMIN: PageBounds = PageBounds { default: 100, max: 200 };
     pub const COMPLIANCE: PageBounds = PageBounds { default: 100, max: 1000 };
     pub const CONNECT: PageBounds = PageBounds { default: 2000, max: 10_000 };
+    pub const SECURITY: PageBounds = PageBounds { default: 100, max: 1000 };
+    pub const ACCESS: PageBounds = PageBounds { default: 100, max: 1000 };
 
     /// `None` (absent) gives the default; over the maximum clamps; not a positive integer is an error.
     pub fn parse(raw: Option<&str>, bounds: PageBounds, param: &str) -> Result<Self, ParamError> {

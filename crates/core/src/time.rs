@@ -159,17 +159,33 @@ impl TimeRange {
 
     /// Any ordered window, no span limit.
     pub fn new(from: Timestamp, to: Timestamp) -> Result<Self, ParamError> {
+        Self::named(from, to, ("from", "to"))
+    }
+
+    fn named(from: Timestamp, to: Timestamp, (from_name, to_name): (&str, &str)) -> Result<Self, ParamError> {
         if from > to {
-            return Err(ParamError::new("from", format!("'from' ({from}) must not be after 'to' ({to})")));
+            return Err(ParamError::new(
+                from_name,
+                format!("'{from_name}' ({from}) must not be after '{to_name}' ({to})"),
+            ));
         }
         Ok(Self { from, to })
     }
 
     /// The admin-audit window: both bounds given, at most one year apart.
     pub fn admin(from: Timestamp, to: Timestamp) -> Result<Self, ParamError> {
-        let range = Self::new(from, to)?;
+        Self::within_a_year(from, to, ("from", "to"))
+    }
+
+    /// The security-audit window: `startTime`..`endTime`, both given, at most one year apart.
+    pub fn security(start: Timestamp, end: Timestamp) -> Result<Self, ParamError> {
+        Self::within_a_year(start, end, ("startTime", "endTime"))
+    }
+
+    fn within_a_year(from: Timestamp, to: Timestamp, names: (&str, &str)) -> Result<Self, ParamError> {
+        let range = Self::named(from, to, names)?;
         if to.millis() - from.millis() > Self::ADMIN_MAX_SPAN_DAYS * Self::DAY_MS {
-            return Err(ParamError::new("to", "A maximum of one year of audit events can be returned per request."));
+            return Err(ParamError::new(names.1, "A maximum of one year of audit events can be returned per request."));
         }
         Ok(range)
     }

@@ -1,8 +1,13 @@
-//! Meta-audit: every read or export of an org's trail becomes an admin audit event of that org
-//! (category `COMPLIANCE`, like the compliance-officer activity Webex records), naming who read,
-//! what query they ran and how many events it returned. The trail thereby shows who looked at it,
-//! and because these records are ordinary events they are in the org's Merkle log: removing one
-//! later is tampering that `verify` detects.
+//! The access log: every read of an org's trail (a listing page, one event, an export, a log
+//! read) becomes an `access` record of that org, naming who read, what they asked and how many
+//! events they got. Access records are their own kind: they are never mixed into the Webex
+//! listings, which show exactly what was ingested, and no ingest endpoint accepts the kind, so a
+//! record cannot be forged through the API. They are in the org's Merkle log, so removing one later
+//! is tampering that `verify` detects.
+//!
+//! A record must not become a way to write into the log: only the endpoint's known parameters are
+//! kept, each value capped, never one whose name looks like a secret; the user agent is capped; the
+//! tracking id is the server's own (a client-supplied one is kept in its own field).
 //!
 //! Records are written off the request path: a handler hands its record to a bounded queue and
 //! answers; one task commits queued records in batches (one durable ingest per org and batch), so
@@ -21,37 +26,71 @@ use auditrail_store::{IngestError, Principal, Store};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::USER_AGENT;
 use axum::http::request::Parts;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::auth::person_id;
-use crate::tracking::TrackingId;
+use crate::params::QueryParams;
+use crate::tracking::RequestIds;
 
-/// The category of meta-audit records.
-pub const ACCESS_CATEGORY: &str = "COMPLIANCE";
 const QUEUE: usize = 10_000;
 const BATCH: usize = 1_000;
 const WINDOW: Duration = Duration::from_millis(100);
+/// The longest value kept of any recorded parameter, header or path.
+pub const MAX_VALUE_CHARS: usize = 256;
+/// The most values kept of one repeated parameter.
+const MAX_VALUES: usize = 16;
 
-/// What a reader did.
-#[derive(Debug, Clone, Copy)]
-pub enum Access {
-    /// A page of a listing (admin audit, compliance events, Connect export).
-    List(&'static str),
-    /// One event by id.
-    Fetch(&'static str),
-    /// The raw log export.
-    Export(&'static str),
+fn capped(value: &str) -> String {
+    value.chars().take(MAX_VALUE_CHARS).collect()
 }
 
-impl Access {
-    fn describe(self) -> (&'static str, &'static str, &'static str) {
-        match self {
-            Access::List(what) => ("Audit trail read", "read", what),
-            Access::Fetch(what) => ("Audit trail event viewed", "viewed", what),
-            Access::Export(what) => ("Audit trail exported", "exported", what),
-        }
+fn looks_secret(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["token", "password", "passwd", "secret", "key", "auth", "credential", "signature", "session"]
+        .iter()
+        .any(|s| name.contains(s))
+}
+
+/// The parameters of a read, as recorded.
+#[derive(Debug, Clone, Default)]
+pub struct RecordedQuery(Map<String, Value>);
+
+impl RecordedQuery {
+    /// The endpoint's `known` parameters from a query string; a repeated one becomes a list.
+    pub fn from_params(q: &QueryParams, known: &[&str]) -> Self {
+        let pairs = known.iter().flat_map(|name| q.all(name).map(move |value| (*name, value)));
+        Self::from_pairs(pairs)
     }
+
+    /// Name/value pairs (a name may repeat); names that look like secrets are dropped.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let mut map = Map::new();
+        for (name, value) in pairs {
+            if looks_secret(name) {
+                continue;
+            }
+            let value = Value::String(capped(value));
+            match map.get_mut(name) {
+                None => {
+                    map.insert(name.to_owned(), value);
+                }
+                Some(Value::Array(values)) if values.len() < MAX_VALUES => values.push(value),
+                Some(Value::Array(_)) => {}
+                Some(single) => *single = Value::Array(vec![single.take(), value]),
+            }
+        }
+        Self(map)
+    }
+}
+
+/// One read of an org's trail.
+#[derive(Debug, Clone)]
+pub struct Read<'a> {
+    pub method: &'static str,
+    pub path: &'a str,
+    pub query: RecordedQuery,
+    pub results: usize,
 }
 
 /// One read, as recorded.
@@ -61,50 +100,25 @@ pub struct AccessRecord {
 }
 
 impl AccessRecord {
-    /// `query` is the request's raw query string (it holds no secrets: tokens travel in headers).
-    pub fn new(
-        principal: &Principal,
-        meta: &RequestMeta,
-        access: Access,
-        path: &str,
-        query: Option<&str>,
-        results: usize,
-    ) -> Self {
+    pub fn new(principal: &Principal, meta: &RequestMeta, read: Read<'_>) -> Self {
         let token = &principal.token;
         let name = token.name.clone().or_else(|| token.email.clone()).unwrap_or_else(|| token.token_id.clone());
-        let (description, verb, what) = access.describe();
-        let query = query.unwrap_or("");
-        let mut data = json!({
-            "eventCategory": ACCESS_CATEGORY,
-            "eventDescription": description,
-            "actionText": format!("{name} {verb} {results} {what} ({path}{}{query})", if query.is_empty() { "" } else { "?" }),
-            "actorName": name,
-            "actorOrgId": principal.org.id.to_string(),
-            "actorOrgName": principal.org.name,
-            "targetId": principal.org.id.to_string(),
-            "targetName": what,
-            "targetType": "AUDIT_TRAIL",
-            "targetOrgId": principal.org.id.to_string(),
-            "targetOrgName": principal.org.name,
-            "trackingId": meta.tracking_id,
-            "tokenId": token.token_id,
-            "request": { "path": path, "query": query },
-            "resultCount": results,
-        });
-        if let Some(email) = &token.email {
-            data["actorEmail"] = json!(email);
-        }
-        if let Some(agent) = &meta.user_agent {
-            data["actorUserAgent"] = json!(agent);
-        }
-        if let Some(peer) = meta.peer {
-            data["actorIp"] = json!(peer.ip().to_string());
-        }
-        let body = json!({
+        let mut body = json!({
             "actorId": person_id(principal),
-            "actorOrgId": principal.org.id.to_string(),
-            "data": data,
+            "actorName": capped(&name),
+            "actorEmail": capped(token.email.as_deref().unwrap_or_default()),
+            "tokenId": token.token_id,
+            "actorIp": meta.peer.map(|p| p.ip().to_string()).unwrap_or_default(),
+            "userAgent": meta.user_agent.as_deref().map(capped).unwrap_or_default(),
+            "method": read.method,
+            "path": capped(read.path),
+            "query": Value::Object(read.query.0),
+            "resultCount": read.results,
+            "trackingId": meta.tracking_id,
         });
+        if let Some(client) = &meta.client_tracking_id {
+            body["clientTrackingId"] = json!(client);
+        }
         Self { org: principal.org.id.clone(), body }
     }
 }
@@ -112,7 +126,10 @@ impl AccessRecord {
 /// Who is asking, as far as the connection tells: taken from any request.
 #[derive(Debug, Clone)]
 pub struct RequestMeta {
+    /// The server's own tracking id of this request.
     pub tracking_id: String,
+    /// The `TrackingID` the client sent, if it was a sane one.
+    pub client_tracking_id: Option<String>,
     pub peer: Option<SocketAddr>,
     pub user_agent: Option<String>,
 }
@@ -121,14 +138,12 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let tracking_id = parts.extensions.get::<TrackingId>().map(|t| t.0.clone()).unwrap_or_default();
+        let ids = parts.extensions.get::<RequestIds>();
+        let tracking_id = ids.map(|i| i.server.clone()).unwrap_or_default();
+        let client_tracking_id = ids.and_then(|i| i.client.clone());
         let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-        let user_agent = parts
-            .headers
-            .get(USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|agent| agent.chars().take(512).collect::<String>());
-        Ok(Self { tracking_id, peer, user_agent })
+        let user_agent = parts.headers.get(USER_AGENT).map(|v| capped(&String::from_utf8_lossy(v.as_bytes())));
+        Ok(Self { tracking_id, client_tracking_id, peer, user_agent })
     }
 }
 
@@ -199,7 +214,7 @@ async fn commit(store: &dyn Store, records: Vec<AccessRecord>) {
         let events: Vec<NormalizedEvent> = bodies
             .into_iter()
             .enumerate()
-            .filter_map(|(index, body)| match normalize(Kind::Admin, &ctx, index, body, uuid::Uuid::new_v4()) {
+            .filter_map(|(index, body)| match normalize(Kind::Access, &ctx, index, body, uuid::Uuid::new_v4()) {
                 Ok(event) => Some(event),
                 Err(error) => {
                     tracing::error!(%error, "an access record could not be normalised");
@@ -212,7 +227,7 @@ async fn commit(store: &dyn Store, records: Vec<AccessRecord>) {
         // backoff for a while rather than drop what readers were promised is recorded.
         let mut delay = Duration::from_millis(100);
         for attempt in 1..=8 {
-            match store.ingest(&org, Kind::Admin, events.clone()).await {
+            match store.ingest(&org, Kind::Access, events.clone()).await {
                 Ok(_) => {
                     metrics::counter!("auditrail_access_records_total").increment(count);
                     break;

@@ -62,8 +62,8 @@ pub struct ServerConfig {
     pub max_concurrent_ingests: usize,
     /// Browser origins allowed by CORS; empty means no CORS headers at all.
     pub cors_origins: Vec<String>,
-    /// Record every read of an org's trail as an event of that org ([`access_log`]).
-    pub meta_audit: bool,
+    /// Record every read of an org's trail in that org's access log ([`access_log`]).
+    pub access_log: bool,
 }
 
 impl Default for ServerConfig {
@@ -78,7 +78,7 @@ impl Default for ServerConfig {
             max_concurrent_requests: 512,
             max_concurrent_ingests: 32,
             cors_origins: Vec::new(),
-            meta_audit: true,
+            access_log: true,
         }
     }
 }
@@ -94,7 +94,7 @@ pub struct AppState {
     pub signer: Option<Arc<log::LogSigner>>,
     pub request_slots: Arc<tokio::sync::Semaphore>,
     pub ingest_slots: Arc<tokio::sync::Semaphore>,
-    /// Where reads are recorded; `None` when meta-audit is off.
+    /// Where reads are recorded; `None` when the access log is off.
     pub access_log: Option<access_log::AccessLog>,
 }
 
@@ -105,7 +105,7 @@ impl AppState {
         let limiter = config.rate_limit.map(|l| Arc::new(ratelimit::Limiter::new(l)));
         let request_slots = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_requests.max(1)));
         let ingest_slots = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_ingests.max(1)));
-        let access_log = config.meta_audit.then(|| access_log::AccessLog::start(store.clone()));
+        let access_log = config.access_log.then(|| access_log::AccessLog::start(store.clone()));
         Ok(Self {
             store,
             config: Arc::new(config),
@@ -118,18 +118,15 @@ impl AppState {
         })
     }
 
-    /// Records one read of an org's trail (meta-audit), if enabled.
+    /// Records one read of an org's trail in its access log, if enabled.
     pub async fn record_access(
         &self,
         principal: &auditrail_store::Principal,
         meta: &access_log::RequestMeta,
-        access: access_log::Access,
-        path: &str,
-        query: Option<&str>,
-        results: usize,
+        read: access_log::Read<'_>,
     ) {
         if let Some(log) = &self.access_log {
-            log.record(access_log::AccessRecord::new(principal, meta, access, path, query, results)).await;
+            log.record(access_log::AccessRecord::new(principal, meta, read)).await;
         }
     }
 

@@ -15,8 +15,17 @@ use crate::error::{ApiError, connect_body, default_message, webex_body};
 
 pub static TRACKING_ID: HeaderName = HeaderName::from_static("trackingid");
 
+/// The tracking id of the response: the client's when it sent a sane one, else the server's.
 #[derive(Debug, Clone)]
 pub struct TrackingId(pub String);
+
+/// Both ids of a request: the one the server generated (always), and the client's (if any). The
+/// access log records the server's, so a client cannot choose what identifies its reads.
+#[derive(Debug, Clone)]
+pub struct RequestIds {
+    pub server: String,
+    pub client: Option<String>,
+}
 
 fn client_tracking_id(request: &Request) -> Option<String> {
     let raw = request.headers().get(&TRACKING_ID)?.to_str().ok()?;
@@ -27,16 +36,18 @@ fn client_tracking_id(request: &Request) -> Option<String> {
 }
 
 pub async fn middleware(mut request: Request, next: Next) -> Response {
-    let tracking_id =
-        client_tracking_id(&request).unwrap_or_else(|| format!("AUDITRAIL_{}", uuid::Uuid::new_v4().hyphenated()));
+    let server_id = format!("AUDITRAIL_{}", uuid::Uuid::new_v4().hyphenated());
+    let client_id = client_tracking_id(&request);
+    let tracking_id = client_id.clone().unwrap_or_else(|| server_id.clone());
     let connect = request.uri().path().starts_with("/connectapi/");
     let route = request
         .extensions()
         .get::<axum::extract::MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = request.method().as_str().to_owned();
-    let span = tracing::info_span!("request", tracking_id = %tracking_id, method = %request.method(), path = %request.uri().path());
+    let span = tracing::info_span!("request", tracking_id = %tracking_id, server_id = %server_id, method = %request.method(), path = %request.uri().path());
     request.extensions_mut().insert(TrackingId(tracking_id.clone()));
+    request.extensions_mut().insert(RequestIds { server: server_id, client: client_id });
     let started = std::time::Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status();

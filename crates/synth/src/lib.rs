@@ -1,21 +1,23 @@
 //! Deterministic synthetic audit events for the demo, the tests and the benchmarks.
 //!
-//! A [`Generator`] produces events of the three kinds auditrail stores, each in the exact wire shape its
-//! Webex API serves and `POST /auditrail/v1/ingest/{kind}` accepts: admin audit events (seed 002),
-//! compliance events (seed 001) and Webex Connect audit logs (seed 003). Benchmarks and tests need data that
-//! looks real (a stable cast of people, skewed activity, business hours, consistent texts, the WXC failure
-//! codes of seed 000) and is reproducible, so:
+//! A [`Generator`] produces events of the four kinds it knows, each in the exact wire shape its Webex API
+//! serves and `POST /auditrail/v1/ingest/{kind}` accepts: admin audit events (seed 002), compliance events
+//! (seed 001), Webex Connect audit logs (seed 003) and security audit events (user sign-ins and sign-outs of
+//! `GET /v1/admin/securityAudit/events`). Benchmarks and tests need data that looks real (a stable cast of
+//! people, skewed activity, business hours, consistent texts, the WXC failure codes of seed 000) and is
+//! reproducible, so:
 //!
 //! - the same [`GeneratorConfig`] gives byte-identical output: everything comes from ChaCha8 seeded with
 //!   `seed`, never from the clock or the OS, and no hash-map order is ever observed;
 //! - each kind draws from its own ChaCha stream, so generating admin events does not shift the compliance
-//!   sequence; the shared cast (people, rooms, devices, Connect services) comes from a fourth stream;
+//!   sequence; the shared cast (people, rooms, devices, Connect services) comes from stream 0, before them;
 //! - the crate depends on no other workspace crate, so any of them can use it in tests.
 
 mod admin;
 mod compliance;
 mod connect;
 mod ids;
+mod security;
 mod time;
 mod world;
 mod wxc;
@@ -29,23 +31,26 @@ pub use ids::webex_id;
 use time::Window;
 use world::World;
 
-/// The three event kinds, named as in the ingest path (`/auditrail/v1/ingest/{kind}`).
+/// The event kinds, named as in the ingest path (`/auditrail/v1/ingest/{kind}`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kind {
     Admin,
     Compliance,
     Connect,
+    /// Security audit events: user sign-ins and sign-outs (`GET /v1/admin/securityAudit/events`).
+    Security,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Admin, Kind::Compliance, Kind::Connect];
+    pub const ALL: [Kind; 4] = [Kind::Admin, Kind::Compliance, Kind::Connect, Kind::Security];
 
-    /// `admin`, `compliance` or `connect`.
+    /// `admin`, `compliance`, `connect` or `security`.
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Admin => "admin",
             Kind::Compliance => "compliance",
             Kind::Connect => "connect",
+            Kind::Security => "security",
         }
     }
 
@@ -55,6 +60,7 @@ impl Kind {
             Kind::Admin => 1,
             Kind::Compliance => 2,
             Kind::Connect => 3,
+            Kind::Security => 4,
         }
     }
 }
@@ -88,6 +94,7 @@ pub struct Generator {
     admin: ChaCha8Rng,
     compliance: ChaCha8Rng,
     connect: ChaCha8Rng,
+    security: ChaCha8Rng,
 }
 
 fn stream(seed: u64, stream: u64) -> ChaCha8Rng {
@@ -105,6 +112,7 @@ impl Generator {
             admin: stream(cfg.seed, Kind::Admin.stream()),
             compliance: stream(cfg.seed, Kind::Compliance.stream()),
             connect: stream(cfg.seed, Kind::Connect.stream()),
+            security: stream(cfg.seed, Kind::Security.stream()),
         }
     }
 
@@ -138,6 +146,7 @@ impl Generator {
             Kind::Admin => &mut self.admin,
             Kind::Compliance => &mut self.compliance,
             Kind::Connect => &mut self.connect,
+            Kind::Security => &mut self.security,
         };
         let created = self.window.sample(rng);
         let id = ids::random_id(rng, "EVENT");
@@ -145,6 +154,7 @@ impl Generator {
             Kind::Admin => admin::event(&self.world, rng, id, created),
             Kind::Compliance => compliance::event(&self.world, rng, id, created),
             Kind::Connect => connect::event(&self.world, rng, id, created),
+            Kind::Security => security::event(&self.world, rng, id, created),
         };
         (created, event)
     }

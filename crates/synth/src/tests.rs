@@ -1,4 +1,4 @@
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
@@ -86,9 +86,14 @@ fn kinds_draw_from_independent_streams() {
     let mut mixed = Generator::new(config(3));
     mixed.events(Kind::Admin, 120);
     mixed.events(Kind::Connect, 40);
+    mixed.events(Kind::Security, 80);
     let after_others = mixed.events(Kind::Compliance, 100);
     let alone = Generator::new(config(3)).events(Kind::Compliance, 100);
     assert_eq!(text(&after_others), text(&alone));
+    let security_after_others = mixed.events(Kind::Security, 50);
+    let mut security_alone = Generator::new(config(3));
+    security_alone.events(Kind::Security, 80);
+    assert_eq!(text(&security_after_others), text(&security_alone.events(Kind::Security, 50)));
 }
 
 #[test]
@@ -319,6 +324,110 @@ fn connect_logs_have_the_seed_shape() {
         assert!(!roles.is_empty() && roles.iter().all(Value::is_string));
     }
     assert!((120..=300).contains(&errors), "{errors} errors in 2000 (expected ~10%)");
+}
+
+#[test]
+fn security_events_are_deterministic() {
+    assert_eq!(Kind::Security.as_str(), "security");
+    assert_eq!(Kind::ALL.len(), 4);
+    let run = |seed: u64| {
+        let mut g = Generator::new(config(seed));
+        let bulk = text(&g.events(Kind::Security, 500));
+        let slice = text(&g.events_between(Kind::Security, 50, START, START + DAY_MS - 1));
+        (bulk, slice, g.next_event(Kind::Security))
+    };
+    assert_eq!(run(23), run(23));
+    assert_ne!(run(23).0, run(24).0);
+}
+
+#[test]
+fn security_events_have_the_api_shape_and_a_realistic_mix() {
+    let cfg = config(19);
+    let mut g = Generator::new(cfg.clone());
+    let events = g.events(Kind::Security, 2000);
+    let cast: BTreeMap<&str, &world::Person> = g.world.people.iter().map(|p| (p.id.as_str(), p)).collect();
+    let (mut sign_ins, mut sign_outs, mut failed) = (0usize, 0usize, 0usize);
+    let (mut unusual_failed, mut unusual_ok) = (0usize, 0usize);
+    let mut reasons = BTreeSet::new();
+    let mut agents = BTreeSet::new();
+    let mut signed_in_actors = BTreeSet::new();
+    let mut signed_out_actors = BTreeSet::new();
+    for e in &events {
+        let top = e.as_object().expect("event object");
+        let keys: BTreeSet<&str> = top.keys().map(String::as_str).collect();
+        assert_eq!(keys, BTreeSet::from(["id", "actorId", "actorOrgId", "created", "data"]));
+        for key in ["id", "actorId", "actorOrgId", "created"] {
+            assert!(top.get(key).is_some_and(Value::is_string), "{key} not a string");
+        }
+        let data = e.get("data").and_then(Value::as_object).expect("data object");
+        let keys: BTreeSet<&str> = data.keys().map(String::as_str).collect();
+        let expected = [
+            "actorOrgName",
+            "eventDescription",
+            "actorName",
+            "actorEmail",
+            "actorUserAgent",
+            "trackingId",
+            "eventCategory",
+            "actorIp",
+            "actionText",
+        ];
+        assert_eq!(keys, BTreeSet::from(expected));
+        for key in expected {
+            assert!(!s(e, &format!("/data/{key}")).is_empty(), "empty data.{key}");
+        }
+        assert_eq!(s(e, "/actorOrgId"), cfg.org_id);
+        assert_eq!(s(e, "/data/actorOrgName"), "Acme Inc.");
+        assert!(parse_ts(s(e, "/created")).is_some());
+        assert!(decode_id(s(e, "/id")).starts_with("ciscospark://us/EVENT/"));
+        let tracking = s(e, "/data/trackingId");
+        assert!(tracking.starts_with("ATLAS_") && tracking.ends_with("_0") && tracking.len() == 44, "{tracking}");
+        let ip: Vec<u8> = s(e, "/data/actorIp").split('.').map(|o| o.parse().expect("IPv4 octet")).collect();
+        assert_eq!(ip.len(), 4);
+
+        let actor = cast.get(s(e, "/actorId")).expect("actorId of a person of the cast");
+        let name = s(e, "/data/actorName");
+        assert_eq!((name, s(e, "/data/actorEmail")), (actor.name.as_str(), actor.email.as_str()));
+        let usual_ip = s(e, "/data/actorIp") == actor.ip;
+        agents.insert(s(e, "/data/actorUserAgent").to_owned());
+
+        let (description, action) = (s(e, "/data/eventDescription"), s(e, "/data/actionText"));
+        match s(e, "/data/eventCategory") {
+            "LOGOUT" => {
+                sign_outs += 1;
+                assert_eq!(description, "User signed out");
+                assert_eq!(action, format!("{name} signed out of organization Acme Inc."));
+                unusual_ok += usize::from(!usual_ip);
+                signed_out_actors.insert(actor.id.as_str());
+            }
+            "LOGINS" if description == "User sign-in failed" => {
+                sign_ins += 1;
+                failed += 1;
+                let reason = action
+                    .strip_prefix(&format!("{name} failed to sign in to Acme Inc.: "))
+                    .unwrap_or_else(|| panic!("failed actionText: {action}"));
+                reasons.insert(reason.to_owned());
+                unusual_failed += usize::from(!usual_ip);
+            }
+            "LOGINS" => {
+                sign_ins += 1;
+                assert_eq!(description, "User signed in");
+                assert_eq!(action, format!("{name} signed into organization Acme Inc."));
+                unusual_ok += usize::from(!usual_ip);
+                signed_in_actors.insert(actor.id.as_str());
+            }
+            other => panic!("unexpected eventCategory {other}"),
+        }
+    }
+    assert!(sign_ins > 0 && sign_outs > 0, "both categories present");
+    assert!((1000..=1400).contains(&sign_ins), "{sign_ins} sign-ins of 2000 (expected ~60%)");
+    assert!(failed * 100 >= sign_ins * 4 && failed * 100 <= sign_ins * 12, "{failed} of {sign_ins} sign-ins failed");
+    assert!(reasons.contains("invalid password") && reasons.len() >= 3, "{reasons:?}");
+    // Failed sign-ins come from unusual addresses far more often than normal sessions do.
+    assert!(unusual_failed * (2000 - failed) > 5 * unusual_ok * failed, "{unusual_failed}/{failed} vs {unusual_ok}");
+    assert!(signed_out_actors.is_subset(&signed_in_actors), "sign-outs only by people who signed in");
+    assert!(agents.iter().any(|a| a.starts_with("Webex/")) && agents.iter().any(|a| a.starts_with("Mozilla/5.0")));
+    assert!(agents.len() >= 6, "{} distinct agents", agents.len());
 }
 
 #[test]

@@ -34,7 +34,7 @@ pub async fn query(api: &Api, f: &FilterArgs, default_days: i64, max: Option<u32
         }
         Ok(())
     };
-    only(!f.categories.is_empty(), "--category", &[Kind::Admin, Kind::Connect])?;
+    only(!f.categories.is_empty(), "--category", &[Kind::Admin, Kind::Security, Kind::Connect])?;
     only(f.resource.is_some(), "--resource", &[Kind::Compliance])?;
     only(f.event_type.is_some(), "--type", &[Kind::Compliance])?;
     only(f.service_type.is_some(), "--service-type", &[Kind::Compliance])?;
@@ -66,7 +66,7 @@ pub async fn query(api: &Api, f: &FilterArgs, default_days: i64, max: Option<u32
     {
         bail!("--from ({from}) is after --to ({to})");
     }
-    let org = if kind == Kind::Admin {
+    let org = if matches!(kind, Kind::Admin | Kind::Security) {
         let me = api.get_json(api.url("/v1/people/me")).await.context("cannot find the token's organization")?;
         let Some(org) = me.get("orgId").and_then(Value::as_str) else {
             bail!("/v1/people/me did not name an orgId");
@@ -95,7 +95,7 @@ pub async fn query(api: &Api, f: &FilterArgs, default_days: i64, max: Option<u32
 fn big_page(kind: Kind) -> u32 {
     match kind {
         Kind::Admin => 200,
-        Kind::Compliance => 1000,
+        Kind::Compliance | Kind::Security | Kind::Access => 1000,
         Kind::Connect => 2000,
     }
 }
@@ -266,6 +266,36 @@ fn csv_columns(kind: Kind) -> &'static [(&'static str, &'static str)] {
             ("orgId", "/orgId"),
             ("data", "/data"),
         ],
+        Kind::Security => &[
+            ("id", "/id"),
+            ("created", "/created"),
+            ("actorId", "/actorId"),
+            ("actorEmail", "/data/actorEmail"),
+            ("actorName", "/data/actorName"),
+            ("actorIp", "/data/actorIp"),
+            ("actorUserAgent", "/data/actorUserAgent"),
+            ("actorOrgId", "/actorOrgId"),
+            ("eventCategory", "/data/eventCategory"),
+            ("eventDescription", "/data/eventDescription"),
+            ("actionText", "/data/actionText"),
+            ("trackingId", "/data/trackingId"),
+        ],
+        Kind::Access => &[
+            ("id", "/id"),
+            ("created", "/created"),
+            ("actorId", "/actorId"),
+            ("actorName", "/actorName"),
+            ("actorEmail", "/actorEmail"),
+            ("tokenId", "/tokenId"),
+            ("actorIp", "/actorIp"),
+            ("userAgent", "/userAgent"),
+            ("method", "/method"),
+            ("path", "/path"),
+            ("query", "/query"),
+            ("resultCount", "/resultCount"),
+            ("trackingId", "/trackingId"),
+            ("clientTrackingId", "/clientTrackingId"),
+        ],
         Kind::Connect => &[
             ("id", "/id"),
             ("created", "/created"),
@@ -336,6 +366,20 @@ fn table_columns(kind: Kind) -> &'static [TableColumn] {
             ("TYPE", &["/type"], 7),
             ("ACTOR", &["/data/personEmail", "/data/host/email", "/data/ownerEmail", "/actorId"], 32),
             ("ID", &["/id"], 0),
+        ],
+        Kind::Security => &[
+            ("CREATED", &["/created"], 24),
+            ("CATEGORY", &["/data/eventCategory"], 8),
+            ("ACTOR", &["/data/actorEmail", "/data/actorName", "/actorId"], 32),
+            ("IP", &["/data/actorIp"], 15),
+            ("ACTION", &["/data/actionText", "/data/eventDescription"], 0),
+        ],
+        Kind::Access => &[
+            ("CREATED", &["/created"], 24),
+            ("READER", &["/actorEmail", "/actorName", "/actorId"], 32),
+            ("RESULTS", &["/resultCount"], 7),
+            ("PATH", &["/path"], 40),
+            ("QUERY", &["/query"], 0),
         ],
         Kind::Connect => &[
             ("CREATED", &["/created"], 24),

@@ -167,7 +167,7 @@ async fn pull_kind(ctx: &PullCtx, kind: Kind) -> anyhow::Result<Summary> {
     }
     let query = Query {
         kind,
-        org: (kind == Kind::Admin).then(|| ctx.org_raw.clone()),
+        org: matches!(kind, Kind::Admin | Kind::Security).then(|| ctx.org_raw.clone()),
         from: Some(from),
         to: ctx.now,
         actors: Vec::new(),
@@ -179,7 +179,7 @@ async fn pull_kind(ctx: &PullCtx, kind: Kind) -> anyhow::Result<Summary> {
         range: None,
         max: Some(ctx.max.unwrap_or(match kind {
             Kind::Admin => 200,
-            Kind::Compliance | Kind::Connect => BATCH as u32,
+            Kind::Compliance | Kind::Connect | Kind::Security | Kind::Access => BATCH as u32,
         })),
     };
     let mut walker = Walker::new(&ctx.source, query)?;

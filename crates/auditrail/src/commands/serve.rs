@@ -33,7 +33,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         request_timeout: Duration::from_secs(args.hardening.request_timeout.max(1)),
         max_concurrent_requests: args.hardening.max_concurrent_requests.max(1),
         max_concurrent_ingests: args.hardening.max_concurrent_ingests.max(1),
-        meta_audit: args.hardening.meta_audit,
+        access_log: args.hardening.access_log,
         cors_origins: args
             .hardening
             .cors_origins

@@ -105,9 +105,7 @@ impl Server {
             .expect("client");
         for _ in 0..5 {
             let listen = format!("127.0.0.1:{}", free_port());
-            // Mirrors are compared event for event: the pull's own reads, recorded by meta-audit,
-            // would make the source grow while it is mirrored.
-            let mut child = command(&["serve", "--data", &data, "--listen", &listen, "--meta-audit", "false"])
+            let mut child = command(&["serve", "--data", &data, "--listen", &listen])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()

@@ -39,7 +39,7 @@ struct Server {
 impl Server {
     async fn start(store: &[&str]) -> Server {
         let port = free_port();
-        let mut args = vec!["serve", "--rate-limit", "0", "--meta-audit", "false", "--checkpoint-seconds", "1"];
+        let mut args = vec!["serve", "--rate-limit", "0", "--access-log", "false", "--checkpoint-seconds", "1"];
         args.extend_from_slice(store);
         let listen = format!("127.0.0.1:{port}");
         args.extend_from_slice(&["--listen", &listen]);

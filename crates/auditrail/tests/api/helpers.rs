@@ -438,3 +438,42 @@ pub fn auditrail_command(args: &[&str]) -> std::process::Command {
     }
     cmd
 }
+
+pub const SECURITY_EVENTS: &str = "/v1/admin/securityAudit/events";
+
+pub fn security_event(created: &str, category: &str, actor: &str) -> Value {
+    json!({
+        "id": event_id(),
+        "actorId": actor,
+        "actorOrgId": "Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi9hY21l",
+        "created": created,
+        "data": {
+            "eventCategory": category,
+            "actorName": actor,
+            "actorEmail": format!("{actor}@example.com"),
+            "actorIp": "198.51.100.7",
+            "actorUserAgent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0",
+            "actorOrgName": "Acme",
+            "trackingId": format!("ATLAS_{}_0", uuid::Uuid::new_v4()),
+            "eventDescription": "User signed in",
+            "actionText": format!("{actor} signed into organization Acme"),
+        }
+    })
+}
+
+impl TestApp {
+    /// The security-audit path for this app's org over `[start, end]`, plus `extra` (already encoded).
+    pub fn security_path(&self, start: &str, end: &str, extra: &str) -> String {
+        let mut path = format!(
+            "{SECURITY_EVENTS}?orgId={}&startTime={}&endTime={}",
+            enc(&self.org.to_string()),
+            enc(start),
+            enc(end)
+        );
+        if !extra.is_empty() {
+            path.push('&');
+            path.push_str(extra);
+        }
+        path
+    }
+}

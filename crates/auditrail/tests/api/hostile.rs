@@ -302,7 +302,7 @@ fn ingest_item() -> Value {
 
 #[tokio::test]
 async fn every_endpoint_times_every_hostile_input() {
-    let config = ServerConfig { rate_limit: None, meta_audit: false, ..ServerConfig::default() };
+    let config = ServerConfig { rate_limit: None, access_log: false, ..ServerConfig::default() };
     let app = spawn_app_with(config).await;
     // Some data, and a cursor that belongs to another query.
     let seed: Vec<Value> =

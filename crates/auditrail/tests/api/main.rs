@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod access_log;
 mod admin_audit;
 mod cli;
 mod client;
@@ -14,7 +15,7 @@ mod hardening;
 mod hostile;
 mod identity;
 mod ingest;
-mod meta_audit;
 mod replicas;
 mod secrets;
+mod security_audit;
 mod verify;

@@ -44,8 +44,8 @@ impl Server {
         let child = Command::new(BIN)
             .arg("serve")
             .args(args)
-            // These tests count log entries exactly; reads recorded by meta-audit would add some.
-            .args(["--listen", &listen, "--meta-audit", "false"])
+            // These tests count log entries exactly; access records, written on every read, would add some.
+            .args(["--listen", &listen, "--access-log", "false"])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())

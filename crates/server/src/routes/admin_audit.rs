@@ -1,19 +1,19 @@
 //! `GET /v1/adminAudit/events` and `GET /v1/adminAudit/eventCategories` (SPEC 2.1, 2.2).
 
 use auditrail_core::query::{filter_value, parse_offset};
-use auditrail_core::{
-    Category, Cursor, Endpoint, EventQuery, Filters, Kind, OrgId, PageSize, Position, Scope, TimeRange, Timestamp,
-};
+use auditrail_core::{Category, Endpoint, Filters, Kind, OrgId, PageSize, Scope, TimeRange, Timestamp};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::listing::{NormalisedQuery, envelope, json, list_response};
+use super::listing::{Listing, NormalisedQuery, json};
 use crate::AppState;
-use crate::access_log::{Access, RequestMeta};
+use crate::access_log::RequestMeta;
 use crate::auth::{TokenHeaders, authorize};
 use crate::error::ApiError;
 use crate::params::QueryParams;
+
+const KNOWN: &[&str] = &["orgId", "from", "to", "actorId", "max", "offset", "eventCategories", "cursor"];
 
 pub async fn list(
     State(state): State<AppState>,
@@ -32,44 +32,28 @@ pub async fn list(
     let categories = Category::parse_list(q.all("eventCategories"), "eventCategories")?;
     let range = TimeRange::admin(from, to)?;
     let joined: Vec<&str> = categories.iter().map(Category::as_str).collect();
-    let normalised = NormalisedQuery {
-        endpoint: Endpoint::AdminAudit,
-        org: org.clone(),
-        path: "/v1/adminAudit/events",
-        filters: vec![
-            ("orgId", org.to_string()),
-            ("from", from.to_string()),
-            ("to", to.to_string()),
-            ("actorId", actor.clone().unwrap_or_default()),
-            ("eventCategories", joined.join(",")),
-        ],
-    };
-    let cursor = q
-        .optional("cursor")?
-        .map(|c| Cursor::decode(c, &state.cursor_key, normalised.digest(), "cursor"))
-        .transpose()?;
-    if org != principal.org.id {
-        return Err(ApiError::forbidden("The orgId does not match the organization of this token."));
-    }
-    let (position, snapshot) = match cursor {
-        Some(c) => (Position::After { created: c.last_created, seq: c.last_seq }, Some(c.snapshot)),
-        None => (Position::Offset(offset), None),
-    };
-    let query = EventQuery {
+    let listing = Listing {
+        query: NormalisedQuery {
+            endpoint: Endpoint::AdminAudit,
+            org: org.clone(),
+            path: "/v1/adminAudit/events",
+            filters: vec![
+                ("orgId", org.to_string()),
+                ("from", from.to_string()),
+                ("to", to.to_string()),
+                ("actorId", actor.clone().unwrap_or_default()),
+                ("eventCategories", joined.join(",")),
+            ],
+        },
         kind: Kind::Admin,
         range,
         filters: Filters { actor_ids: actor.into_iter().collect(), categories, ..Filters::default() },
-        position,
-        snapshot,
-        limit: max.get(),
-        with_total: false,
+        max,
+        offset,
+        offset_in_link: true,
+        recorded: Some(KNOWN),
     };
-    let page = state.store.events(&org, &query).await?;
-    let next_offset = offset.saturating_add(page.items.len() as u64);
-    let link = normalised.next_link(&state, &headers, &page, max.sent(), Some(next_offset))?;
-    let access = Access::List("admin audit events");
-    state.record_access(&principal, &meta, access, normalised.path, raw.as_deref(), page.items.len()).await;
-    Ok(list_response(envelope("", "items", &page.items), link))
+    listing.respond(&state, &headers, &q, &principal, &meta).await
 }
 
 pub async fn categories(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {

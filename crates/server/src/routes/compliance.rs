@@ -2,19 +2,20 @@
 
 use auditrail_core::query::{filter_value, parse_offset};
 use auditrail_core::{
-    Cursor, Endpoint, EventId, EventQuery, EventType, Filters, Kind, PageSize, Position, Resource, Scope, ServiceType,
-    TimeRange, Timestamp,
+    Endpoint, EventId, EventType, Filters, Kind, PageSize, Resource, Scope, ServiceType, TimeRange, Timestamp,
 };
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::listing::{NormalisedQuery, envelope, json, list_response};
+use super::listing::{Listing, NormalisedQuery, json};
 use crate::AppState;
-use crate::access_log::{Access, RequestMeta};
+use crate::access_log::{Read, RecordedQuery, RequestMeta};
 use crate::auth::{TokenHeaders, authorize};
 use crate::error::ApiError;
 use crate::params::QueryParams;
+
+const KNOWN: &[&str] = &["resource", "type", "actorId", "from", "to", "max", "serviceType", "offset", "cursor"];
 
 pub async fn list(
     State(state): State<AppState>,
@@ -39,42 +40,30 @@ pub async fn list(
         ));
     }
     let org = principal.org.id.clone();
-    let normalised = NormalisedQuery {
-        endpoint: Endpoint::ComplianceEvents,
-        org: org.clone(),
-        path: "/v1/events",
-        filters: vec![
-            ("resource", resource.map(|r| r.as_str().to_owned()).unwrap_or_default()),
-            ("type", event_type.map(|t| t.as_str().to_owned()).unwrap_or_default()),
-            ("actorId", actor.clone().unwrap_or_default()),
-            ("from", from.map(|f| f.to_string()).unwrap_or_default()),
-            // The effective end, so that every page of a walk without `to` uses the first page's "now".
-            ("to", range.to().to_string()),
-            ("serviceType", service_type.map(|s| s.as_str().to_owned()).unwrap_or_default()),
-        ],
-    };
-    let cursor = q
-        .optional("cursor")?
-        .map(|c| Cursor::decode(c, &state.cursor_key, normalised.digest(), "cursor"))
-        .transpose()?;
-    let (position, snapshot) = match cursor {
-        Some(c) => (Position::After { created: c.last_created, seq: c.last_seq }, Some(c.snapshot)),
-        None => (Position::Offset(offset), None),
-    };
-    let query = EventQuery {
+    let listing = Listing {
+        query: NormalisedQuery {
+            endpoint: Endpoint::ComplianceEvents,
+            org,
+            path: "/v1/events",
+            filters: vec![
+                ("resource", resource.map(|r| r.as_str().to_owned()).unwrap_or_default()),
+                ("type", event_type.map(|t| t.as_str().to_owned()).unwrap_or_default()),
+                ("actorId", actor.clone().unwrap_or_default()),
+                ("from", from.map(|f| f.to_string()).unwrap_or_default()),
+                // The effective end, so that every page of a walk without `to` uses the first page's "now".
+                ("to", range.to().to_string()),
+                ("serviceType", service_type.map(|s| s.as_str().to_owned()).unwrap_or_default()),
+            ],
+        },
         kind: Kind::Compliance,
         range,
         filters: Filters { actor_ids: actor.into_iter().collect(), resource, event_type, ..Filters::default() },
-        position,
-        snapshot,
-        limit: max.get(),
-        with_total: false,
+        max,
+        offset,
+        offset_in_link: false,
+        recorded: Some(KNOWN),
     };
-    let page = state.store.events(&org, &query).await?;
-    let link = normalised.next_link(&state, &headers, &page, max.sent(), None)?;
-    let access = Access::List("compliance events");
-    state.record_access(&principal, &meta, access, normalised.path, raw.as_deref(), page.items.len()).await;
-    Ok(list_response(envelope("", "items", &page.items), link))
+    listing.respond(&state, &headers, &q, &principal, &meta).await
 }
 
 pub async fn get_one(
@@ -88,7 +77,8 @@ pub async fn get_one(
     match state.store.event_by_id(&principal.org.id, Kind::Compliance, &id).await? {
         Some(event) => {
             let path = format!("/v1/events/{}", id.as_str());
-            state.record_access(&principal, &meta, Access::Fetch("compliance event"), &path, None, 1).await;
+            let read = Read { method: "GET", path: &path, query: RecordedQuery::default(), results: 1 };
+            state.record_access(&principal, &meta, read).await;
             Ok(json(StatusCode::OK, event.body))
         }
         None => Err(ApiError::not_found("The requested event could not be found.")),

@@ -11,11 +11,13 @@ use serde_json::Value;
 
 use super::listing::{envelope, json};
 use crate::AppState;
-use crate::access_log::{Access, RequestMeta};
+use crate::access_log::{Read, RecordedQuery, RequestMeta};
 use crate::auth::{TokenHeaders, authorize};
 use crate::error::ApiError;
 use crate::tracking::TrackingId;
 
+/// The members of an export request, as recorded in the access log.
+const KNOWN: &[&str] = &["range", "from", "to", "offset", "max", "eventCategories", "actorIds", "adminRoles"];
 const MAX_REQUEST_BYTES: usize = 64 * 1024;
 const DAY_MS: i64 = 86_400_000;
 const MAX_RANGE_DAYS: i64 = 365;
@@ -66,11 +68,24 @@ pub async fn export(
         with_total: true,
     };
     let page = state.store.events(&principal.org.id, &query).await?;
-    // The request is a JSON body, recorded compactly as the query.
-    let asked = Value::Object(request).to_string();
-    let access = Access::List("Connect audit logs");
-    let path = "/connectapi/v1/auditManager/audit-logs/export";
-    state.record_access(&principal, &meta, access, path, Some(&asked), page.items.len()).await;
+    // The request is a JSON body: its known members are recorded as the query (text as sent,
+    // numbers and lists in their JSON form), capped like any recorded parameter.
+    let asked: Vec<(&str, String)> = KNOWN
+        .iter()
+        .filter_map(|name| {
+            request.get(*name).map(|v| match v {
+                Value::String(s) => (*name, s.clone()),
+                other => (*name, other.to_string()),
+            })
+        })
+        .collect();
+    let read = Read {
+        method: "POST",
+        path: "/connectapi/v1/auditManager/audit-logs/export",
+        query: RecordedQuery::from_pairs(asked.iter().map(|(k, v)| (*k, v.as_str()))),
+        results: page.items.len(),
+    };
+    state.record_access(&principal, &meta, read).await;
     let transid = tracking.map(|t| t.0.0).unwrap_or_default();
     let members = format!(
         "\"code\":\"0\",\"description\":\"success\",\"transid\":{},\"totalRecords\":{},\"resultSize\":{},",

@@ -49,8 +49,18 @@ pub async fn ingest(
     body: Body,
 ) -> Result<Response, ApiError> {
     let principal = authorize(&state, &headers, TokenHeaders::Webex, Scope::Ingest).await?;
-    let kind = Kind::parse(&kind)
-        .ok_or_else(|| ApiError::not_found("Unknown event kind: use admin, compliance or connect."))?;
+    let kind = match Kind::parse_ingestible(&kind) {
+        Some(kind) => kind,
+        None if Kind::parse(&kind).is_some() => {
+            return Err(ApiError::not_found(format!(
+                "Events of kind '{kind}' are written by the server itself and cannot be ingested."
+            )));
+        }
+        None => {
+            let kinds: Vec<&str> = Kind::INGESTIBLE.iter().map(|k| k.as_str()).collect();
+            return Err(ApiError::not_found(format!("Unknown event kind: use {}.", kinds.join(", "))));
+        }
+    };
     let format = format(&headers)?;
     // Taken before the body is read: bodies in memory are bounded by slots × body limit.
     let Ok(_slot) = state.ingest_slots.clone().try_acquire_owned() else {

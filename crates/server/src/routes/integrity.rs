@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::listing::json;
 use crate::AppState;
-use crate::access_log::{Access, RequestMeta};
+use crate::access_log::{Read, RecordedQuery, RequestMeta};
 use crate::auth::{TokenHeaders, authenticate, require};
 use crate::error::ApiError;
 use crate::log::LogSigner;
@@ -44,6 +44,10 @@ async fn reader(state: &AppState, headers: &HeaderMap) -> Result<auditrail_store
             "Reading the log needs audit:events_read, spark-compliance:events_read or auditrail:admin.",
         ))
     }
+}
+
+fn kind_names() -> String {
+    Kind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 fn size_param(q: &QueryParams, name: &str) -> Result<Option<u64>, ApiError> {
@@ -135,7 +139,7 @@ pub async fn inclusion(
         .optional("kind")?
         .map(|k| {
             Kind::parse(k)
-                .ok_or_else(|| ApiError::bad_request("Invalid parameter 'kind': use admin, compliance or connect"))
+                .ok_or_else(|| ApiError::bad_request(format!("Invalid parameter 'kind': use {}", kind_names())))
         })
         .transpose()?;
     let org = &principal.org.id;
@@ -241,8 +245,13 @@ pub async fn log(
     for (seq, leaf) in stubs {
         body.push_str(&format!("{{\"deleted\":true,\"leaf\":\"{}\",\"seq\":{seq}}}\n", b64(&leaf)));
     }
-    let access = Access::Export("log entries");
-    state.record_access(&principal, &meta, access, "/auditrail/v1/log", raw.as_deref(), page.len()).await;
+    let read = Read {
+        method: "GET",
+        path: "/auditrail/v1/log",
+        query: RecordedQuery::from_params(&q, &["after", "limit"]),
+        results: page.len(),
+    };
+    state.record_access(&principal, &meta, read).await;
     let mut response =
         (StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"))], body)
             .into_response();

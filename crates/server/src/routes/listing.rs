@@ -1,15 +1,82 @@
-//! What the list endpoints share: the JSON envelope built from stored bodies without re-encoding
-//! them, and the `Link` header.
+//! What the list endpoints share: the steps after parsing (cursor, org check, store query, `Link`,
+//! access log), the JSON envelope built from stored bodies without re-encoding them, and the
+//! `Link` header.
 
 use auditrail_core::cursor::query_digest;
-use auditrail_core::{Cursor, Endpoint, OrgId};
-use auditrail_store::{EventPage, StoredEvent};
+use auditrail_core::{Cursor, Endpoint, EventQuery, Filters, Kind, OrgId, PageSize, Position, TimeRange};
+use auditrail_store::{EventPage, Principal, StoredEvent};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
+use crate::access_log::{Read, RecordedQuery, RequestMeta};
 use crate::error::ApiError;
+use crate::params::QueryParams;
 use crate::urls::{request_base, with_query};
+
+/// A parsed `{"items":[…]}` listing with `Link` paging: what a handler hands over once every
+/// parameter is a domain value.
+pub struct Listing {
+    pub query: NormalisedQuery,
+    pub kind: Kind,
+    pub range: TimeRange,
+    pub filters: Filters,
+    pub max: PageSize,
+    /// The requested offset; admin audit also repeats the next one in its links (webexpythonsdk
+    /// re-adds a missing original parameter, so it must be there).
+    pub offset: u64,
+    pub offset_in_link: bool,
+    /// The endpoint's known parameters, recorded in the access log; `None`: reads are not
+    /// recorded (the access log's own listing).
+    pub recorded: Option<&'static [&'static str]>,
+}
+
+impl Listing {
+    /// Continues the walk a `cursor` names (refused when it does not match this query), checks the
+    /// org, reads one page, records the read and renders it.
+    pub async fn respond(
+        self,
+        state: &AppState,
+        headers: &HeaderMap,
+        q: &QueryParams,
+        principal: &Principal,
+        meta: &RequestMeta,
+    ) -> Result<Response, ApiError> {
+        let cursor = q
+            .optional("cursor")?
+            .map(|c| Cursor::decode(c, &state.cursor_key, self.query.digest(), "cursor"))
+            .transpose()?;
+        if self.query.org != principal.org.id {
+            return Err(ApiError::forbidden("The orgId does not match the organization of this token."));
+        }
+        let (position, snapshot) = match cursor {
+            Some(c) => (Position::After { created: c.last_created, seq: c.last_seq }, Some(c.snapshot)),
+            None => (Position::Offset(self.offset), None),
+        };
+        let query = EventQuery {
+            kind: self.kind,
+            range: self.range,
+            filters: self.filters,
+            position,
+            snapshot,
+            limit: self.max.get(),
+            with_total: false,
+        };
+        let page = state.store.events(&self.query.org, &query).await?;
+        let next_offset = self.offset_in_link.then(|| self.offset.saturating_add(page.items.len() as u64));
+        let link = self.query.next_link(state, headers, &page, self.max.sent(), next_offset)?;
+        if let Some(known) = self.recorded {
+            let read = Read {
+                method: "GET",
+                path: self.query.path,
+                query: RecordedQuery::from_params(q, known),
+                results: page.items.len(),
+            };
+            state.record_access(principal, meta, read).await;
+        }
+        Ok(list_response(envelope("", "items", &page.items), link))
+    }
+}
 
 /// `{"<key>":[…stored bodies…]}` plus extra top-level members rendered before the list.
 pub fn envelope(prefix_members: &str, key: &str, items: &[StoredEvent]) -> String {

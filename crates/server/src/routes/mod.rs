@@ -2,6 +2,7 @@
 //! domain types in the documented order (so the first bad one is the one reported), asks the
 //! store, and renders.
 
+mod access;
 mod admin_audit;
 mod compliance;
 mod connect;
@@ -10,6 +11,7 @@ mod identity;
 mod ingest;
 mod integrity;
 mod listing;
+mod security_audit;
 
 use axum::Router;
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -28,6 +30,7 @@ pub fn router(state: AppState) -> Router {
     let router = Router::new()
         .route("/v1/adminAudit/events", get(admin_audit::list))
         .route("/v1/adminAudit/eventCategories", get(admin_audit::categories))
+        .route("/v1/admin/securityAudit/events", get(security_audit::list))
         .route("/v1/events", get(compliance::list))
         .route("/v1/events/{event_id}", get(compliance::get_one))
         .route("/connectapi/v1/auditManager/audit-logs/export", post(connect::export))
@@ -35,6 +38,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/organizations", get(identity::organizations))
         .route("/v1/organizations/{org_id}", get(identity::organization))
         .route("/auditrail/v1/ingest/{kind}", post(ingest::ingest))
+        .route("/auditrail/v1/access", get(access::list))
         .route("/auditrail/v1/keys", get(integrity::keys))
         .route("/auditrail/v1/log", get(integrity::log))
         .route("/auditrail/v1/retention/run", post(integrity::retention_run))
