@@ -284,6 +284,11 @@ fn all_filter_combinations() -> Vec<(Kind, Filters)> {
         for categories in [vec![], vec![cat("LOGINS")], vec![cat("LOGINS"), cat("USERS")]] {
             combos.push((Kind::Admin, Filters { actor_ids: actor.clone(), categories, ..Filters::default() }));
         }
+        for categories in [vec![], vec![cat("LOGINS")], vec![cat("LOGINS"), cat("LOGOUT")]] {
+            combos.push((Kind::Security, Filters { actor_ids: actor.clone(), categories, ..Filters::default() }));
+        }
+        // The access log filters on the reader only.
+        combos.push((Kind::Access, Filters { actor_ids: actor.clone(), ..Filters::default() }));
     }
     for actor in [vec![], vec!["A".to_owned()]] {
         for resource in [None, Some(Resource::CallRecords)] {

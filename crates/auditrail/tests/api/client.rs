@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 const READ_SCOPES: &str = "audit:events_read,spark-compliance:events_read";
-const KINDS: [&str; 3] = ["admin", "compliance", "connect"];
+const KINDS: [&str; 4] = ["admin", "compliance", "connect", "security"];
 
 /// The binary with a clean environment: nothing of the developer's AUDITRAIL_* leaks in.
 fn command(args: &[&str]) -> Command {
@@ -136,10 +136,15 @@ impl Server {
             }
         };
         match kind {
-            "admin" | "compliance" => {
+            "admin" | "compliance" | "security" => {
+                let org = urlencode(&self.org);
                 let mut url = if kind == "admin" {
-                    let org = urlencode(&self.org);
                     format!("{}/v1/adminAudit/events?orgId={org}&from={from}&to={to}&max=50", self.base)
+                } else if kind == "security" {
+                    format!(
+                        "{}/v1/admin/securityAudit/events?orgId={org}&startTime={from}&endTime={to}&max=50",
+                        self.base
+                    )
                 } else {
                     format!("{}/v1/events?from={from}&max=50", self.base)
                 };
@@ -381,7 +386,7 @@ fn pull_mirrors_through_429s_and_a_kill_and_resumes() {
     let marks: Value = serde_json::from_str(&std::fs::read_to_string(state).expect("state file")).expect("state JSON");
     let marked: Vec<&str> =
         marks["marks"].as_array().expect("marks").iter().filter_map(|m| m["kind"].as_str()).collect();
-    assert_eq!(marked.len(), 3, "one mark per kind: {marks}");
+    assert_eq!(marked.len(), KINDS.len(), "one mark per kind: {marks}");
 
     // Third run: nothing new.
     let before = proxy.requests.load(Ordering::SeqCst);

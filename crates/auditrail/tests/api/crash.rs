@@ -39,7 +39,8 @@ struct Server {
 impl Server {
     async fn start(store: &[&str]) -> Server {
         let port = free_port();
-        let mut args = vec!["serve", "--rate-limit", "0", "--access-log", "false", "--checkpoint-seconds", "1"];
+        // The access log stays on: the records of reads made during a round are in the log too.
+        let mut args = vec!["serve", "--rate-limit", "0", "--checkpoint-seconds", "1"];
         args.extend_from_slice(store);
         let listen = format!("127.0.0.1:{port}");
         args.extend_from_slice(&["--listen", &listen]);
@@ -105,9 +106,22 @@ fn batch(tag: &str, n: usize, created_ms: i64) -> Vec<Value> {
         .collect()
 }
 
+/// A batch and the kind it is ingested as (admin and security events share the item shape).
+type Batch = (&'static str, Vec<Value>);
+
 async fn post(client: &reqwest::Client, base: &str, token: &str, items: &[Value]) -> Result<StatusCode, String> {
+    post_kind(client, base, token, "admin", items).await
+}
+
+async fn post_kind(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    kind: &str,
+    items: &[Value],
+) -> Result<StatusCode, String> {
     let response = client
-        .post(format!("{base}/auditrail/v1/ingest/admin"))
+        .post(format!("{base}/auditrail/v1/ingest/{kind}"))
         .bearer_auth(token)
         .json(items)
         .send()
@@ -135,6 +149,20 @@ async fn log(client: &reqwest::Client, base: &str, token: &str) -> Vec<(u64, Str
     out
 }
 
+/// How many of the org's log entries are access records.
+async fn log_kinds(client: &reqwest::Client, base: &str, token: &str) -> usize {
+    let mut access = 0;
+    let mut next = Some(format!("{base}/auditrail/v1/log?limit=5000"));
+    while let Some(url) = next.take() {
+        let response = client.get(&url).bearer_auth(token).send().await.expect("GET log");
+        next = crate::helpers::next_link(response.headers());
+        let text = response.text().await.expect("log body");
+        access +=
+            text.lines().filter(|l| serde_json::from_str::<Value>(l).is_ok_and(|e| e["kind"] == "access")).count();
+    }
+    access
+}
+
 fn verify(store: &[&str]) {
     let mut args = vec!["verify"];
     args.extend_from_slice(store);
@@ -142,18 +170,20 @@ fn verify(store: &[&str]) {
     assert!(out.status.success(), "verify failed: {}", String::from_utf8_lossy(&out.stderr));
 }
 
-/// Clients ingest batches with known ids until the server dies under them; returns which batches
-/// were acknowledged and which were not (unknown fate).
+/// Clients ingest batches with known ids (admin and security events) until the server dies under
+/// them, while a reader lists both kinds (each read writes an access record); returns which
+/// batches were acknowledged and which were not (unknown fate).
 async fn ingest_until_killed(
     server: &Server,
     token: &str,
     round: usize,
     kill_after: Duration,
-) -> (Vec<Vec<Value>>, Vec<Vec<Value>>) {
+) -> (Vec<Batch>, Vec<Batch>) {
     let mut clients = Vec::new();
     for c in 0..4 {
         let base = server.base.clone();
         let token = token.to_owned();
+        let kind = if c % 2 == 0 { "admin" } else { "security" };
         clients.push(tokio::spawn(async move {
             let client = reqwest::Client::new();
             let (mut acked, mut unknown) = (Vec::new(), Vec::new());
@@ -163,11 +193,11 @@ async fn ingest_until_killed(
                     100,
                     1_700_000_000_000 + (round * 1_000_000 + b * 1000) as i64,
                 );
-                match post(&client, &base, &token, &items).await {
-                    Ok(StatusCode::OK) => acked.push(items),
+                match post_kind(&client, &base, &token, kind, &items).await {
+                    Ok(StatusCode::OK) => acked.push((kind, items)),
                     Ok(status) => panic!("ingest answered {status} before the kill"),
                     Err(_) => {
-                        unknown.push(items);
+                        unknown.push((kind, items));
                         break;
                     }
                 }
@@ -175,6 +205,31 @@ async fn ingest_until_killed(
             (acked, unknown)
         }));
     }
+    let reader = {
+        let base = server.base.clone();
+        let token = token.to_owned();
+        tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let me: Value = match client.get(format!("{base}/v1/people/me")).bearer_auth(&token).send().await {
+                Ok(r) => r.json().await.unwrap_or_default(),
+                Err(_) => return,
+            };
+            let org = me["orgId"].as_str().unwrap_or_default().to_owned();
+            let window = "2023-01-01T00:00:00.000Z";
+            for i in 0.. {
+                let url = if i % 2 == 0 {
+                    format!("{base}/v1/adminAudit/events?orgId={org}&from={window}&to=2023-12-31T00:00:00.000Z&max=5")
+                } else {
+                    format!(
+                        "{base}/v1/admin/securityAudit/events?orgId={org}&startTime={window}&endTime=2023-12-31T00:00:00.000Z&max=5"
+                    )
+                };
+                if client.get(url).bearer_auth(&token).send().await.is_err() {
+                    return;
+                }
+            }
+        })
+    };
     tokio::time::sleep(kill_after).await;
     server.signal("-KILL");
     let (mut acked, mut unknown) = (Vec::new(), Vec::new());
@@ -183,6 +238,7 @@ async fn ingest_until_killed(
         acked.extend(a);
         unknown.extend(u);
     }
+    reader.await.expect("reader task");
     (acked, unknown)
 }
 
@@ -201,8 +257,8 @@ fn check_log(entries: &[(u64, String)]) -> HashSet<String> {
 async fn kill_nine_rounds(store: &[&str], rounds: usize) {
     let (_, token) = org_and_token(store);
     let client = reqwest::Client::new();
-    let mut acked: Vec<Vec<Value>> = Vec::new();
-    let mut unknown: Vec<Vec<Value>> = Vec::new();
+    let mut acked: Vec<Batch> = Vec::new();
+    let mut unknown: Vec<Batch> = Vec::new();
     for round in 0..rounds {
         let mut server = Server::start(store).await;
         let kill_after = Duration::from_millis(150 + (round as u64 * 137) % 400);
@@ -214,8 +270,8 @@ async fn kill_nine_rounds(store: &[&str], rounds: usize) {
     }
     let server = Server::start(store).await;
     let ids = check_log(&log(&client, &server.base, &token).await);
-    let acked_events: usize = acked.iter().map(Vec::len).sum();
-    for items in &acked {
+    let acked_events: usize = acked.iter().map(|(_, items)| items.len()).sum();
+    for (_, items) in &acked {
         for item in items {
             let id = item["id"].as_str().unwrap_or_default();
             assert!(ids.contains(id), "acknowledged event {id} was lost");
@@ -223,22 +279,24 @@ async fn kill_nine_rounds(store: &[&str], rounds: usize) {
     }
     // A batch whose answer was lost is atomic: all of it or none of it is stored, and sending it
     // again completes it without a conflict.
-    for items in &unknown {
+    for (kind, items) in &unknown {
         let present = items.iter().filter(|i| ids.contains(i["id"].as_str().unwrap_or_default())).count();
         assert!(present == 0 || present == items.len(), "a batch was stored in part: {present}/{}", items.len());
-        assert_eq!(post(&client, &server.base, &token, items).await, Ok(StatusCode::OK));
+        assert_eq!(post_kind(&client, &server.base, &token, kind, items).await, Ok(StatusCode::OK));
     }
     let after = check_log(&log(&client, &server.base, &token).await);
-    for items in acked.iter().chain(&unknown) {
+    let access = log_kinds(&client, &server.base, &token).await;
+    for (_, items) in acked.iter().chain(&unknown) {
         for item in items {
             assert!(after.contains(item["id"].as_str().unwrap_or_default()));
         }
     }
     eprintln!(
-        "{rounds} kill -9 rounds: {acked_events} acknowledged events all present once, {} batches of unknown fate atomic, {} events stored",
+        "{rounds} kill -9 rounds: {acked_events} acknowledged events all present once, {} batches of unknown fate atomic, {} entries stored ({access} access records)",
         unknown.len(),
         after.len()
     );
+    assert!(access > 0, "the reads of the rounds were recorded in the access log");
     drop(server);
     verify(store);
 }
