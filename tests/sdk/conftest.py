@@ -5,6 +5,7 @@ The server's stderr goes to a log file in the session's temp dir; when a test fa
 that log is attached to the failure report ("auditrail server log" section).
 """
 
+import json
 import os
 import signal
 import socket
@@ -107,6 +108,14 @@ class AuditrailServer:
         if email:
             args += ["--email", email]
         return self.cli(*args)
+
+    def list_tokens(self, org_id):
+        """`token list --json`: one dict per token of the org (tokenId, name, email, scopes, …)."""
+        cmd = [self.binary, "token", "list", "--data", str(self.data_dir), "--org", org_id, "--json"]
+        res = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=120)
+        if res.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} exited {res.returncode}\nstderr:\n{res.stderr}")
+        return [json.loads(line) for line in res.stdout.splitlines() if line.strip()]
 
     # --- process ---------------------------------------------------------------------------------
     def start(self):

@@ -66,7 +66,7 @@ pub fn split_counts(total: usize, kinds: &[Kind]) -> Vec<(Kind, usize)> {
         Kind::Compliance => 3,
         Kind::Connect => 1,
         Kind::Security => 2,
-        Kind::Access => 0,
+        Kind::Access | Kind::System => 0,
     };
     let sum: usize = kinds.iter().map(|k| weight(*k)).sum::<usize>().max(1);
     let mut counts: Vec<(Kind, usize)> = kinds.iter().map(|k| (*k, total * weight(*k) / sum)).collect();
@@ -81,14 +81,14 @@ pub fn split_counts(total: usize, kinds: &[Kind]) -> Vec<(Kind, usize)> {
     counts
 }
 
-/// The generator's kind; `None` for the access log, which only the server writes.
+/// The generator's kind; `None` for the kinds only the server writes.
 fn synth_kind(kind: Kind) -> Option<auditrail_synth::Kind> {
     match kind {
         Kind::Admin => Some(auditrail_synth::Kind::Admin),
         Kind::Compliance => Some(auditrail_synth::Kind::Compliance),
         Kind::Connect => Some(auditrail_synth::Kind::Connect),
         Kind::Security => Some(auditrail_synth::Kind::Security),
-        Kind::Access => None,
+        Kind::Access | Kind::System => None,
     }
 }
 

@@ -27,10 +27,17 @@ pub enum Kind {
     Security,
     /// The access log: who read the trail. Written only by the server, never ingested.
     Access,
+    /// Records the server writes about the log itself (retention runs). Never ingested, never in
+    /// a Webex listing: what `verify` trusts cannot be forged through an API.
+    System,
 }
 
+/// The actor id of records the server writes itself; refused at ingest.
+pub const SYSTEM_ACTOR: &str = "auditrail";
+
 impl Kind {
-    pub const ALL: [Kind; 5] = [Kind::Admin, Kind::Compliance, Kind::Connect, Kind::Security, Kind::Access];
+    pub const ALL: [Kind; 6] =
+        [Kind::Admin, Kind::Compliance, Kind::Connect, Kind::Security, Kind::Access, Kind::System];
     /// The kinds clients may send: the server's own records cannot be forged through an API.
     pub const INGESTIBLE: [Kind; 4] = [Kind::Admin, Kind::Compliance, Kind::Connect, Kind::Security];
 
@@ -41,6 +48,7 @@ impl Kind {
             Kind::Connect => "connect",
             Kind::Security => "security",
             Kind::Access => "access",
+            Kind::System => "system",
         }
     }
 
@@ -51,6 +59,12 @@ impl Kind {
     /// A kind clients may ingest; `access` and unknown names are `None`.
     pub fn parse_ingestible(raw: &str) -> Option<Kind> {
         Kind::INGESTIBLE.into_iter().find(|k| k.as_str() == raw)
+    }
+
+    /// Kinds retention deletes: everything but the system records, which are what `verify`
+    /// checks deletions against.
+    pub fn is_retained(self) -> bool {
+        self != Kind::System
     }
 
     pub fn is_ingestible(self) -> bool {
@@ -65,6 +79,7 @@ impl Kind {
             Kind::Connect => 3,
             Kind::Security => 4,
             Kind::Access => 5,
+            Kind::System => 6,
         }
     }
 
@@ -173,7 +188,10 @@ pub fn normalize(
             .map_err(|(f, r, forbidden)| ItemError { index, field: f, reason: r, forbidden })?,
         Kind::Connect => normalize_connect(&mut obj, &mut event).map_err(|(f, r)| err(&f, r))?,
         Kind::Security => normalize_security(&mut obj, &mut event).map_err(|(f, r)| err(&f, r))?,
-        Kind::Access => normalize_access(&obj, &mut event).map_err(|(f, r)| err(&f, r))?,
+        Kind::Access | Kind::System => normalize_access(&obj, &mut event).map_err(|(f, r)| err(&f, r))?,
+    }
+    if kind.is_ingestible() && event.actor_id.as_deref() == Some(SYSTEM_ACTOR) {
+        return Err(err("actorId", format!("'{SYSTEM_ACTOR}' is reserved for records the server writes itself")));
     }
     // Fast path: the canonical form is also the stored body (see `canonical`).
     if let Some(forms) = crate::canonical::forms(&obj)
@@ -333,7 +351,7 @@ fn normalize_security(obj: &mut Map<String, Value>, event: &mut NormalizedEvent)
     Ok(())
 }
 
-/// Access records are built by the server itself; only the reader's id is lifted for filtering.
+/// Access and system records are built by the server itself; only the actor is lifted for filtering.
 fn normalize_access(obj: &Map<String, Value>, event: &mut NormalizedEvent) -> Result<(), FieldError> {
     event.actor_id = key_text(Some(required_string(obj, "actorId", "")?), "actorId", "")?;
     Ok(())

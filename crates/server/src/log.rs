@@ -78,8 +78,7 @@ pub struct RetentionRun {
     pub record_seq: u64,
 }
 
-/// The actor id of events the server itself records (retention runs).
-pub const SYSTEM_ACTOR: &str = "auditrail";
+pub use auditrail_core::event::SYSTEM_ACTOR;
 
 /// SHA-256 (hex) of every seq ever deleted by retention, comma-joined in ascending order: what a
 /// retention record commits to, so `verify` can tell retention from tampering.
@@ -91,8 +90,9 @@ pub fn deleted_digest(seqs: &[u64]) -> String {
 
 impl LogSigner {
     /// Applies the org's retention (its own, else `default_days`): signs a checkpoint at the cut,
-    /// deletes events created before `now - days` that it covers, records the run as an admin
-    /// event of the org (category COMPLIANCE) committing to the deleted seqs, and signs again.
+    /// deletes events created before `now - days` that it covers, records the run as a `system`
+    /// record of the org committing to the deleted seqs (a kind no ingest endpoint accepts, so
+    /// `verify` can trust it), and signs again.
     /// Nothing happens under legal hold or without a retention period.
     pub async fn retain(
         &self,
@@ -130,9 +130,9 @@ impl LogSigner {
         });
         let ctx = auditrail_core::event::IngestContext { org, received: now };
         let event =
-            auditrail_core::event::normalize(auditrail_core::Kind::Admin, &ctx, 0, record, uuid::Uuid::new_v4())
+            auditrail_core::event::normalize(auditrail_core::Kind::System, &ctx, 0, record, uuid::Uuid::new_v4())
                 .map_err(|e| StoreError::Corrupt(format!("retention record: {e}")))?;
-        let receipt = store.ingest(org, auditrail_core::Kind::Admin, vec![event]).await.map_err(|e| match e {
+        let receipt = store.ingest(org, auditrail_core::Kind::System, vec![event]).await.map_err(|e| match e {
             auditrail_store::IngestError::Store(s) => s,
             other => StoreError::Corrupt(other.to_string()),
         })?;

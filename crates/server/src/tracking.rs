@@ -49,7 +49,12 @@ pub async fn middleware(mut request: Request, next: Next) -> Response {
     request.extensions_mut().insert(TrackingId(tracking_id.clone()));
     request.extensions_mut().insert(RequestIds { server: server_id, client: client_id });
     let started = std::time::Instant::now();
-    let mut response = next.run(request).instrument(span.clone()).await;
+    // Two Host headers make "which host was meant" ambiguous (and links could follow either).
+    let mut response = if request.headers().get_all(header::HOST).iter().count() > 1 {
+        ApiError::bad_request("More than one Host header").into_response()
+    } else {
+        next.run(request).instrument(span.clone()).await
+    };
     let status = response.status();
     if status.is_client_error() || status.is_server_error() {
         response = render_error(response, &tracking_id, connect);
@@ -63,6 +68,13 @@ pub async fn middleware(mut request: Request, next: Next) -> Response {
     });
     if let Ok(value) = HeaderValue::from_str(&tracking_id) {
         response.headers_mut().insert(TRACKING_ID.clone(), value);
+    }
+    // Audit data must not linger in shared or browser caches, nor be sniffed into another type.
+    let headers = response.headers_mut();
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    if status == StatusCode::UNAUTHORIZED {
+        headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
     response
 }

@@ -56,8 +56,10 @@ pub fn request_base(
     if let Some(url) = configured {
         return Ok(url.clone());
     }
+    // The right-most value is the one our own (trusted) proxy added; values to its left came
+    // with the request and could say anything.
     let header = |name: &str| {
-        headers.get(name).and_then(|v| v.to_str().ok()).map(|v| v.split(',').next().unwrap_or("").trim().to_owned())
+        headers.get(name).and_then(|v| v.to_str().ok()).map(|v| v.rsplit(',').next().unwrap_or("").trim().to_owned())
     };
     let forwarded_host = if trust_proxy { header("x-forwarded-host") } else { None };
     let host = forwarded_host
@@ -66,8 +68,8 @@ pub fn request_base(
     if !valid_host(&host) {
         return Err(ApiError::bad_request("Invalid Host header"));
     }
-    let scheme = match (trust_proxy, header("x-forwarded-proto").as_deref()) {
-        (true, Some("https")) => "https",
+    let scheme = match (trust_proxy, header("x-forwarded-proto")) {
+        (true, Some(proto)) if proto.eq_ignore_ascii_case("https") => "https",
         _ => "http",
     };
     Ok(PublicUrl { origin: format!("{scheme}://{host}"), prefix: String::new() })

@@ -11,9 +11,15 @@
 //!   (Webex `message` or Connect `description`) and its tracking id.
 //!
 //! reqwest with rustls: no OpenSSL on the machine is needed to reach https://webexapis.com.
+//!
+//! The token goes only to the origin (scheme, host, port) the user named (`--server`,
+//! `--source`, or a URL they configured explicitly, see [`Api::trusting`]): a server's `Link`
+//! or redirect pointing elsewhere is refused before anything is sent, because a hostile or
+//! misconfigured server could otherwise collect the token.
 
 pub mod pages;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
@@ -83,6 +89,10 @@ pub struct Api {
     retries: u32,
     /// "the server", "the source": how messages name this end.
     who: String,
+    /// "--server", "--source": the flag that named `base`, for messages.
+    flag: String,
+    /// The origins the token may be sent to: `base`'s, plus any the user configured explicitly.
+    trusted: Vec<Url>,
 }
 
 /// `http(s)://host[:port][/prefix]` with a trailing `/` or `/v1` removed: users paste
@@ -102,19 +112,80 @@ pub fn parse_base(raw: &str, flag: &str) -> anyhow::Result<Url> {
     Ok(base)
 }
 
+/// `scheme://host[:port]` of a URL, the unit the token is confined to.
+pub fn origin_of(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+/// Redirects stay within the origin of the first request. reqwest drops the Authorization
+/// header when the host or port changes, but not on a scheme change on the same port (an https
+/// server redirecting to http would get the token sent in clear), and a followed cross-origin
+/// redirect would only end in a confusing 401 anyway: refusing it names the real problem.
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let first = attempt.previous().first().map(origin_of);
+        let next = origin_of(attempt.url());
+        if attempt.previous().len() > 3 {
+            attempt.error("too many redirects")
+        } else if first.as_ref().is_some_and(|f| *f != next) {
+            let from = first.unwrap_or_default();
+            attempt.error(format!("redirected from {from} to {next}, another origin; not following it with the token"))
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
 fn http_client() -> anyhow::Result<reqwest::Client> {
     reqwest::Client::builder()
         .user_agent(concat!("auditrail/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(10))
         .read_timeout(Duration::from_secs(120))
-        .redirect(reqwest::redirect::Policy::limited(3))
+        .redirect(redirect_policy())
         .build()
         .context("cannot set up the HTTP client")
 }
 
 impl Api {
     pub fn new(base: &str, flag: &str, token: String, retries: u32, who: &str) -> anyhow::Result<Self> {
-        Ok(Api { http: http_client()?, base: parse_base(base, flag)?, token, retries, who: who.to_owned() })
+        let base = parse_base(base, flag)?;
+        Ok(Api {
+            http: http_client()?,
+            trusted: vec![base.clone()],
+            base,
+            token,
+            retries,
+            who: who.to_owned(),
+            flag: flag.to_owned(),
+        })
+    }
+
+    /// Also sends the token to `url`'s origin: for URLs the user configured themselves (such
+    /// as `pull --connect-source`), never for URLs a server sent.
+    pub fn trusting(mut self, url: &Url) -> Self {
+        if !self.trusts(url) {
+            self.trusted.push(url.clone());
+        }
+        self
+    }
+
+    /// May the token be sent to `url`?
+    pub fn trusts(&self, url: &Url) -> bool {
+        self.trusted.iter().any(|t| t.origin() == url.origin())
+    }
+
+    /// An error unless the token may be sent to `url` (see [`Api::trusts`]); `what` says where
+    /// the URL came from, e.g. "the next-page Link of the answer".
+    pub fn check_origin(&self, url: &Url, what: &str) -> anyhow::Result<()> {
+        if self.trusts(url) {
+            return Ok(());
+        }
+        bail!(
+            "refusing to send the token to {} ({what}): it is only sent to {}, the origin given with {}",
+            origin_of(url),
+            origin_of(&self.base),
+            self.flag
+        )
     }
 
     /// The API of `--server`/`--token`, with clear errors when either is missing.
@@ -161,6 +232,8 @@ impl Api {
         body: Option<(String, bytes::Bytes)>,
         retry: Retry,
     ) -> anyhow::Result<Reply> {
+        // Every request carries the token, so every URL is checked here, whoever built it.
+        self.check_origin(&url, "a request URL")?;
         let mut failures = 0u32;
         let mut rate_limited = 0u32;
         loop {
@@ -185,6 +258,10 @@ impl Api {
             };
             let (status, headers, bytes) = match outcome {
                 Ok(answer) => answer,
+                Err(e) if e.is_redirect() => {
+                    // A refused redirect is the server's answer, not a transient failure.
+                    bail!("{} at {}: {}", self.who, origin_of(&self.base), root_cause(&e));
+                }
                 Err(e) => {
                     let retryable = e.is_connect() || retry == Retry::Always;
                     if retryable && failures < self.retries {
@@ -221,6 +298,25 @@ impl Api {
     }
 }
 
+/// Text from a server made safe to print on a terminal: C0 controls and DEL as `\x1b`, C1
+/// controls (U+0080–U+009F, which some terminals obey like ESC sequences) as `\u{9b}`, so no
+/// escape sequence in an event or an error can recolour, retitle or rewrite the user's screen.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control();
+    if !text.contains(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match u32::from(c) {
+            code @ (0..=0x1f | 0x7f) => out.push_str(&format!("\\x{code:02x}")),
+            code @ 0x80..=0x9f => out.push_str(&format!("\\u{{{code:x}}}")),
+            _ => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
 /// `Retry-After` as integer seconds (Webex clients parse it with `int()`), clamped to a sane range.
 fn retry_after(headers: &HeaderMap) -> Option<u64> {
     let raw = headers.get(RETRY_AFTER)?.to_str().ok()?;
@@ -255,6 +351,8 @@ fn error_of(who: &str, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> 
             if text.is_empty() { status.canonical_reason().unwrap_or("error").to_owned() } else { text.to_owned() }
         })
         .replace(['\n', '\r'], " ");
+    // The server's words end up on the user's terminal: no escape sequences from it.
+    let message = printable(&message).into_owned();
     let message: String = if message.chars().count() > 600 {
         let mut short: String = message.chars().take(600).collect();
         short.push('…');
@@ -285,6 +383,42 @@ mod tests {
         assert_eq!(api.url("/v1/people/me").as_str(), "http://host/audit/v1/people/me");
         let api = Api::new("https://webexapis.com/v1/", "--source", "t".into(), 0, "the source").unwrap();
         assert_eq!(api.url("/v1/events").as_str(), "https://webexapis.com/v1/events");
+    }
+
+    #[test]
+    fn the_token_goes_only_to_the_given_origin() {
+        let api = Api::new("http://127.0.0.1:8080/audit", "--server", "t".into(), 0, "the server").unwrap();
+        let url = |raw: &str| Url::parse(raw).unwrap();
+        assert!(api.trusts(&url("http://127.0.0.1:8080/v1/events?cursor=x")));
+        for other in
+            ["http://127.0.0.1:8081/v1/events", "https://127.0.0.1:8080/v1/events", "http://localhost:8080/v1/events"]
+        {
+            assert!(!api.trusts(&url(other)), "{other}");
+        }
+        let err = api.check_origin(&url("http://evil.example:9/v1/events"), "the next-page Link").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "refusing to send the token to http://evil.example:9 (the next-page Link): it is only sent to \
+             http://127.0.0.1:8080, the origin given with --server"
+        );
+        // Default ports are the same origin written either way.
+        let api = Api::new("https://webexapis.com/v1/", "--source", "t".into(), 0, "the source").unwrap();
+        assert!(api.trusts(&url("https://webexapis.com:443/v1/events")));
+        assert!(!api.trusts(&url("http://webexapis.com/v1/events")));
+        // A URL the user configured is trusted explicitly, and only its origin.
+        let regional = url("https://api.wxcc-eu1.cisco.com/connectapi/v1/x");
+        let api = api.trusting(&regional);
+        assert!(api.trusts(&regional) && api.trusts(&url("https://webexapis.com/v1/events")));
+        assert!(!api.trusts(&url("https://api.wxcc-us1.cisco.com/connectapi/v1/x")));
+    }
+
+    #[test]
+    fn server_text_is_printable() {
+        assert_eq!(printable("ok ✓"), "ok ✓");
+        assert!(matches!(printable("ok"), Cow::Borrowed(_)));
+        assert_eq!(printable("\u{1b}[2J\u{9b}\u{7f}\n"), "\\x1b[2J\\u{9b}\\x7f\\x0a");
+        let e = error_of("the server", StatusCode::BAD_REQUEST, &HeaderMap::new(), b"{\"message\":\"bad\\u001b[31m\"}");
+        assert_eq!(e.message, "bad\\x1b[31m");
     }
 
     #[test]

@@ -5,8 +5,14 @@
 //! - Connect (`POST …/audit-logs/export`): `range:"custom"` windows of at most 365 days, each paged
 //!   by `offset` until `totalRecords` is reached (or a given numeric `range`, paged the same way).
 //!
+//! A `Link` is followed only within the origin the token was given for (see [`Api::check_origin`]):
+//! the next-page URL comes from the server, and following it elsewhere would hand the token to
+//! whoever that host is.
+//!
 //! Items stay raw JSON text ([`RawValue`]) from the response to the output, so `export` writes
 //! each event exactly as the server sent it and memory holds one page at a time.
+
+use std::borrow::Cow;
 
 use anyhow::{Context, bail};
 use auditrail_core::{Kind, Timestamp};
@@ -67,7 +73,8 @@ enum Next {
 }
 
 pub struct Walker<'a> {
-    api: &'a Api,
+    /// Borrowed, unless [`Walker::with_url`] had to trust one more origin.
+    api: Cow<'a, Api>,
     query: Query,
     url: Url,
     windows: Vec<Window>,
@@ -117,6 +124,7 @@ impl<'a> Walker<'a> {
             }
             Kind::Compliance => ("/v1/events", vec![Window { from: query.from, to: query.to }]),
             Kind::Access => ("/auditrail/v1/access", vec![Window { from: query.from, to: query.to }]),
+            Kind::System => bail!("system records are read through the log (GET /auditrail/v1/log)"),
             Kind::Connect => {
                 let path = "/connectapi/v1/auditManager/audit-logs/export";
                 match (&query.range, query.from) {
@@ -127,11 +135,15 @@ impl<'a> Walker<'a> {
             }
         };
         let url = api.url(path);
-        Ok(Walker { api, query, url, windows, current: 0, next: Next::Start })
+        Ok(Walker { api: Cow::Borrowed(api), query, url, windows, current: 0, next: Next::Start })
     }
 
-    /// Connect reads go to a URL of their own when the source serves them elsewhere.
+    /// Connect reads go to a URL of their own when the source serves them elsewhere. The caller
+    /// passes a URL the user configured (`--connect-source`), so its origin gets the token too.
     pub fn with_url(mut self, url: Url) -> Self {
+        if !self.api.trusts(&url) {
+            self.api = Cow::Owned(self.api.as_ref().clone().trusting(&url));
+        }
         self.url = url;
         self
     }
@@ -140,7 +152,9 @@ impl<'a> Walker<'a> {
     pub async fn next_page(&mut self) -> anyhow::Result<Option<Page>> {
         let Some(&window) = self.windows.get(self.current) else { return Ok(None) };
         let page = match self.query.kind {
-            Kind::Admin | Kind::Compliance | Kind::Security | Kind::Access => self.linked_page(window).await?,
+            Kind::Admin | Kind::Compliance | Kind::Security | Kind::Access | Kind::System => {
+                self.linked_page(window).await?
+            }
             Kind::Connect => self.connect_page(window).await?,
         };
         if page.window_done {
@@ -159,6 +173,9 @@ impl<'a> Walker<'a> {
         let body: Items = serde_json::from_slice(&reply.body)
             .with_context(|| format!("unexpected answer from {url}: not a {{\"items\": [...]}} page"))?;
         let next = next_link(&reply.headers, &url);
+        if let Some(next) = &next {
+            self.api.check_origin(next, "the next-page Link of the answer")?;
+        }
         // wxc_sdk stops on an empty page too: a server that keeps linking past the end must not
         // make us loop forever.
         let done = next.is_none() || body.items.is_empty();
@@ -242,7 +259,7 @@ impl<'a> Walker<'a> {
             bail!(
                 "the audit-log export answered code {}: {}",
                 page.code.as_ref().map(Value::to_string).unwrap_or_default(),
-                page.description.unwrap_or_default()
+                super::printable(&page.description.unwrap_or_default())
             );
         }
         let next_offset = offset + page.audit_logs.len() as u64;

@@ -5,9 +5,14 @@
 //! `--json`) NDJSON so it pipes into `jq`. `export` is for machines and archives: it follows
 //! every page to the end at constant memory, writes each event's wire JSON verbatim (NDJSON) or
 //! a fixed column set (CSV), and replaces `--out FILE` only once the export is complete.
+//!
+//! Event content is whatever the server (or whoever wrote the events) chose, so it is treated
+//! as hostile on the way out: CSV cells that a spreadsheet would run as formulas are defused,
+//! and nothing printed on a terminal carries raw control characters (escape sequences).
 
+use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, bail};
 use auditrail_core::{Kind, Timestamp};
@@ -15,8 +20,8 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::cli::{ExportArgs, ExportFormat, FilterArgs};
-use crate::client::Api;
 use crate::client::pages::{DAY_MS, Page, Query, Walker, compact};
+use crate::client::{Api, printable};
 use crate::{progress, timearg};
 
 /// How far back `events list` and `export` read when `--from` is not given.
@@ -95,7 +100,7 @@ pub async fn query(api: &Api, f: &FilterArgs, default_days: i64, max: Option<u32
 fn big_page(kind: Kind) -> u32 {
     match kind {
         Kind::Admin => 200,
-        Kind::Compliance | Kind::Security | Kind::Access => 1000,
+        Kind::Compliance | Kind::Security | Kind::Access | Kind::System => 1000,
         Kind::Connect => 2000,
     }
 }
@@ -106,7 +111,8 @@ pub async fn list(api: &Api, filters: &FilterArgs, limit: u64, json: bool) -> an
     let query = query(api, filters, LIST_DEFAULT_DAYS, page).await?;
     let mut walker = Walker::new(api, query)?;
     let stdout = std::io::stdout();
-    let table = !json && stdout.is_terminal();
+    let stdout_tty = stdout.is_terminal();
+    let table = !json && stdout_tty;
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut printer = table.then(|| Table::new(kind));
     let mut seen = 0u64;
@@ -118,6 +124,7 @@ pub async fn list(api: &Api, filters: &FilterArgs, limit: u64, json: bool) -> an
             seen += 1;
             match &mut printer {
                 Some(t) => t.row(&mut out, raw)?,
+                None if json && stdout_tty => writeln!(out, "{}", terminal_json(&compact(raw.get())))?,
                 None => writeln!(out, "{}", compact(raw.get()))?,
             }
         }
@@ -140,9 +147,11 @@ pub async fn export(api: &Api, args: &ExportArgs) -> anyhow::Result<()> {
     let query = query(api, &args.filters, EXPORT_DEFAULT_DAYS, Some(big_page(kind))).await?;
     // Fail fast on a bad query before opening the output.
     Walker::new(api, query.clone())?;
-    let (mut sink, partial) = Sink::open(args.out.as_deref())?;
+    let mut sink = Sink::open(args.out.as_deref())?;
+    // Only what lands on a terminal is escaped; files and pipes get the data unchanged.
+    let terminal = args.out.is_none() && std::io::stdout().is_terminal();
     let bar = progress::bar(None, "exporting");
-    let mut csv = (args.format == ExportFormat::Csv).then(|| Csv::new(kind));
+    let mut csv = (args.format == ExportFormat::Csv).then(|| Csv::new(kind, terminal));
     if let Some(csv) = &csv {
         csv.header(&mut sink)?;
     }
@@ -178,7 +187,9 @@ pub async fn export(api: &Api, args: &ExportArgs) -> anyhow::Result<()> {
                 match &mut csv {
                     Some(csv) => csv.row(&mut sink, raw)?,
                     None => {
-                        sink.write_all(compact(raw.get()).as_bytes())?;
+                        let line = compact(raw.get());
+                        let line = if terminal { terminal_json(&line).into_owned().into() } else { line };
+                        sink.write_all(line.as_bytes())?;
                         sink.write_all(b"\n")?;
                     }
                 }
@@ -192,35 +203,99 @@ pub async fn export(api: &Api, args: &ExportArgs) -> anyhow::Result<()> {
     };
     let ((), written) = tokio::try_join!(fetch, write)?;
     bar.finish_and_clear();
-    sink.flush()?;
-    drop(sink);
-    if let (Some(partial), Some(out)) = (partial, &args.out) {
-        std::fs::rename(&partial, out)
-            .with_context(|| format!("cannot move {} to {}", partial.display(), out.display()))?;
-    }
+    sink.finish()?;
     let target = args.out.as_ref().map_or("stdout".to_owned(), |p| p.display().to_string());
     eprintln!("exported {written} {kind} events to {target}");
     Ok(())
 }
 
-/// stdout, or `FILE.partial` renamed to `FILE` once complete (a failed export never leaves a
+/// stdout, or a temporary file renamed to `FILE` once complete (a failed export never leaves a
 /// file that looks whole).
-struct Sink;
+///
+/// The temporary file gets a fresh random name in `FILE`'s directory (the rename must not cross
+/// file systems) and is created with O_EXCL and mode 0600: a fixed name such as `FILE.partial`
+/// could be planted beforehand as a symlink, and opening it would overwrite the link's target
+/// with the export. It is removed if the export fails.
+enum Sink {
+    Stdout(std::io::BufWriter<std::io::StdoutLock<'static>>),
+    File { file: std::io::BufWriter<tempfile::NamedTempFile>, out: std::path::PathBuf },
+}
 
 impl Sink {
-    fn open(out: Option<&Path>) -> anyhow::Result<(Box<dyn Write>, Option<PathBuf>)> {
-        match out {
-            None => Ok((Box::new(std::io::BufWriter::new(std::io::stdout().lock())), None)),
-            Some(path) => {
-                let mut partial = path.as_os_str().to_owned();
-                partial.push(".partial");
-                let partial = PathBuf::from(partial);
-                let file =
-                    std::fs::File::create(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
-                Ok((Box::new(std::io::BufWriter::with_capacity(256 * 1024, file)), Some(partial)))
+    fn open(out: Option<&Path>) -> anyhow::Result<Sink> {
+        let Some(path) = out else { return Ok(Sink::Stdout(std::io::BufWriter::new(std::io::stdout().lock()))) };
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let file = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".partial")
+            .tempfile_in(dir)
+            .with_context(|| format!("cannot create a temporary file in {} for --out", dir.display()))?;
+        Ok(Sink::File { file: std::io::BufWriter::with_capacity(256 * 1024, file), out: path.to_owned() })
+    }
+
+    /// Flushes; for a file, syncs it and renames it over `FILE`.
+    fn finish(self) -> anyhow::Result<()> {
+        match self {
+            Sink::Stdout(mut w) => Ok(w.flush()?),
+            Sink::File { file, out } => {
+                let file = file.into_inner().map_err(|e| e.into_error()).context("cannot write the export")?;
+                // Durable before it takes FILE's name: a crash must not leave a truncated FILE.
+                file.as_file().sync_all().context("cannot write the export")?;
+                let temp = file.path().to_owned();
+                file.persist(&out)
+                    .map_err(|e| e.error)
+                    .with_context(|| format!("cannot move {} to {}", temp.display(), out.display()))?;
+                Ok(())
             }
         }
     }
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Sink::Stdout(w) => w.write(buf),
+            Sink::File { file, .. } => file.write(buf),
+        }
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        match self {
+            Sink::Stdout(w) => w.write_all(buf),
+            Sink::File { file, .. } => file.write_all(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Sink::Stdout(w) => w.flush(),
+            Sink::File { file, .. } => file.flush(),
+        }
+    }
+}
+
+/// JSON text for a terminal: serde_json (and the JSON grammar) leave DEL and the C1 controls
+/// raw inside strings, and terminals act on C1 (U+009B is a one-character CSI). Written as
+/// `\u007f`/`\u009b` escapes instead, the line is still valid JSON with the same values. C0
+/// controls cannot occur raw: JSON requires them escaped and the page parser enforces it.
+fn terminal_json(json: &str) -> Cow<'_, str> {
+    let is_unsafe = |c: char| c == '\u{7f}' || ('\u{80}'..='\u{9f}').contains(&c);
+    if !json.contains(is_unsafe) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 8);
+    for c in json.chars() {
+        if is_unsafe(c) {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// A string at a JSON pointer, numbers and booleans as text, arrays of strings joined by `;`.
@@ -280,6 +355,7 @@ fn csv_columns(kind: Kind) -> &'static [(&'static str, &'static str)] {
             ("actionText", "/data/actionText"),
             ("trackingId", "/data/trackingId"),
         ],
+        Kind::System => &[("id", "/id"), ("created", "/created"), ("actorId", "/actorId"), ("data", "/data")],
         Kind::Access => &[
             ("id", "/id"),
             ("created", "/created"),
@@ -314,22 +390,27 @@ fn csv_columns(kind: Kind) -> &'static [(&'static str, &'static str)] {
     }
 }
 
-/// RFC 4180: quote a field holding a comma, quote or line break; double the quotes.
-fn csv_field(raw: &str) -> std::borrow::Cow<'_, str> {
-    if raw.contains([',', '"', '\n', '\r']) {
-        std::borrow::Cow::Owned(format!("\"{}\"", raw.replace('"', "\"\"")))
-    } else {
-        std::borrow::Cow::Borrowed(raw)
-    }
+/// Spreadsheets run a cell starting with one of these as a formula (tab and CR included: some
+/// strip them first), so event text such as `=HYPERLINK(…)` could act when the export is opened.
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// One CSV cell: a leading formula character is defused with a `'` (OWASP's advice for CSV
+/// injection; spreadsheets show the cell as text), then RFC 4180 quoting for a cell holding a
+/// comma, quote or line break, quotes doubled.
+fn csv_field(raw: &str) -> Cow<'_, str> {
+    let cell = if raw.starts_with(FORMULA_STARTS) { Cow::Owned(format!("'{raw}")) } else { Cow::Borrowed(raw) };
+    if cell.contains([',', '"', '\n', '\r']) { Cow::Owned(format!("\"{}\"", cell.replace('"', "\"\""))) } else { cell }
 }
 
 struct Csv {
     columns: &'static [(&'static str, &'static str)],
+    /// Writing to a terminal: control characters are shown escaped instead of sent raw.
+    terminal: bool,
 }
 
 impl Csv {
-    fn new(kind: Kind) -> Self {
-        Csv { columns: csv_columns(kind) }
+    fn new(kind: Kind, terminal: bool) -> Self {
+        Csv { columns: csv_columns(kind), terminal }
     }
 
     fn header(&self, out: &mut dyn Write) -> std::io::Result<()> {
@@ -340,8 +421,14 @@ impl Csv {
 
     fn row(&mut self, out: &mut dyn Write, raw: &RawValue) -> anyhow::Result<()> {
         let event: Value = serde_json::from_str(raw.get()).context("the server sent an event that is not JSON")?;
-        let cells: Vec<String> =
-            self.columns.iter().map(|(_, pointer)| csv_field(&field(&event, pointer)).into_owned()).collect();
+        let cells: Vec<String> = self
+            .columns
+            .iter()
+            .map(|(_, pointer)| {
+                let cell = csv_field(&field(&event, pointer)).into_owned();
+                if self.terminal { printable(&cell).into_owned() } else { cell }
+            })
+            .collect();
         out.write_all(cells.join(",").as_bytes())?;
         out.write_all(b"\r\n")?;
         Ok(())
@@ -374,6 +461,7 @@ fn table_columns(kind: Kind) -> &'static [TableColumn] {
             ("IP", &["/data/actorIp"], 15),
             ("ACTION", &["/data/actionText", "/data/eventDescription"], 0),
         ],
+        Kind::System => &[("CREATED", &["/created"], 24), ("ACTOR", &["/actorId"], 12), ("DATA", &["/data"], 0)],
         Kind::Access => &[
             ("CREATED", &["/created"], 24),
             ("READER", &["/actorEmail", "/actorName", "/actorId"], 32),
@@ -412,12 +500,8 @@ impl Table {
             .columns
             .iter()
             .map(|(_, pointers, _)| {
-                pointers
-                    .iter()
-                    .map(|p| field(&event, p))
-                    .find(|v| !v.is_empty())
-                    .unwrap_or_default()
-                    .replace(['\n', '\r', '\t'], " ")
+                let text = pointers.iter().map(|p| field(&event, p)).find(|v| !v.is_empty()).unwrap_or_default();
+                table_cell(&text)
             })
             .collect();
         self.pending.push(cells);
@@ -476,6 +560,12 @@ impl Table {
     }
 }
 
+/// A table cell: line breaks and tabs become spaces (a row stays one line), every other control
+/// character is shown escaped (see [`printable`]) so event content cannot drive the terminal.
+fn table_cell(text: &str) -> String {
+    printable(&text.replace(['\n', '\r', '\t'], " ")).into_owned()
+}
+
 /// At most `width` characters, an ellipsis marking a cut.
 fn cut(text: &str, width: usize) -> String {
     if text.chars().count() <= width {
@@ -500,6 +590,47 @@ mod tests {
         assert_eq!(field(&e, "/n"), "5");
         assert_eq!(field(&e, "/d"), r#"{"x":"y"}"#);
         assert_eq!(field(&e, "/missing"), "");
+    }
+
+    #[test]
+    fn csv_cells_that_look_like_formulas_are_defused() {
+        for c in ['=', '+', '-', '@', '\t', '\r'] {
+            let raw = format!("{c}SUM(A1:A9)");
+            let cell = csv_field(&raw);
+            let unquoted = cell.strip_prefix('"').and_then(|c| c.strip_suffix('"')).unwrap_or(&cell);
+            assert_eq!(unquoted, format!("'{raw}"), "{c:?}");
+        }
+        // Quoting still applies after the prefix, and the prefix sits inside the quotes.
+        assert_eq!(csv_field("=1,\"2\""), "\"'=1,\"\"2\"\"\"");
+        assert_eq!(csv_field("\r\nx"), "\"'\r\nx\"");
+        // Only the first character matters.
+        assert_eq!(csv_field("a=b"), "a=b");
+        assert_eq!(csv_field(" =1"), " =1");
+        assert_eq!(csv_field(""), "");
+    }
+
+    #[test]
+    fn table_cells_show_control_characters_escaped() {
+        assert_eq!(table_cell("plain ünïcode ✓"), "plain ünïcode ✓");
+        assert_eq!(table_cell("a\nb\tc\rd"), "a b c d");
+        assert_eq!(table_cell("\u{1b}[31mred\u{1b}]0;title\u{7}"), "\\x1b[31mred\\x1b]0;title\\x07");
+        assert_eq!(table_cell("\u{0}\u{8}\u{7f}"), "\\x00\\x08\\x7f");
+        assert_eq!(table_cell("\u{9b}2J\u{80}\u{9f}\u{a0}"), "\\u{9b}2J\\u{80}\\u{9f}\u{a0}");
+        for c in (0u32..0x20).chain(0x7f..0xa0).filter_map(char::from_u32) {
+            assert!(!table_cell(&format!("x{c}y")).contains(c), "{c:?} printed raw");
+        }
+    }
+
+    #[test]
+    fn json_for_a_terminal_escapes_del_and_c1_and_keeps_the_value() {
+        let event = serde_json::json!({"a": "x\u{7f}y\u{9b}2J\u{85}", "b": "é\u{a0}", "c": "\u{1b}"});
+        let text = serde_json::to_string(&event).unwrap();
+        let safe = terminal_json(&text);
+        assert!(!safe.chars().any(|c| c.is_control()), "{safe}");
+        assert!(safe.contains(r"x\u007fy\u009b2J\u0085"), "{safe}");
+        assert_eq!(serde_json::from_str::<Value>(&safe).unwrap(), event);
+        let plain = r#"{"a":"b"}"#;
+        assert!(matches!(terminal_json(plain), Cow::Borrowed(_)));
     }
 
     #[test]

@@ -179,7 +179,7 @@ async fn pull_kind(ctx: &PullCtx, kind: Kind) -> anyhow::Result<Summary> {
         range: None,
         max: Some(ctx.max.unwrap_or(match kind {
             Kind::Admin => 200,
-            Kind::Compliance | Kind::Connect | Kind::Security | Kind::Access => BATCH as u32,
+            Kind::Compliance | Kind::Connect | Kind::Security | Kind::Access | Kind::System => BATCH as u32,
         })),
     };
     let mut walker = Walker::new(&ctx.source, query)?;

@@ -114,23 +114,58 @@ async fn fill_deleted(
     Ok(())
 }
 
-/// A retention record (an event the server wrote for a retention run): (seq, total, digest).
-fn retention_record(entry: &auditrail_store::LogEntry) -> Option<(u64, u64, String)> {
-    if entry.kind != Kind::Admin {
+/// A retention run's record. Only a `system` record counts: no API can write one, so an ingested
+/// event claiming to be a retention record is just an event.
+struct RetentionRecord {
+    seq: u64,
+    /// The size of the log the run signed before deleting: nothing after it may be deleted.
+    cut: u64,
+    total: u64,
+    digest: String,
+}
+
+fn retention_record(kind: Kind, seq: u64, event: &Value) -> Option<RetentionRecord> {
+    if kind != Kind::System || event["actorId"].as_str() != Some(SYSTEM_ACTOR) {
         return None;
     }
-    let body: Value = serde_json::from_str(&entry.body).ok()?;
-    if body["actorId"].as_str() != Some(SYSTEM_ACTOR) {
-        return None;
+    let data = &event["data"];
+    Some(RetentionRecord {
+        seq,
+        cut: data["checkpointSize"].as_u64()?,
+        total: data["deletedTotal"].as_u64()?,
+        digest: data["deletedSeqsSha256"].as_str()?.to_owned(),
+    })
+}
+
+/// Deleted entries are accepted only when the latest retention record commits to exactly them
+/// and each lies inside that run's cut, which was signed before the record was written.
+fn check_deletions(deleted: &[u64], record: Option<&RetentionRecord>) -> anyhow::Result<()> {
+    if deleted.is_empty() {
+        return Ok(());
     }
-    let data = &body["data"];
-    Some((entry.seq, data["deletedTotal"].as_u64()?, data["deletedSeqsSha256"].as_str()?.to_owned()))
+    let Some(r) = record else {
+        bail!("{} events were deleted but no retention record accounts for them", deleted.len());
+    };
+    if r.total != deleted.len() as u64 || r.digest != deleted_digest(deleted) {
+        bail!(
+            "the events missing from the log are not the ones the latest retention record (seq {}) commits to \
+             (deleted outside retention?)",
+            r.seq
+        );
+    }
+    if r.cut >= r.seq {
+        bail!("the retention record at seq {} claims a cut ({}) at or after itself", r.seq, r.cut);
+    }
+    if let Some(outside) = deleted.iter().find(|d| **d > r.cut) {
+        bail!("seq {outside} is deleted but lies beyond the retention run's cut (seq {})", r.cut);
+    }
+    Ok(())
 }
 
 async fn verify_org(store: &dyn Store, org: &OrgId, key: &VerifierKey) -> anyhow::Result<String> {
     let size = store.log_size(org).await?;
     let deleted: BTreeSet<u64> = store.deleted_seqs(org).await?.into_iter().collect();
-    let mut record: Option<(u64, u64, String)> = None;
+    let mut record: Option<RetentionRecord> = None;
     let mut tree = MemoryTree::new();
     let mut after = 0u64;
     loop {
@@ -178,7 +213,10 @@ async fn verify_org(store: &dyn Store, org: &OrgId, key: &VerifierKey) -> anyhow
                     entry.id
                 );
             }
-            if let Some(r) = retention_record(entry) {
+            if entry.kind == Kind::System
+                && let Ok(event) = serde_json::from_str::<Value>(&entry.body)
+                && let Some(r) = retention_record(entry.kind, entry.seq, &event)
+            {
                 record = Some(r);
             }
             tree.push(leaf);
@@ -186,17 +224,7 @@ async fn verify_org(store: &dyn Store, org: &OrgId, key: &VerifierKey) -> anyhow
         after = last_seq;
     }
     fill_deleted(store, org, &mut tree, &deleted, size + 1, None).await?;
-    if !deleted.is_empty() {
-        let seqs: Vec<u64> = deleted.iter().copied().collect();
-        match &record {
-            Some((_, total, digest)) if *total == seqs.len() as u64 && *digest == deleted_digest(&seqs) => {}
-            Some((seq, _, _)) => bail!(
-                "the events missing from the log are not the ones the latest retention record (seq {seq}) commits to \
-                 (deleted outside retention?)"
-            ),
-            None => bail!("{} events were deleted but no retention record accounts for them", seqs.len()),
-        }
-    }
+    check_deletions(&deleted.iter().copied().collect::<Vec<_>>(), record.as_ref())?;
     let checkpoints = store.checkpoints(org, u32::MAX).await?;
     for c in checkpoints.iter().rev() {
         let parsed = verify_checkpoint(&c.note, key).map_err(|e| {
@@ -228,7 +256,8 @@ fn verify_export(export: &Path, checkpoint: &Path, key: &VerifierKey) -> anyhow:
     let mut tree = MemoryTree::new();
     let mut org: Option<OrgId> = None;
     let mut deleted: Vec<u64> = Vec::new();
-    let mut record: Option<(u64, String)> = None;
+    let mut withheld = 0u64;
+    let mut record: Option<RetentionRecord> = None;
     for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
         let line = line.with_context(|| format!("cannot read line {}", n + 1))?;
         if line.trim().is_empty() {
@@ -240,16 +269,22 @@ fn verify_export(export: &Path, checkpoint: &Path, key: &VerifierKey) -> anyhow:
         if seq != tree.size() + 1 {
             bail!("seq {} is missing (deleted?); line {} has seq {seq} (id {id})", tree.size() + 1, n + 1);
         }
-        if entry["deleted"].as_bool() == Some(true) {
-            // Deleted by retention: only its leaf remains; the signed root vouches for it, and the
-            // latest retention record must account for the deletion.
+        let deleted_stub = entry["deleted"].as_bool() == Some(true);
+        if deleted_stub || entry["withheld"].as_bool() == Some(true) {
+            // Only its leaf is here: deleted by retention (the latest retention record must
+            // account for it), or of a kind the exporting token may not read. The signed root
+            // vouches for the leaf either way.
             let leaf = entry["leaf"]
                 .as_str()
                 .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
                 .and_then(|b| <[u8; 32]>::try_from(b).ok())
-                .ok_or_else(|| anyhow!("seq {seq}: a deleted entry needs its 32-byte leaf hash"))?;
+                .ok_or_else(|| anyhow!("seq {seq}: an entry without its event needs its 32-byte leaf hash"))?;
             tree.push(leaf);
-            deleted.push(seq);
+            if deleted_stub {
+                deleted.push(seq);
+            } else {
+                withheld += 1;
+            }
             continue;
         }
         let this_org = OrgId::parse(entry["org"].as_str().unwrap_or_default(), "org")?;
@@ -259,23 +294,12 @@ fn verify_export(export: &Path, checkpoint: &Path, key: &VerifierKey) -> anyhow:
         let kind = Kind::parse(entry["kind"].as_str().unwrap_or_default())
             .ok_or_else(|| anyhow!("seq {seq} (id {id}): unknown kind"))?;
         let event = serde_json_canonicalizer::to_vec(&entry["event"])?;
-        if entry["event"]["actorId"].as_str() == Some(SYSTEM_ACTOR)
-            && let (Some(total), Some(digest)) =
-                (entry["event"]["data"]["deletedTotal"].as_u64(), entry["event"]["data"]["deletedSeqsSha256"].as_str())
-        {
-            record = Some((total, digest.to_owned()));
+        if let Some(r) = retention_record(kind, seq, &entry["event"]) {
+            record = Some(r);
         }
         tree.push(merkle::leaf_hash(&log_entry(&this_org, kind, seq, &event)));
     }
-    if !deleted.is_empty() {
-        match &record {
-            Some((total, digest)) if *total == deleted.len() as u64 && *digest == deleted_digest(&deleted) => {}
-            _ => bail!(
-                "{} entries are marked deleted but no retention record in the export accounts for them",
-                deleted.len()
-            ),
-        }
-    }
+    check_deletions(&deleted, record.as_ref())?;
     if let Some(org) = &org
         && !signed.origin.ends_with(&format!("/{org}"))
     {
@@ -297,6 +321,23 @@ fn verify_export(export: &Path, checkpoint: &Path, key: &VerifierKey) -> anyhow:
             signed.size
         );
     }
-    eprintln!("ok: {} entries verified against the signed checkpoint of size {}", tree.size(), signed.size);
+    let size = signed.size;
+    let withheld = if withheld > 0 {
+        format!(" ({withheld} withheld: not readable with the exporting token)")
+    } else {
+        String::new()
+    };
+    if tree.size() > size {
+        // What was checked holds, but a signature covers only its own size: entries after it
+        // could have been appended by anyone.
+        bail!(
+            "entries 1..{size} verified against the signed checkpoint of size {size}{withheld}; the {} entries after it \
+             (seq {}..{}) are NOT covered by its signature: verify them against a newer checkpoint",
+            tree.size() - size,
+            size + 1,
+            tree.size()
+        );
+    }
+    eprintln!("ok: entries 1..{size} verified against the signed checkpoint of size {size}{withheld}");
     Ok(())
 }

@@ -480,3 +480,46 @@ async fn a_token_over_its_rate_limit_gets_429_with_an_integer_retry_after() {
         assert_connect_error(response, StatusCode::TOO_MANY_REQUESTS).await;
     }
 }
+
+#[tokio::test]
+async fn responses_are_never_cached_or_sniffed_and_401_names_the_scheme() {
+    let app = spawn_app().await;
+    for (path, token) in [("/v1/people/me", app.token_all.as_str()), ("/v1/events", "atr_wrong"), ("/nowhere", "x")] {
+        let response = app.get(path, token).await;
+        let headers = response.headers();
+        assert_eq!(headers.get("x-content-type-options").and_then(|v| v.to_str().ok()), Some("nosniff"), "{path}");
+        assert_eq!(headers.get("cache-control").and_then(|v| v.to_str().ok()), Some("no-store"), "{path}");
+    }
+    let unauthorized = app.get("/v1/events", "atr_wrong").await;
+    assert_eq!(unauthorized.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(unauthorized.headers().get("www-authenticate").and_then(|v| v.to_str().ok()), Some("Bearer"));
+}
+
+#[tokio::test]
+async fn two_host_headers_are_refused() {
+    let app = spawn_app().await;
+    let request = format!(
+        "GET /v1/people/me HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+        app.token_all
+    );
+    assert_eq!(raw_request(&app, request.as_bytes()).await, Some(400));
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_links_use_its_right_most_hop_in_any_case() {
+    let config = auditrail_server::ServerConfig { trust_proxy: true, ..auditrail_server::ServerConfig::default() };
+    let app = spawn_app_with(config).await;
+    let events: Vec<Value> = (0..3).map(|i| admin_event(&at(FROM, i + 1000), "LOGINS", "a")).collect();
+    app.ingest_ok("admin", &json!(events)).await;
+    let response = app
+        .client
+        .get(app.url(&app.admin_path(FROM, TO, "max=1")))
+        .bearer_auth(&app.token_all)
+        .header("X-Forwarded-Host", "attacker.example, audit.example.com")
+        .header("X-Forwarded-Proto", "HTTPS")
+        .send()
+        .await
+        .expect("request");
+    let link = next_link(response.headers()).expect("link");
+    assert!(link.starts_with("https://audit.example.com/v1/adminAudit/events?"), "{link}");
+}

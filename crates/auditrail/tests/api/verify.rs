@@ -80,7 +80,16 @@ fn copy_dir(from: &Path, to: &Path) {
 async fn signed_store(dir: &Path) -> (String, String, String) {
     let data = dir.display().to_string();
     let org = ok(&["org", "create", "--data", &data, "--name", "Evidence"]);
-    let token = ok(&["token", "create", "--data", &data, "--org", &org, "--scope", "auditrail:ingest,auditrail:admin"]);
+    let token = ok(&[
+        "token",
+        "create",
+        "--data",
+        &data,
+        "--org",
+        &org,
+        "--scope",
+        "auditrail:ingest,auditrail:admin,audit:events_read",
+    ]);
     let server = Server::start(&["--data", &data, "--checkpoint-seconds", "3600"]).await;
     let base = server.base.clone();
     let client = reqwest::Client::new();
@@ -213,6 +222,18 @@ async fn an_export_verifies_offline_with_only_a_checkpoint_and_the_public_key() 
     let without: Vec<&str> = lines.iter().enumerate().filter(|(i, _)| *i != 10).map(|(_, l)| *l).collect();
     std::fs::write(elsewhere.join("deleted.ndjson"), without.join("\n")).unwrap();
     assert_detected(&run("deleted.ndjson"), "seq 11 is missing");
+    // Entries appended after the checkpoint are reported as not covered, and the run fails.
+    let mut appended = export.clone();
+    for seq in 61..=63 {
+        let forged = export.lines().next().unwrap().replace("\"seq\":1}", &format!("\"seq\":{seq}}}"));
+        appended.push_str(&forged.replace("LOGINS", "FORGED"));
+        appended.push('\n');
+    }
+    std::fs::write(elsewhere.join("appended.ndjson"), appended).unwrap();
+    let out = run("appended.ndjson");
+    assert_detected(&out, "entries 1..60 verified against the signed checkpoint of size 60");
+    assert_detected(&out, "3 entries after it (seq 61..63) are NOT covered");
+    assert!(String::from_utf8_lossy(&run("log.ndjson").stderr).contains("ok: entries 1..60 verified"));
     // A checkpoint signed by another key is refused.
     let other = auditrail_core::checkpoint::SigningKey::generate_from("other", [7; 32]).unwrap();
     std::fs::write(elsewhere.join("key.pub"), other.verifier_key().to_string()).unwrap();
@@ -356,4 +377,53 @@ async fn verify_detects_tampering_on_postgres() {
     .await
     .unwrap();
     assert_detected(&run(with_db(&["verify"])), "seq 20 is missing");
+}
+
+/// Only the server writes retention records: an ingested look-alike under the reserved actor is
+/// refused, under any other actor it is just an event, and a database deletion it pretends to
+/// cover is still reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_retention_records_are_refused_or_ignored() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let data = dir.display().to_string();
+    let org = ok(&["org", "create", "--data", &data, "--name", "Forgery"]);
+    let token = ok(&["token", "create", "--data", &data, "--org", &org, "--scope", "auditrail:ingest,auditrail:admin"]);
+    let server = Server::start(&["--data", &data, "--rate-limit", "0"]).await;
+    let client = reqwest::Client::new();
+    let post = |kind: &str, items: Value| {
+        let request =
+            client.post(format!("{}/auditrail/v1/ingest/{kind}", server.base)).bearer_auth(&token).json(&items);
+        async move { request.send().await.unwrap() }
+    };
+    let items: Vec<Value> =
+        (0..10).map(|i| admin_event(&format!("2025-01-01T00:00:{i:02}.000Z"), "LOGINS", "a")).collect();
+    assert_eq!(post("admin", Value::from(items)).await.status(), StatusCode::OK);
+    let digest = auditrail_server::log::deleted_digest(&[3]);
+    let record = |actor: &str| {
+        serde_json::json!([{"actorId": actor, "data": {"eventCategory": "COMPLIANCE", "eventDescription": "Retention run",
+            "checkpointSize": 10, "deletedCount": 1, "deletedTotal": 1, "deletedSeqsSha256": digest}}])
+    };
+    for kind in ["admin", "security"] {
+        let refused = post(kind, record("auditrail")).await;
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{kind}");
+        let body: Value = refused.json().await.unwrap();
+        assert!(body.to_string().contains("items[0].actorId") && body.to_string().contains("reserved"), "{body}");
+    }
+    assert_eq!(post("admin", record("mallory")).await.status(), StatusCode::OK, "any other actor is just an event");
+    let r = client.post(format!("{}/auditrail/v1/checkpoints", server.base)).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    server.stop();
+    let clean = verify(&dir);
+    assert!(
+        clean.status.success(),
+        "an ignored look-alike does not break verify: {}",
+        String::from_utf8_lossy(&clean.stderr)
+    );
+    let out = tampered(
+        &dir,
+        "covered",
+        "DELETE FROM events WHERE seq = 3; INSERT INTO retention_deleted (org_ref, seq) SELECT org_ref, 3 FROM orgs;",
+    );
+    assert_detected(&out, "no retention record accounts for them");
 }

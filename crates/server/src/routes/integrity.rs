@@ -34,7 +34,20 @@ fn checkpoint_json(c: &StoredCheckpoint) -> Value {
     json!({ "treeSize": c.tree_size, "rootHash": b64(&c.root), "note": c.note, "created": c.created.to_string() })
 }
 
-/// Reading the log of one's own org: any read scope will do.
+/// The kinds a token may read: its read scopes' kinds, and the server's own system records
+/// (retention runs) for any reader of the log, since verifying a copy needs them.
+pub fn readable_kinds(principal: &auditrail_store::Principal) -> Vec<Kind> {
+    let mut kinds = vec![Kind::System];
+    if principal.has(Scope::AuditEventsRead) {
+        kinds.extend([Kind::Admin, Kind::Connect, Kind::Security, Kind::Access]);
+    }
+    if principal.has(Scope::ComplianceEventsRead) {
+        kinds.push(Kind::Compliance);
+    }
+    kinds
+}
+
+/// Reading the log of one's own org: any read scope will do; what it shows depends on the scopes.
 async fn reader(state: &AppState, headers: &HeaderMap) -> Result<auditrail_store::Principal, ApiError> {
     let principal = authenticate(state, headers, TokenHeaders::Webex).await?;
     if [Scope::AuditEventsRead, Scope::ComplianceEventsRead, Scope::Admin].iter().any(|s| principal.has(*s)) {
@@ -144,7 +157,9 @@ pub async fn inclusion(
         .transpose()?;
     let org = &principal.org.id;
     let tree_size = tree_size(&state, org, size_param(&q, "treeSize")?, "treeSize").await?;
-    let Some((kind, seq)) = state.store.event_seq(org, kind, &id).await? else {
+    // An event of a kind this token may not read is as absent as one that does not exist.
+    let found = state.store.event_seq(org, kind, &id).await?.filter(|(k, _)| readable_kinds(&principal).contains(k));
+    let Some((kind, seq)) = found else {
         return Err(ApiError::not_found("No event with this id in this organization's log."));
     };
     if seq > tree_size {
@@ -230,11 +245,23 @@ pub async fn log(
     let wanted: Vec<(u32, u64)> = deleted.iter().map(|s| (0, s - 1)).collect();
     let leaves = state.store.merkle_nodes(org, &wanted).await?;
     let mut stubs = deleted.iter().zip(leaves).peekable();
+    // Entries of kinds this token may not read appear as their leaf alone, so the export still
+    // verifies against the signed roots without revealing them.
+    let readable = readable_kinds(&principal);
+    let hidden: Vec<(u32, u64)> = page.iter().filter(|e| !readable.contains(&e.kind)).map(|e| (0, e.seq - 1)).collect();
+    let hidden_leaves: std::collections::HashMap<u64, [u8; 32]> =
+        hidden.iter().map(|(_, i)| i + 1).zip(state.store.merkle_nodes(org, &hidden).await?).collect();
     let mut body = String::new();
+    let mut served = 0usize;
     for e in page {
         while let Some((seq, leaf)) = stubs.next_if(|(seq, _)| **seq < e.seq) {
             body.push_str(&format!("{{\"deleted\":true,\"leaf\":\"{}\",\"seq\":{seq}}}\n", b64(&leaf)));
         }
+        if let Some(leaf) = hidden_leaves.get(&e.seq) {
+            body.push_str(&format!("{{\"leaf\":\"{}\",\"seq\":{},\"withheld\":true}}\n", b64(leaf), e.seq));
+            continue;
+        }
+        served += 1;
         body.push_str(&format!(
             "{{\"event\":{},\"kind\":\"{}\",\"org\":{org_json},\"seq\":{}}}\n",
             e.body,
@@ -249,7 +276,7 @@ pub async fn log(
         method: "GET",
         path: "/auditrail/v1/log",
         query: RecordedQuery::from_params(&q, &["after", "limit"]),
-        results: page.len(),
+        results: served,
     };
     state.record_access(&principal, &meta, read).await;
     let mut response =

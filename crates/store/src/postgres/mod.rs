@@ -630,7 +630,7 @@ impl Store for PostgresStore {
         if held {
             return Ok(Vec::new());
         }
-        let kinds: Vec<i64> = Kind::ALL.iter().map(|k| k.code()).collect();
+        let kinds: Vec<i64> = Kind::ALL.iter().filter(|k| k.is_retained()).map(|k| k.code()).collect();
         let rows = tx
             .query(
                 "DELETE FROM events WHERE org_ref = $1 AND kind = ANY($2) AND created < $3 AND seq <= $4 RETURNING seq",

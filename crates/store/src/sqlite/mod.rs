@@ -468,7 +468,7 @@ impl Store for SqliteStore {
                 return Ok(Vec::new());
             }
             let mut deleted = Vec::new();
-            for kind in Kind::ALL {
+            for kind in Kind::ALL.into_iter().filter(|k| k.is_retained()) {
                 let args = params![org_ref, kind.code(), cutoff.millis(), schema::pos(org_ref, max_seq)];
                 let seqs: Vec<i64> = {
                     let mut stmt = tx
