@@ -289,7 +289,12 @@ fn check_optional_strings(obj: &Map<String, Value>, fields: &[&str], prefix: &st
     fields.iter().try_for_each(|f| optional_string(obj, f, prefix).map(drop))
 }
 
-fn normalize_admin(obj: &mut Map<String, Value>, event: &mut NormalizedEvent) -> Result<(), FieldError> {
+/// What admin and security audit events share: a required `actorId`, an optional `actorOrgId`,
+/// and a `data` object with a required `eventCategory` (served as `X` for `EventCategory.X`).
+fn audit_envelope<'a>(
+    obj: &'a mut Map<String, Value>,
+    event: &mut NormalizedEvent,
+) -> Result<&'a mut Map<String, Value>, FieldError> {
     event.actor_id = key_text(Some(required_string(obj, "actorId", "")?), "actorId", "")?;
     check_optional_strings(obj, &["actorOrgId"], "")?;
     let data = match obj.get_mut("data") {
@@ -303,6 +308,11 @@ fn normalize_admin(obj: &mut Map<String, Value>, event: &mut NormalizedEvent) ->
     let category = Category::parse(&raw_category, "data.eventCategory").map_err(|e| (e.param, e.reason))?;
     data.insert("eventCategory".to_owned(), Value::String(category.as_str().to_owned()));
     event.category = Some(category.as_str().to_owned());
+    Ok(data)
+}
+
+fn normalize_admin(obj: &mut Map<String, Value>, event: &mut NormalizedEvent) -> Result<(), FieldError> {
+    let data = audit_envelope(obj, event)?;
     for always_present in ["actionText", "eventDescription", "actorEmail"] {
         let value = optional_string(data, always_present, "data.")?.unwrap_or_default();
         data.insert(always_present.to_owned(), Value::String(value));
@@ -321,19 +331,7 @@ fn normalize_admin(obj: &mut Map<String, Value>, event: &mut NormalizedEvent) ->
 /// Security audit events (sign-ins and sign-outs) share the admin envelope, without the always-present
 /// strings: Webex documents every `data` member of these as optional.
 fn normalize_security(obj: &mut Map<String, Value>, event: &mut NormalizedEvent) -> Result<(), FieldError> {
-    event.actor_id = key_text(Some(required_string(obj, "actorId", "")?), "actorId", "")?;
-    check_optional_strings(obj, &["actorOrgId"], "")?;
-    let data = match obj.get_mut("data") {
-        Some(Value::Object(data)) => data,
-        None | Some(Value::Null) => {
-            return Err(("data".to_owned(), "is required (an object with eventCategory)".to_owned()));
-        }
-        Some(_) => return Err(("data".to_owned(), "must be an object".to_owned())),
-    };
-    let raw_category = required_string(data, "eventCategory", "data.")?;
-    let category = Category::parse(&raw_category, "data.eventCategory").map_err(|e| (e.param, e.reason))?;
-    data.insert("eventCategory".to_owned(), Value::String(category.as_str().to_owned()));
-    event.category = Some(category.as_str().to_owned());
+    let data = audit_envelope(obj, event)?;
     check_optional_strings(
         data,
         &[
