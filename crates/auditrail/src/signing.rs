@@ -28,7 +28,11 @@ pub fn load_or_create(explicit: Option<&Path>, data: &Path, name: &str) -> anyho
     rand::rng().fill_bytes(&mut random);
     let key =
         SigningKey::generate_from(name, random).map_err(|e| anyhow::anyhow!("cannot create a signing key: {e}"))?;
-    std::fs::create_dir_all(data).with_context(|| format!("cannot create {}", data.display()))?;
+    let mut dir = std::fs::DirBuilder::new();
+    dir.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
+    dir.create(data).with_context(|| format!("cannot create {}", data.display()))?;
     match write_private(&path, &key) {
         Ok(()) => {}
         // Another process (a replica starting at the same moment) created it first: use theirs.
@@ -43,10 +47,28 @@ pub fn load_or_create(explicit: Option<&Path>, data: &Path, name: &str) -> anyho
 }
 
 fn read(path: &Path) -> anyhow::Result<SigningKey> {
+    warn_if_shared(path);
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read the signing key {}", path.display()))?;
     SigningKey::parse_private(text.trim())
         .map_err(|e| anyhow::anyhow!("{} is not a signing key ({e}); expected PRIVATE+KEY+name+id+key", path.display()))
+}
+
+/// Anyone who can read the key can sign checkpoints in this server's name: say so loudly when the
+/// file is readable by its group or by everyone.
+fn warn_if_shared(path: &Path) {
+    #[cfg(unix)]
+    if let Ok(meta) = std::fs::metadata(path) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                path = %path.display(),
+                mode = format!("{mode:o}"),
+                "the signing key is readable by other users: anyone who can read it can sign checkpoints; chmod 600 it"
+            );
+        }
+    }
 }
 
 fn write_private(path: &Path, key: &SigningKey) -> anyhow::Result<()> {

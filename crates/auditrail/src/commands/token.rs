@@ -29,12 +29,13 @@ pub async fn run(cmd: TokenCommand) -> anyhow::Result<()> {
         TokenCommand::List { store, org, json } => {
             let org = OrgId::parse(&org, "--org")?;
             let store = open_store(&store).await?;
+            let now = Timestamp::now();
             for token in store.tokens(&org).await? {
                 if json {
-                    println!("{}", token_json(&token));
+                    println!("{}", token_json(&token, now));
                 } else {
                     let scopes: Vec<&str> = token.scopes.iter().map(|s| s.as_str()).collect();
-                    let state = if token.revoked { "revoked" } else { "active" };
+                    let state = token_state(&token, now);
                     println!(
                         "{}\t{}\t{}\t{}\tcreated {}\tlast used {}\texpires {}",
                         token.token_id,
@@ -58,8 +59,20 @@ pub async fn run(cmd: TokenCommand) -> anyhow::Result<()> {
     }
 }
 
-fn token_json(token: &TokenInfo) -> serde_json::Value {
+/// What a token can do now: a revoked or expired token is refused by every server.
+fn token_state(token: &TokenInfo, now: Timestamp) -> &'static str {
+    if token.revoked {
+        "revoked"
+    } else if token.expires.is_some_and(|e| e <= now) {
+        "expired"
+    } else {
+        "active"
+    }
+}
+
+fn token_json(token: &TokenInfo, now: Timestamp) -> serde_json::Value {
     serde_json::json!({
+        "state": token_state(token, now),
         "tokenId": token.token_id,
         "orgId": token.org.to_string(),
         "name": token.name,

@@ -146,10 +146,35 @@ fn token_create_list_and_revoke() {
     ok(&["token", "revoke", "--data", &data, &token_id]);
     let (_, records) = list_tokens(&data, &org);
     let revoked = records.iter().find(|r| token_id_of(r) == token_id).expect("revoked tokens are still listed");
-    if let Some(flag) = revoked.get("revoked") {
-        assert_eq!(flag, &json!(true), "{revoked}");
-    }
+    assert_eq!(revoked["revoked"], json!(true), "{revoked}");
+    assert_eq!(revoked["state"], "revoked", "{revoked}");
+    let other = records.iter().find(|r| r["name"] == "Other").expect("the other token");
+    assert_eq!((other["state"].clone(), other["revoked"].clone()), (json!("active"), json!(false)), "{other}");
     fails(&["token", "revoke", "--data", &data, "no-such-token-id"]);
+
+    // An expired token is listed as expired, never as active.
+    let out = ok(&[
+        "token",
+        "create",
+        "--data",
+        &data,
+        "--org",
+        &org,
+        "--scope",
+        "audit:events_read",
+        "--name",
+        "Brief",
+        "--expires",
+        "1s",
+    ]);
+    assert!(out.trim().starts_with("atr_"));
+    std::thread::sleep(std::time::Duration::from_millis(1_200));
+    let (_, records) = list_tokens(&data, &org);
+    let brief = records.iter().find(|r| r["name"] == "Brief").expect("the expiring token");
+    assert_eq!(brief["state"], "expired", "{brief}");
+    let plain = ok(&["token", "list", "--data", &data, "--org", &org]);
+    let line = plain.lines().find(|l| l.contains("Brief")).unwrap_or_else(|| panic!("{plain}"));
+    assert!(line.contains("\texpired\t") && !line.contains("\tactive\t"), "{line}");
 }
 
 #[test]

@@ -335,3 +335,66 @@ async fn pull_refuses_a_source_link_to_another_origin() {
     let dest_token_leaked = other.requests().iter().any(|r| r.contains(&dest.token_all));
     assert!(!dest_token_leaked);
 }
+
+#[cfg(unix)]
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).expect("metadata").permissions().mode() & 0o777
+}
+
+/// The data directory and the database are the server user's alone, whatever the umask; a
+/// signing key others can read is reported.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_store_is_private_and_a_shared_signing_key_is_reported() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let data = root.path().join("data");
+    let data_arg = data.display().to_string();
+    // Under the usual umask (022) plain creation would give 0755 and 0644.
+    let out = run(args(&["org", "create", "--data", &data_arg, "--name", "Private"])).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(mode(&data), 0o700, "data directory");
+    assert_eq!(mode(&data.join("auditrail.db")), 0o600, "database file");
+    for side in ["auditrail.db-wal", "auditrail.db-shm"] {
+        let path = data.join(side);
+        if path.exists() {
+            assert_eq!(mode(&path), 0o600, "{side}");
+        }
+    }
+    // A key file readable by everyone: `serve` warns about it.
+    let key = root.path().join("shared.key");
+    let key_text =
+        auditrail_core::checkpoint::SigningKey::generate_from("shared", [9; 32]).expect("key").to_private_text();
+    std::fs::write(&key, key_text).expect("write key");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    }
+    let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = auditrail_command(&[
+        "serve",
+        "--data",
+        &data_arg,
+        "--listen",
+        &listen,
+        "--signing-key",
+        &key.display().to_string(),
+    ])
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let warned = tokio::task::spawn_blocking(move || {
+        BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .take(50)
+            .any(|l| l.contains("signing key is readable by other users"))
+    });
+    let warned = tokio::time::timeout(Duration::from_secs(30), warned).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(matches!(warned, Ok(Ok(true))), "serve did not warn about a world-readable signing key");
+}

@@ -70,12 +70,33 @@ fn connect(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// The database file in `dir`, creating the directory (0700) and the empty file (0600) when they
+/// do not exist yet, whatever the umask: audit data is for the server's user only. SQLite gives
+/// its `-wal` and `-shm` files the database file's mode.
+fn private_database(dir: &Path) -> Result<std::path::PathBuf, StoreError> {
+    let cannot = |what: &str, e: std::io::Error| StoreError::Unavailable(format!("cannot create {what}: {e}"));
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|e| cannot(&format!("data directory {}", dir.display()), e))?;
+    let path = dir.join(DATABASE_FILE);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(&path) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(cannot(&path.display().to_string(), e)),
+    }
+    Ok(path)
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the store in `dir`, applies pending migrations and starts the writer.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StoreError::Unavailable(format!("cannot create data directory {}: {e}", dir.display())))?;
-        let path = dir.join(DATABASE_FILE);
+        let path = private_database(dir)?;
         let mut conn = connect(&path, false)?;
         schema::migrate(&mut conn)?;
         let mut key = [0u8; 32];
@@ -114,9 +135,7 @@ impl SqliteStore {
 
     /// Applies pending migrations without starting anything; returns the versions applied.
     pub fn migrate(dir: &Path) -> Result<Vec<i64>, StoreError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| StoreError::Unavailable(format!("cannot create data directory {}: {e}", dir.display())))?;
-        let mut conn = connect(&dir.join(DATABASE_FILE), false)?;
+        let mut conn = connect(&private_database(dir)?, false)?;
         schema::migrate(&mut conn)
     }
 
