@@ -304,6 +304,10 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "AUDITRAIL_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Serve Prometheus metrics without a token on this separate address (keep it internal). On
+    /// the API address `/metrics` needs an `auditrail:admin` token: the figures are server-wide.
+    #[arg(long, env = "AUDITRAIL_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
     /// Public base URL (origin plus optional path prefix) used in absolute `Link` URLs.
     #[arg(long, env = "AUDITRAIL_PUBLIC_URL")]
     pub public_url: Option<String>,

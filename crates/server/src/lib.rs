@@ -137,6 +137,16 @@ impl AppState {
     }
 }
 
+/// Serves `GET /metrics` (and `/healthz`) without authentication on a listener of its own, for
+/// Prometheus scrapers on an internal address; runs until the process ends.
+pub async fn serve_metrics(listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    use axum::routing::get;
+    let router = Router::new()
+        .route("/metrics", get(|| async { routes::metrics_text() }))
+        .route("/healthz", get(|| async { axum::http::StatusCode::OK }));
+    axum::serve(listener, router).await
+}
+
 /// The whole application as a router, ready to serve.
 pub fn app(state: AppState) -> Router {
     routes::router(state)

@@ -74,6 +74,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             std::time::Duration::from_secs(args.retention_interval.max(1)),
         ));
     }
+    if let Some(address) = args.metrics_listen {
+        let metrics = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("cannot listen on {address} for metrics"))?;
+        tracing::info!(address = %address, "metrics listening");
+        tokio::spawn(async move {
+            if let Err(e) = auditrail_server::serve_metrics(metrics).await {
+                tracing::error!(error = %e, "the metrics listener failed");
+            }
+        });
+    }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -398,3 +398,59 @@ async fn the_store_is_private_and_a_shared_signing_key_is_reported() {
     let _ = child.wait();
     assert!(matches!(warned, Ok(Ok(true))), "serve did not warn about a world-readable signing key");
 }
+
+/// `serve`'s own flags reach the server (the HTTP suite builds its config in-process): the
+/// metrics listener, the per-token rate limit and the head size limit, on a real process.
+#[tokio::test]
+async fn serve_flags_reach_the_server() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let data = root.path().join("data").display().to_string();
+    let org = text(&run(args(&["org", "create", "--data", &data, "--name", "Flags"])).await.stdout).trim().to_owned();
+    let token = text(
+        &run(args(&["token", "create", "--data", &data, "--org", &org, "--scope", "audit:events_read"])).await.stdout,
+    )
+    .trim()
+    .to_owned();
+    let free = || TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let (api, metrics) = (format!("127.0.0.1:{}", free()), format!("127.0.0.1:{}", free()));
+    let mut child = auditrail_command(&[
+        "serve",
+        "--data",
+        &data,
+        "--listen",
+        &api,
+        "--metrics-listen",
+        &metrics,
+        "--rate-limit",
+        "1",
+        "--rate-burst",
+        "1",
+        "--max-header-bytes",
+        "4096",
+    ])
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .expect("serve");
+    let client = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while client.get(format!("http://{api}/healthz")).send().await.is_err() {
+        assert!(std::time::Instant::now() < deadline, "serve did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let scraped = client.get(format!("http://{metrics}/metrics")).send().await.expect("scrape");
+    assert_eq!(scraped.status(), 200);
+    assert!(scraped.text().await.expect("metrics").contains("# TYPE "));
+    assert_eq!(client.get(format!("http://{api}/metrics")).send().await.expect("metrics").status(), 401);
+    let big = client.get(format!("http://{api}/v1/people/me")).bearer_auth(&token).header("X-Pad", "p".repeat(5_000));
+    assert_eq!(big.send().await.expect("big head").status(), 431);
+    // One request a second, burst one: of ten back-to-back requests at most a couple pass.
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
+        let r = client.get(format!("http://{api}/v1/people/me")).bearer_auth(&token).send().await.expect("request");
+        statuses.push(r.status().as_u16());
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(statuses.iter().filter(|s| **s == 429).count() >= 5, "{statuses:?}");
+}

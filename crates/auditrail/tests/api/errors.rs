@@ -438,7 +438,10 @@ async fn raw_invalid_utf8_and_nul_in_the_request_line_never_cause_a_server_error
 async fn metrics_are_served_as_prometheus_text() {
     let app = spawn_app().await;
     app.ingest_ok("admin", &json!([admin_event(FROM, "LOGINS", "a")])).await;
-    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    // Server-wide figures: an operator token only on the API listener.
+    assert_webex_error(app.client.get(app.url("/metrics")).send().await.unwrap(), StatusCode::UNAUTHORIZED).await;
+    assert_webex_error(app.get("/metrics", &app.token_audit).await, StatusCode::FORBIDDEN).await;
+    let response = app.get("/metrics", &app.token_all).await;
     assert_eq!(response.status(), StatusCode::OK);
     tracking_id(&response);
     let ct = response.headers().get(CONTENT_TYPE).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();

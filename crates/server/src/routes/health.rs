@@ -19,8 +19,16 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Response, ApiError>
     Ok(json(StatusCode::OK, r#"{"status":"ready"}"#.to_owned()))
 }
 
+/// Prometheus text on the API listener. The figures are server-wide (every org's requests and
+/// ingests together), so only an operator token (`auditrail:admin`) reads them here; scrapers
+/// use `--metrics-listen`, a separate address the operator keeps internal.
+pub async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Result<Response, ApiError> {
+    crate::auth::authorize(&state, &headers, crate::auth::TokenHeaders::Webex, auditrail_core::Scope::Admin).await?;
+    Ok(metrics_text())
+}
+
 /// Prometheus text exposition. Counts and latencies only: no ids, no secrets.
-pub async fn metrics() -> Response {
+pub fn metrics_text() -> Response {
     use axum::http::{HeaderValue, header};
     use axum::response::IntoResponse;
     let body = crate::metrics::render();

@@ -21,6 +21,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
+pub use health::metrics_text;
+
 use crate::error::{ApiError, default_message};
 use crate::{AppState, admission, tracking};
 
