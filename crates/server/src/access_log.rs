@@ -16,7 +16,7 @@
 //! of the last batch window (~100 ms), never an event anyone ingested.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -108,7 +108,7 @@ impl AccessRecord {
             "actorName": capped(&name),
             "actorEmail": capped(token.email.as_deref().unwrap_or_default()),
             "tokenId": token.token_id,
-            "actorIp": meta.peer.map(|p| p.ip().to_string()).unwrap_or_default(),
+            "actorIp": meta.client_ip.map(|ip| ip.to_string()).unwrap_or_default(),
             "userAgent": meta.user_agent.as_deref().map(capped).unwrap_or_default(),
             "method": read.method,
             "path": capped(read.path),
@@ -130,21 +130,31 @@ pub struct RequestMeta {
     pub tracking_id: String,
     /// The `TrackingID` the client sent, if it was a sane one.
     pub client_tracking_id: Option<String>,
-    pub peer: Option<SocketAddr>,
+    /// The client's address: the peer's, or behind a trusted proxy the one it forwarded.
+    pub client_ip: Option<IpAddr>,
     pub user_agent: Option<String>,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for RequestMeta {
+impl FromRequestParts<crate::AppState> for RequestMeta {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &crate::AppState) -> Result<Self, Self::Rejection> {
         let ids = parts.extensions.get::<RequestIds>();
         let tracking_id = ids.map(|i| i.server.clone()).unwrap_or_default();
         let client_tracking_id = ids.and_then(|i| i.client.clone());
         let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
         let user_agent = parts.headers.get(USER_AGENT).map(|v| capped(&String::from_utf8_lossy(v.as_bytes())));
-        Ok(Self { tracking_id, client_tracking_id, peer, user_agent })
+        let client_ip = peer.map(|p| p.ip());
+        let client_ip = if state.config.trust_proxy { forwarded_for(&parts.headers).or(client_ip) } else { client_ip };
+        Ok(Self { tracking_id, client_tracking_id, client_ip, user_agent })
     }
+}
+
+/// The client address our trusted proxy saw: the right-most `X-Forwarded-For` entry (entries to
+/// its left came with the request and could say anything).
+fn forwarded_for(headers: &axum::http::HeaderMap) -> Option<IpAddr> {
+    let last = headers.get_all("x-forwarded-for").iter().last()?.to_str().ok()?;
+    last.rsplit(',').next()?.trim().parse().ok()
 }
 
 enum Message {

@@ -248,3 +248,21 @@ async fn refused_reads_are_not_recorded_and_the_access_log_can_be_turned_off() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(quiet.store.log_size(&quiet.org).await.expect("log size"), 0);
 }
+
+#[tokio::test]
+async fn the_readers_address_is_the_peer_or_the_trusted_proxys_right_most_hop() {
+    for trust_proxy in [false, true] {
+        let app = spawn_app_with(ServerConfig { trust_proxy, ..ServerConfig::default() }).await;
+        let response = app
+            .client
+            .get(app.url("/v1/events"))
+            .bearer_auth(&app.token_compliance)
+            .header("X-Forwarded-For", "198.51.100.66, 203.0.113.9")
+            .send()
+            .await
+            .expect("request");
+        let record = record_for(&app, &tracking_id(&response)).await;
+        let expected = if trust_proxy { "203.0.113.9" } else { "127.0.0.1" };
+        assert_eq!(record["actorIp"], expected, "trust_proxy={trust_proxy}: {record}");
+    }
+}
