@@ -32,6 +32,21 @@ pub enum Kind {
     System,
 }
 
+/// The deepest an event may nest objects and arrays (the event object itself is level 1). One
+/// limit for ingest, storage and every reader: a log line wraps the event one level deeper and an
+/// ingest body two, all far below the JSON parsers' own limits (serde_json: 128), so whatever is
+/// accepted can always be read back and verified.
+pub const MAX_NESTING: usize = 64;
+
+/// How deeply `value` nests objects and arrays (a scalar is 0).
+pub fn nesting(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => 1 + items.iter().map(nesting).max().unwrap_or(0),
+        Value::Object(members) => 1 + members.values().map(nesting).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
 /// The actor id of records the server writes itself; refused at ingest.
 pub const SYSTEM_ACTOR: &str = "auditrail";
 
@@ -151,6 +166,9 @@ pub fn normalize(
     fresh_id: Uuid,
 ) -> Result<NormalizedEvent, ItemError> {
     let err = |field: &str, reason: String| ItemError { index, field: field.to_owned(), reason, forbidden: false };
+    if nesting(&item) > MAX_NESTING {
+        return Err(err("", format!("nests objects and arrays deeper than {MAX_NESTING} levels")));
+    }
     let Value::Object(mut obj) = item else {
         return Err(err("", "each item must be a JSON object".to_owned()));
     };
@@ -484,6 +502,27 @@ mod tests {
             assert_eq!((e.index, e.field.as_str()), (3, field), "{item}");
             assert!(!e.forbidden);
         }
+    }
+
+    #[test]
+    fn nesting_is_limited_at_one_depth_for_every_kind() {
+        let nested = |levels: usize| {
+            let mut v = json!(1);
+            for _ in 0..levels {
+                v = json!([v]);
+            }
+            v
+        };
+        // The event object is level 1 and `data` level 2: 62 arrays inside make 64.
+        let at_limit = json!({"actorId": "a", "data": {"eventCategory": "X", "deep": nested(MAX_NESTING - 2)}});
+        assert_eq!(nesting(&at_limit), MAX_NESTING);
+        assert!(norm(Kind::Admin, at_limit).is_ok());
+        let over = json!({"actorId": "a", "data": {"eventCategory": "X", "deep": nested(MAX_NESTING - 1)}});
+        let e = norm(Kind::Admin, over).unwrap_err();
+        assert!(e.reason.contains("deeper than 64"), "{e}");
+        let e =
+            norm(Kind::Connect, json!({"eventDescription": "x", "statusOfAction": "S", "d": nested(70)})).unwrap_err();
+        assert_eq!(e.index, 3);
     }
 
     #[test]

@@ -427,3 +427,62 @@ async fn forged_retention_records_are_refused_or_ignored() {
     );
     assert_detected(&out, "no retention record accounts for them");
 }
+
+/// One nesting limit everywhere: an event at the limit is accepted, exported and verified
+/// offline; one level more is refused at ingest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_at_the_nesting_limit_verifies_offline_and_one_level_more_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let data = dir.display().to_string();
+    let org = ok(&["org", "create", "--data", &data, "--name", "Deep"]);
+    let scopes = "auditrail:ingest,auditrail:admin,audit:events_read";
+    let token = ok(&["token", "create", "--data", &data, "--org", &org, "--scope", scopes]);
+    let server = Server::start(&["--data", &data, "--rate-limit", "0"]).await;
+    let client = reqwest::Client::new();
+    let nested = |levels: usize| {
+        let mut v = serde_json::json!("bottom");
+        for _ in 0..levels {
+            v = serde_json::json!([v]);
+        }
+        v
+    };
+    let limit = auditrail_core::event::MAX_NESTING;
+    let event = |levels: usize| {
+        serde_json::json!([{"actorId": "deep", "created": "2025-01-01T00:00:00.000Z",
+                            "data": {"eventCategory": "USERS", "deep": nested(levels)}}])
+    };
+    let post = |body: Value| {
+        client.post(format!("{}/auditrail/v1/ingest/admin", server.base)).bearer_auth(&token).json(&body).send()
+    };
+    let over = post(event(limit - 1)).await.unwrap();
+    assert_eq!(over.status(), StatusCode::BAD_REQUEST);
+    assert!(over.text().await.unwrap().contains("deeper than 64"));
+    assert_eq!(post(event(limit - 2)).await.unwrap().status(), StatusCode::OK);
+    let r = client.post(format!("{}/auditrail/v1/checkpoints", server.base)).bearer_auth(&token).send().await.unwrap();
+    let note = r.json::<Value>().await.unwrap()["latest"]["note"].as_str().unwrap().to_owned();
+    let export = client
+        .get(format!("{}/auditrail/v1/log", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    server.stop();
+    assert_eq!(export.lines().count(), 1);
+    std::fs::write(root.path().join("log.ndjson"), &export).unwrap();
+    std::fs::write(root.path().join("note.txt"), &note).unwrap();
+    let out = auditrail(&[
+        "verify",
+        "--export",
+        &root.path().join("log.ndjson").display().to_string(),
+        "--checkpoint",
+        &root.path().join("note.txt").display().to_string(),
+        "--key",
+        &dir.join("signing.key").display().to_string(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(verify(&dir).status.success());
+}
