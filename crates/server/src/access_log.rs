@@ -153,7 +153,7 @@ impl FromRequestParts<crate::AppState> for RequestMeta {
 /// The client address our trusted proxy saw: the right-most `X-Forwarded-For` entry (entries to
 /// its left came with the request and could say anything).
 fn forwarded_for(headers: &axum::http::HeaderMap) -> Option<IpAddr> {
-    let last = headers.get_all("x-forwarded-for").iter().last()?.to_str().ok()?;
+    let last = headers.get_all("x-forwarded-for").iter().next_back()?.to_str().ok()?;
     last.rsplit(',').next()?.trim().parse().ok()
 }
 
