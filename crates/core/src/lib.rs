@@ -12,6 +12,7 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod merkle;
+pub mod numbers;
 pub mod query;
 pub mod scope;
 pub mod time;

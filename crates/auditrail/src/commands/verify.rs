@@ -18,6 +18,7 @@ use anyhow::{Context, anyhow, bail};
 use auditrail_core::checkpoint::{SigningKey, VerifierKey, verify_checkpoint};
 use auditrail_core::event::log_entry;
 use auditrail_core::merkle::{self, Hash, MemoryTree};
+use auditrail_core::numbers::exact_numbers;
 use auditrail_core::{Kind, OrgId};
 use auditrail_server::log::{SYSTEM_ACTOR, deleted_digest};
 use auditrail_store::Store;
@@ -196,6 +197,11 @@ async fn verify_org(store: &dyn Store, org: &OrgId, key: &VerifierKey) -> anyhow
             if entry.seq != tree.size() + 1 {
                 bail!("seq {} (id {}) is out of order", entry.seq, entry.id);
             }
+            // Ingest accepts only numbers a double holds exactly, so digits that the leaf's double
+            // would not tell apart (9007199254740993 for …992) can only be an edit.
+            if let Err((field, reason)) = exact_numbers(&entry.body) {
+                bail!("seq {} (id {}): {field}: {reason} (edited?)", entry.seq, entry.id);
+            }
             let leaf = merkle::leaf_hash(&log_entry(org, entry.kind, entry.seq, &canonical(&entry.body)?));
             let stored = match page_leaves.as_ref().and_then(|leaves| leaves.get(&entry.seq)) {
                 Some(leaf) => *leaf,
@@ -264,6 +270,9 @@ fn verify_export(export: &Path, checkpoint: &Path, key: &VerifierKey) -> anyhow:
             continue;
         }
         let entry: Value = serde_json::from_str(&line).with_context(|| format!("line {} is not JSON", n + 1))?;
+        if let Err((field, reason)) = exact_numbers(&line) {
+            bail!("line {}: {field}: {reason} (edited?)", n + 1);
+        }
         let seq = entry["seq"].as_u64().ok_or_else(|| anyhow!("line {}: no seq", n + 1))?;
         let id = entry["event"]["id"].as_str().unwrap_or("?").to_owned();
         if seq != tree.size() + 1 {

@@ -486,3 +486,42 @@ async fn an_event_at_the_nesting_limit_verifies_offline_and_one_level_more_is_re
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(verify(&dir).status.success());
 }
+
+/// Numbers are refused at ingest unless a double holds them exactly, so the leaf commits to
+/// exactly what is served; digits edited in the database that the double would not tell apart
+/// are still caught.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn numbers_the_leaf_cannot_protect_are_refused_and_edits_to_them_caught() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let data = dir.display().to_string();
+    let org = ok(&["org", "create", "--data", &data, "--name", "Numbers"]);
+    let token = ok(&["token", "create", "--data", &data, "--org", &org, "--scope", "auditrail:ingest,auditrail:admin"]);
+    let server = Server::start(&["--data", &data, "--rate-limit", "0"]).await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/auditrail/v1/ingest/admin", server.base);
+    let item =
+        |number: &str| format!(r#"[{{"id":"n","actorId":"a","data":{{"eventCategory":"USERS","amount":{number}}}}}]"#);
+    for bad in ["12345678901234567890", "9007199254740993", "-0", "1e-400", "0.1000000000000000000001"] {
+        let r = client.post(&url).bearer_auth(&token).header("Content-Type", "application/json").body(item(bad));
+        let r = r.send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
+        let body = r.text().await.unwrap();
+        assert!(body.contains("items[0].data.amount"), "{bad}: {body}");
+    }
+    for good in ["9007199254740992", "1.5", "1e21", "-7"] {
+        let body = item(good).replace("\"n\"", &format!("\"n{good}\""));
+        let r = client.post(&url).bearer_auth(&token).header("Content-Type", "application/json").body(body);
+        assert_eq!(r.send().await.unwrap().status(), StatusCode::OK, "{good}");
+    }
+    let r = client.post(format!("{}/auditrail/v1/checkpoints", server.base)).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    server.stop();
+    assert!(verify(&dir).status.success());
+    let out = tampered(
+        &dir,
+        "digits",
+        "UPDATE events SET body = replace(body, '9007199254740992', '9007199254740993') WHERE seq = 1;",
+    );
+    assert_detected(&out, "9007199254740993 cannot be kept exactly");
+}

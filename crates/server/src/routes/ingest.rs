@@ -172,6 +172,11 @@ fn parse_batch(
                 continue;
             }
         };
+        // Numbers must mean exactly what the Merkle leaf commits to (see core::numbers).
+        if let Err((field, reason)) = auditrail_core::numbers::exact_numbers(raw) {
+            problems.push(ItemError { index, field, reason, forbidden: false });
+            continue;
+        }
         match normalize(kind, &ctx, index, value, uuid::Uuid::new_v4()) {
             Ok(event) => events.push(event),
             Err(e) => problems.push(e),
