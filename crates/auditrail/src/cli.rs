@@ -304,6 +304,11 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "AUDITRAIL_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// Hosts (`host` or `host:port`) requests may name in `Host`; others get 400. Default: the
+    /// listen address and `localhost` when it is a loopback address, else any host. The
+    /// `--public-url` host is always allowed. Set it when not giving `--public-url`.
+    #[arg(long = "allowed-host", env = "AUDITRAIL_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
     /// Serve Prometheus metrics without a token on this separate address (keep it internal). On
     /// the API address `/metrics` needs an `auditrail:admin` token: the figures are server-wide.
     #[arg(long, env = "AUDITRAIL_METRICS_LISTEN")]

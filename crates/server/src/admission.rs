@@ -4,7 +4,8 @@
 //! waiting: when none is free the answer is an immediate 503 with `Retry-After`, so a flood costs
 //! the server a rejected request each instead of a growing queue of parked futures and buffers.
 //! Liveness and metrics stay outside the limit: an overloaded server is alive, and its metrics are
-//! what an operator needs to see why.
+//! what an operator needs to see why. A request naming a host this server does not answer for
+//! (`ServerConfig::allowed_hosts`) is refused here too, before it costs anything.
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -14,6 +15,9 @@ use crate::AppState;
 use crate::error::ApiError;
 
 pub async fn limit_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if !crate::urls::host_allowed(&state.config, request.uri().path(), request.headers()) {
+        return ApiError::bad_request("This server does not answer for the requested Host.").into_response();
+    }
     if matches!(request.uri().path(), "/healthz" | "/metrics") {
         return next.run(request).await;
     }

@@ -64,6 +64,10 @@ pub struct ServerConfig {
     pub cors_origins: Vec<String>,
     /// Record every read of an org's trail in that org's access log ([`access_log`]).
     pub access_log: bool,
+    /// `Host` values (`host` or `host:port`, lower case) requests may name; empty allows any.
+    /// The `--public-url` host is always allowed. Refusing others stops DNS rebinding and keeps
+    /// `Link` URLs from pointing at a host the client made up.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -79,6 +83,7 @@ impl Default for ServerConfig {
             max_concurrent_ingests: 32,
             cors_origins: Vec::new(),
             access_log: true,
+            allowed_hosts: Vec::new(),
         }
     }
 }

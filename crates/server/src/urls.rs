@@ -36,6 +36,11 @@ impl PublicUrl {
         Ok(Self { origin: format!("{scheme}://{host}"), prefix: path.to_owned() })
     }
 
+    /// `host[:port]` of the origin.
+    pub fn host(&self) -> &str {
+        self.origin.split_once("://").map_or(&self.origin, |(_, host)| host)
+    }
+
     pub fn join(&self, path: &str) -> String {
         format!("{}{}{}", self.origin, self.prefix, path)
     }
@@ -45,6 +50,25 @@ fn valid_host(host: &str) -> bool {
     !host.is_empty()
         && host.len() <= 255
         && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_'))
+}
+
+/// Whether the host a request names (its `Host`, or behind a trusted proxy the right-most
+/// `X-Forwarded-Host`) is one this server answers for. Health and metrics answer any host: load
+/// balancers probe by address.
+pub fn host_allowed(config: &crate::ServerConfig, path: &str, headers: &HeaderMap) -> bool {
+    if config.allowed_hosts.is_empty() || matches!(path, "/healthz" | "/readyz" | "/metrics") {
+        return true;
+    }
+    let forwarded =
+        |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.rsplit(',').next()).map(str::trim);
+    let named = if config.trust_proxy { forwarded("x-forwarded-host") } else { None }
+        .or_else(|| headers.get(HOST).and_then(|v| v.to_str().ok()));
+    let Some(named) = named.map(str::to_ascii_lowercase) else { return false };
+    let public = config.public_url.as_ref().map(|u| u.host().to_ascii_lowercase());
+    config.allowed_hosts.iter().chain(public.as_ref()).any(|allowed| {
+        // An entry without a port allows that host on any port.
+        named == *allowed || (!allowed.contains(':') && named.rsplit_once(':').is_some_and(|(h, _)| h == allowed))
+    })
 }
 
 /// The base for this request's absolute URLs.

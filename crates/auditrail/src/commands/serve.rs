@@ -34,6 +34,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         max_concurrent_requests: args.hardening.max_concurrent_requests.max(1),
         max_concurrent_ingests: args.hardening.max_concurrent_ingests.max(1),
         access_log: args.hardening.access_log,
+        allowed_hosts: allowed_hosts(&args.allowed_hosts, args.listen),
         cors_origins: args
             .hardening
             .cors_origins
@@ -103,6 +104,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     tracing::info!("stopped: in-flight requests finished");
     Ok(())
+}
+
+/// The hosts requests may name: as configured, else for a loopback listener the names a local
+/// client uses for it (a browser page on another site cannot then reach it by DNS rebinding),
+/// else any.
+fn allowed_hosts(configured: &[String], listen: std::net::SocketAddr) -> Vec<String> {
+    let configured: Vec<String> =
+        configured.iter().map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect();
+    if !configured.is_empty() || !listen.ip().is_loopback() {
+        return configured;
+    }
+    let port = listen.port();
+    vec![listen.to_string(), format!("localhost:{port}"), format!("127.0.0.1:{port}"), format!("[::1]:{port}")]
 }
 
 fn transport(args: &HardeningArgs) -> anyhow::Result<Transport> {

@@ -454,3 +454,50 @@ async fn serve_flags_reach_the_server() {
     let _ = child.wait();
     assert!(statuses.iter().filter(|s| **s == 429).count() >= 5, "{statuses:?}");
 }
+
+/// A loopback `serve` answers only for the names a local client uses for it (no DNS rebinding,
+/// no made-up hosts in `Link`s); `--allowed-host` names others; probes answer any host.
+#[tokio::test]
+async fn serve_answers_only_for_its_hosts() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let data = root.path().join("data").display().to_string();
+    let org = text(&run(args(&["org", "create", "--data", &data, "--name", "Hosts"])).await.stdout).trim().to_owned();
+    let token = text(
+        &run(args(&["token", "create", "--data", &data, "--org", &org, "--scope", "audit:events_read"])).await.stdout,
+    )
+    .trim()
+    .to_owned();
+    for extra in [None, Some("audit.example.com")] {
+        let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut argv = vec!["serve", "--data", &data, "--listen", &listen];
+        if let Some(host) = extra {
+            argv.extend(["--allowed-host", host]);
+        }
+        let mut child = auditrail_command(&argv)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("serve");
+        let client = reqwest::Client::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while client.get(format!("http://{listen}/healthz")).send().await.is_err() {
+            assert!(std::time::Instant::now() < deadline, "serve did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let me = |host: String| {
+            client.get(format!("http://{listen}/v1/people/me")).bearer_auth(&token).header("Host", host).send()
+        };
+        let status = |r: reqwest::Response| r.status().as_u16();
+        let own = if extra.is_some() { 400 } else { 200 };
+        assert_eq!(status(me(listen.clone()).await.expect("own")), own, "{extra:?}");
+        assert_eq!(status(me(format!("localhost:{port}")).await.expect("localhost")), own, "{extra:?}");
+        assert_eq!(status(me("evil.example".to_owned()).await.expect("evil")), 400, "{extra:?}");
+        let configured = if extra.is_some() { 200 } else { 400 };
+        assert_eq!(status(me("audit.example.com".to_owned()).await.expect("configured")), configured, "{extra:?}");
+        let probe = client.get(format!("http://{listen}/healthz")).header("Host", "10.0.0.7:8080").send().await;
+        assert_eq!(status(probe.expect("probe")), 200);
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}

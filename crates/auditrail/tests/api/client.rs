@@ -105,7 +105,9 @@ impl Server {
             .expect("client");
         for _ in 0..5 {
             let listen = format!("127.0.0.1:{}", free_port());
-            let mut child = command(&["serve", "--data", &data, "--listen", &listen])
+            // The 429-injecting proxy passes requests through unchanged, so they name its own
+            // address in Host: allow any port on 127.0.0.1, as an operator behind such a proxy would.
+            let mut child = command(&["serve", "--data", &data, "--listen", &listen, "--allowed-host", "127.0.0.1"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()

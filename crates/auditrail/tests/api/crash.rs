@@ -330,7 +330,7 @@ async fn sigterm_drains_in_flight_requests() {
     let addr = server.base.trim_start_matches("http://").to_owned();
     let mut stream = tokio::net::TcpStream::connect(&addr).await.expect("connect");
     let head = format!(
-        "POST /auditrail/v1/ingest/admin HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {token}\r\n\
+        "POST /auditrail/v1/ingest/admin HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
          Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
