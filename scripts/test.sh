@@ -63,6 +63,13 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
 fi
+# strace shows that an ingest is synced before it is acknowledged (tests/api/proofs.rs).
+if ! command -v strace >/dev/null 2>&1; then
+    step "installing strace (Debian package strace)"
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq strace >/dev/null
+fi
 PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
 PG_DIR="$(mktemp -d /tmp/auditrail-test-pg.XXXXXX)"
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
@@ -74,6 +81,8 @@ as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 60 \
     -o "-p $PG_PORT -k $PG_DIR -c listen_addresses=127.0.0.1 -c max_connections=400" start >/dev/null
 cleanup+=("as_pg '$PG_BIN/pg_ctl' -D '$PG_DIR/data' -m immediate -w stop >/dev/null 2>&1; rm -rf '$PG_DIR'")
 export AUDITRAIL_TEST_PG_URL="postgres://auditrail@127.0.0.1:$PG_PORT/postgres"
+# Here a test that cannot run (no tmpfs mount, no strace) fails instead of skipping.
+export AUDITRAIL_REQUIRE_ALL_TESTS=1
 
 # --- Rust tests --------------------------------------------------------------------------------
 # A hung test must not eat CI's whole time budget: nextest ends any single test after 5 minutes

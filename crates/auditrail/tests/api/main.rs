@@ -17,6 +17,7 @@ mod hostile;
 mod identity;
 mod ingest;
 mod log_scopes;
+mod proofs;
 mod replicas;
 mod secrets;
 mod security_audit;

@@ -1,0 +1,153 @@
+//! Tests that show guarantees a kill -9 cannot: that an ingest is synced to disk before it is
+//! acknowledged (the kernel keeps unsynced pages when only the process dies, so a crash test
+//! passes with or without fsync), and that token secrets are not in the store at all.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::helpers::{auditrail_command, ts};
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = auditrail_command(args).output().expect("run auditrail");
+    assert!(out.status.success(), "auditrail {args:?}: {}", text(&out.stderr));
+    text(&out.stdout).trim().to_owned()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+fn strace() -> Option<String> {
+    let found = Command::new("strace").arg("-V").stdout(Stdio::null()).stderr(Stdio::null()).status();
+    match found {
+        Ok(status) if status.success() => Some("strace".to_owned()),
+        // CI installs strace; a developer machine without it is told, not fooled.
+        _ if std::env::var_os("AUDITRAIL_REQUIRE_ALL_TESTS").is_some() => {
+            panic!("strace is required (Debian package strace) and missing")
+        }
+        _ => None,
+    }
+}
+
+/// One traced line: `PID SECONDS.MICROS syscall(args) = result`.
+struct Call {
+    at: f64,
+    line: String,
+}
+
+fn calls(trace: &str) -> Vec<Call> {
+    trace
+        .lines()
+        .filter_map(|line| {
+            let mut parts = line.splitn(3, ' ');
+            let _pid = parts.next()?;
+            let at: f64 = parts.next()?.parse().ok()?;
+            Some(Call { at, line: line.to_owned() })
+        })
+        .collect()
+}
+
+/// Under strace, an acknowledged ingest is preceded by a sync of the database's WAL: the
+/// response leaves only after `fsync`/`fdatasync` on `auditrail.db-wal` returned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ingest_is_synced_before_it_is_acknowledged() {
+    let Some(strace) = strace() else {
+        eprintln!("strace is not installed: the durability proof did not run");
+        return;
+    };
+    let root = tempfile::tempdir().expect("temp dir");
+    let data = root.path().join("data").display().to_string();
+    let org = ok(&["org", "create", "--data", &data, "--name", "Durable"]);
+    let token = ok(&["token", "create", "--data", &data, "--org", &org, "--scope", "auditrail:ingest"]);
+    let trace_path = root.path().join("trace.txt");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let bin = env!("CARGO_BIN_EXE_auditrail");
+    let mut child = Command::new(&strace)
+        .args(["-f", "-y", "-ttt", "-s", "4096", "-e", "trace=fsync,fdatasync,sendto,write,writev"])
+        .arg("-o")
+        .arg(&trace_path)
+        .args([bin, "serve", "--data", &data, "--listen", &listen, "--access-log", "false"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("strace serve");
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while client.get(format!("http://{listen}/healthz")).send().await.is_err() {
+        if Instant::now() > deadline {
+            let _ = Command::new("pkill").args(["-KILL", "-P", &child.id().to_string()]).status();
+            let _ = child.kill();
+            panic!("serve did not start under strace");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A marker in the body: the response to this request is the write that carries its id.
+    let marker = "durability-proof-7f3a";
+    let item = json!([{"id": marker, "created": ts(1_700_000_000_000), "actorId": "a",
+                       "data": {"eventCategory": "USERS"}}]);
+    let sent_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs_f64();
+    let response = client
+        .post(format!("http://{listen}/auditrail/v1/ingest/admin"))
+        .bearer_auth(&token)
+        .json(&item)
+        .send()
+        .await
+        .expect("ingest");
+    assert_eq!(response.status(), 200);
+    // strace outlives a signal sent to it; stopping the traced server ends both.
+    let _ = Command::new("pkill").args(["-TERM", "-P", &child.id().to_string()]).status();
+    let _ = child.wait();
+    let trace = std::fs::read_to_string(&trace_path).expect("trace");
+    let calls = calls(&trace);
+    let answer = calls
+        .iter()
+        .find(|c| c.at >= sent_at - 1.0 && c.line.contains(marker) && c.line.contains("HTTP/1.1 200"))
+        .unwrap_or_else(|| panic!("the acknowledgement is not in the trace:\n{trace}"));
+    let synced = calls.iter().any(|c| {
+        c.at >= sent_at - 1.0
+            && c.at <= answer.at
+            && (c.line.contains("fsync(") || c.line.contains("fdatasync("))
+            && c.line.contains("auditrail.db-wal")
+            && c.line.ends_with("= 0")
+    });
+    assert!(synced, "no successful sync of the WAL between the request and its acknowledgement:\n{trace}");
+}
+
+/// Only SHA-256 digests of tokens are stored: no secret, nor its random part, is anywhere in the
+/// database files.
+#[test]
+fn token_secrets_are_not_in_the_store() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let dir = root.path().join("data");
+    let data = dir.display().to_string();
+    let org = ok(&["org", "create", "--data", &data, "--name", "Secrets"]);
+    let secrets: Vec<String> = (0..3)
+        .map(|_| ok(&["token", "create", "--data", &data, "--org", &org, "--scope", "audit:events_read"]))
+        .collect();
+    let mut stored = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("data dir") {
+        let path = entry.expect("entry").path();
+        if path.file_name().is_some_and(|n| n.to_string_lossy().starts_with("auditrail.db")) {
+            stored.extend(std::fs::read(&path).expect("read store file"));
+        }
+    }
+    assert!(!stored.is_empty());
+    let contains = |needle: &[u8]| stored.windows(needle.len()).any(|w| w == needle);
+    for secret in &secrets {
+        assert!(secret.starts_with("atr_") && secret.len() == 47, "{secret}");
+        assert!(!contains(secret.as_bytes()), "a token secret is stored verbatim");
+        assert!(!contains(&secret.as_bytes()[4..24]), "part of a token secret is stored");
+        // What is stored instead: the SHA-256 digest of the whole secret.
+        let digest: [u8; 32] = {
+            use sha2::Digest;
+            sha2::Sha256::digest(secret.as_bytes()).into()
+        };
+        assert!(contains(&digest), "the token's SHA-256 digest is what the store keeps");
+    }
+}
