@@ -132,6 +132,15 @@ AUDITRAIL_BIN="$TARGET_DIR/debug/auditrail" timeout -k 30s "$SDK_TEST_LIMIT" \
     "$VENV/bin/python" -m pytest tests/sdk -q \
     || failed+=("sdk tests (pytest)")
 
+# --- The same end-to-end tests on PostgreSQL: a fresh database of the run's cluster -------------
+step "pytest tests/sdk on PostgreSQL"
+as_pg "$PG_BIN/psql" -q -h 127.0.0.1 -p "$PG_PORT" -U auditrail -d postgres -c "CREATE DATABASE sdk_e2e" \
+    || failed+=("create the sdk_e2e database")
+AUDITRAIL_SDK_DATABASE_URL="postgres://auditrail@127.0.0.1:$PG_PORT/sdk_e2e" \
+    AUDITRAIL_BIN="$TARGET_DIR/debug/auditrail" timeout -k 30s "$SDK_TEST_LIMIT" \
+    "$VENV/bin/python" -m pytest tests/sdk -q \
+    || failed+=("sdk tests on PostgreSQL (pytest)")
+
 if [ "${#failed[@]}" -gt 0 ]; then
     printf 'test.sh: FAILED: %s\n' "${failed[@]}" >&2
     exit 1

@@ -48,8 +48,13 @@ def _binary():
 
 
 def _clean_env():
-    """The environment for the binary: none of the caller's AUDITRAIL_* settings leak in."""
+    """The environment for the binary: none of the caller's AUDITRAIL_* settings leak in, except
+    the store: with AUDITRAIL_SDK_DATABASE_URL (a fresh database, set by scripts/test.sh for its
+    PostgreSQL pass) every command and the server use PostgreSQL instead of the embedded store."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUDITRAIL_")}
+    database = os.environ.get("AUDITRAIL_SDK_DATABASE_URL")
+    if database:
+        env["AUDITRAIL_DATABASE_URL"] = database
     env.setdefault("RUST_LOG", "info")
     env.setdefault("RUST_BACKTRACE", "1")
     return env
