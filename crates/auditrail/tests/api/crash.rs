@@ -322,9 +322,20 @@ async fn kill_nine_on_postgres_loses_nothing_acknowledged() {
 async fn sigterm_drains_in_flight_requests() {
     let dir = tempfile::tempdir().expect("temp dir");
     let data = dir.path().display().to_string();
-    let store = ["--data", data.as_str()];
-    let (org, token) = org_and_token(&store);
-    let mut server = Server::start(&store).await;
+    sigterm_drains(&["--data", data.as_str()]).await;
+}
+
+#[tokio::test]
+async fn sigterm_drains_in_flight_requests_on_postgres() {
+    let db = auditrail_testkit::fresh_database().await.expect("test database");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().display().to_string();
+    sigterm_drains(&["--database-url", &db.url, "--data", &data]).await;
+}
+
+async fn sigterm_drains(store: &[&str]) {
+    let (org, token) = org_and_token(store);
+    let mut server = Server::start(store).await;
     let items = batch("drain", 2000, 1_700_000_000_000);
     let body = serde_json::to_vec(&items).expect("JSON");
     let addr = server.base.trim_start_matches("http://").to_owned();
@@ -355,7 +366,7 @@ async fn sigterm_drains_in_flight_requests() {
     assert!(text.starts_with("HTTP/1.1 200"), "in-flight ingest was not completed: {text}");
     assert_eq!(server.wait(Duration::from_secs(30)), Some(0), "the server did not exit cleanly");
 
-    let server = Server::start(&store).await;
+    let server = Server::start(store).await;
     let stored = check_log(&log(&reqwest::Client::new(), &server.base, &token).await);
     assert_eq!(stored.len(), 2000, "org {org}: the drained batch is not all stored");
 }

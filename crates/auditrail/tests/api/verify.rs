@@ -525,3 +525,98 @@ async fn numbers_the_leaf_cannot_protect_are_refused_and_edits_to_them_caught() 
     );
     assert_detected(&out, "9007199254740993 cannot be kept exactly");
 }
+
+/// Retention and legal hold end to end on PostgreSQL: a hold blocks the run, a released hold lets
+/// it delete old events, the log stays verifiable online and offline, and a deletion made in the
+/// database and passed off as retention is caught.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_with_a_legal_hold_on_postgres() {
+    let db = auditrail_testkit::fresh_database().await.expect("PostgreSQL");
+    let url = db.url.clone();
+    let keys = tempfile::tempdir().unwrap();
+    let key_dir = keys.path().display().to_string();
+    let with_db = |args: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        v.extend(["--database-url".to_owned(), url.clone(), "--data".to_owned(), key_dir.clone()]);
+        v
+    };
+    let run = |args: Vec<String>| auditrail(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let stdout = |out: Output| {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let org = stdout(run(with_db(&["org", "create", "--name", "PG Retained"])));
+    let scopes = "auditrail:ingest,auditrail:admin,audit:events_read";
+    let token = stdout(run(with_db(&["token", "create", "--org", &org, "--scope", scopes])));
+    stdout(run(with_db(&["retention", "set", "--org", &org, "--days", "30"])));
+    stdout(run(with_db(&["hold", "set", "--org", &org])));
+    let args = with_db(&["--rate-limit", "0"]);
+    let server = Server::start(&args.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let client = reqwest::Client::new();
+    let now = auditrail_core::Timestamp::now();
+    let mut items: Vec<Value> =
+        (0..20).map(|i| admin_event(&format!("2020-01-01T00:00:{i:02}.000Z"), "LOGINS", "old")).collect();
+    items.extend((0..10).map(|i| admin_event(&now.saturating_add_millis(-i * 1000).to_string(), "LOGINS", "new")));
+    let r = client
+        .post(format!("{}/auditrail/v1/ingest/admin", server.base))
+        .bearer_auth(&token)
+        .json(&items)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let retain = || {
+        let request = client.post(format!("{}/auditrail/v1/retention/run", server.base)).bearer_auth(&token);
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let held = retain().await;
+    assert_eq!((held["legalHold"].as_bool(), held["deleted"].as_u64()), (Some(true), Some(0)), "{held}");
+    stdout(run(with_db(&["hold", "release", "--org", &org])));
+    let done = retain().await;
+    assert_eq!(done["deleted"].as_u64(), Some(20), "{done}");
+    let log = client
+        .get(format!("{}/auditrail/v1/log", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let checkpoints: Value = client
+        .get(format!("{}/auditrail/v1/checkpoints", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let note = checkpoints["latest"]["note"].as_str().unwrap().to_owned();
+    server.stop();
+    assert_eq!(log.lines().filter(|l| l.contains("\"deleted\":true")).count(), 20);
+    assert!(log.lines().any(|l| l.contains("\"kind\":\"system\"")), "the run is a system record");
+    let clean = run(with_db(&["verify"]));
+    let stderr = String::from_utf8_lossy(&clean.stderr).into_owned();
+    assert!(clean.status.success() && stderr.contains("31 entries (20 deleted by retention)"), "{stderr}");
+    std::fs::write(keys.path().join("log.ndjson"), &log).unwrap();
+    std::fs::write(keys.path().join("note.txt"), &note).unwrap();
+    let offline = auditrail(&[
+        "verify",
+        "--export",
+        &keys.path().join("log.ndjson").display().to_string(),
+        "--checkpoint",
+        &keys.path().join("note.txt").display().to_string(),
+        "--key",
+        &keys.path().join("signing.key").display().to_string(),
+    ]);
+    assert!(offline.status.success(), "{}", String::from_utf8_lossy(&offline.stderr));
+    auditrail_testkit::execute(
+        &url,
+        "DELETE FROM events WHERE seq = 25; \
+         INSERT INTO retention_deleted (org_ref, seq) SELECT org_ref, 25 FROM orgs",
+    )
+    .await
+    .unwrap();
+    assert_detected(&run(with_db(&["verify"])), "not the ones the latest retention record");
+}
