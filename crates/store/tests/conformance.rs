@@ -477,3 +477,66 @@ async fn retention_deletes_old_events_but_not_under_hold_and_keeps_the_tree(stor
     assert_eq!(r.items[0].seq, 11);
     assert!(store.deleted_seqs(&org(2)).await.unwrap().is_empty());
 }
+
+/// Partitions on PostgreSQL: an event lands in the partition of its month up to the last
+/// millisecond; months outside the window go to the default partition; a month whose rows are
+/// already in the default partition is not split (and keeps working); listings span them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_months_split_at_their_first_millisecond_and_the_default_keeps_the_rest() {
+    let db = auditrail_testkit::fresh_database().await.unwrap();
+    let store = PostgresStore::connect(&db.url, None).await.unwrap();
+    store.create_org(&org(1), "One").await.unwrap();
+    let o = org(1);
+    let now = Timestamp::now().to_string();
+    let (year, month): (i64, i64) = (now[0..4].parse().unwrap(), now[5..7].parse().unwrap());
+    let month_start = |offset: i64| {
+        let m0 = year * 12 + month - 1 + offset;
+        Timestamp::parse(&format!("{:04}-{:02}-01T00:00:00Z", m0.div_euclid(12), m0.rem_euclid(12) + 1), "t").unwrap()
+    };
+    let next = month_start(1);
+    let far = month_start(7);
+    let events = vec![
+        admin(&o, "last-ms", next.millis() - 1, "A", "LOGINS"),
+        admin(&o, "first-ms", next.millis(), "A", "LOGINS"),
+        admin(&o, "far-future", far.millis() + 5, "A", "LOGINS"),
+        admin(&o, "ancient", Timestamp::parse("2001-02-03T04:05:06Z", "t").unwrap().millis(), "A", "LOGINS"),
+    ];
+    store.ingest(&o, Kind::Admin, events).await.unwrap();
+    let placed = auditrail_testkit::query_text(
+        &db.url,
+        "SELECT string_agg(tableoid::regclass::text || '=' || id, ' ' ORDER BY seq) FROM events",
+    )
+    .await
+    .unwrap();
+    let name = |t: Timestamp| format!("events_y{}m{}", &t.to_string()[0..4], &t.to_string()[5..7]);
+    let this_month = name(month_start(0));
+    let expected =
+        format!("{this_month}=last-ms {}=first-ms events_default=far-future events_default=ancient", name(next));
+    assert_eq!(placed.trim(), expected);
+    // The far month now has rows in the default partition: it cannot be split out, and says so.
+    assert!(!store.create_month_partition(far).await.unwrap());
+    store.ingest(&o, Kind::Admin, vec![admin(&o, "far-again", far.millis() + 9, "A", "LOGINS")]).await.unwrap();
+    // An empty month far ahead can be created ahead of time.
+    assert!(store.create_month_partition(month_start(30)).await.unwrap());
+    let page = store.events(&o, &list(Kind::Admin, Filters::default(), Position::Offset(0), 10, None)).await.unwrap();
+    assert_eq!(ids(&page), ["ancient", "last-ms", "first-ms", "far-future", "far-again"]);
+    // Windows ending at a month's last millisecond and starting at the next one's first.
+    let until_last = TimeRange::new(Timestamp::MIN, Timestamp::from_millis(next.millis() - 1).unwrap()).unwrap();
+    let q = EventQuery { range: until_last, ..list(Kind::Admin, Filters::default(), Position::Offset(0), 10, None) };
+    assert_eq!(ids(&store.events(&o, &q).await.unwrap()), ["ancient", "last-ms"]);
+    let from_first = TimeRange::new(next, Timestamp::MAX).unwrap();
+    let q = EventQuery { range: from_first, ..list(Kind::Admin, Filters::default(), Position::Offset(0), 10, None) };
+    assert_eq!(ids(&store.events(&o, &q).await.unwrap()), ["first-ms", "far-future", "far-again"]);
+}
+
+/// A database migrated by a newer auditrail is refused, not half-used.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_refuses_a_newer_schema() {
+    let db = auditrail_testkit::fresh_database().await.unwrap();
+    PostgresStore::migrate(&db.url).await.unwrap();
+    auditrail_testkit::execute(&db.url, "INSERT INTO schema_migrations (version, applied_at) VALUES (999, 0)")
+        .await
+        .unwrap();
+    let refused = PostgresStore::connect(&db.url, None).await.err().expect("a newer schema is refused");
+    assert!(refused.to_string().contains("newer than this binary"), "{refused}");
+}

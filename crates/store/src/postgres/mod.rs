@@ -103,6 +103,17 @@ impl PostgresStore {
         })
     }
 
+    /// Creates the monthly partition holding `at` now rather than on first use. Returns false,
+    /// without error, when the default partition already holds rows of that month: such events
+    /// stay there (PostgreSQL cannot split them out while the table is in use).
+    pub async fn create_month_partition(&self, at: Timestamp) -> Result<bool, StoreError> {
+        let Some(month) = Month::of(at.millis()) else { return Ok(false) };
+        let mut client = self.write_client().await?;
+        let created = partitions::ensure(&mut client, month).await?;
+        self.partitions.lock().await.insert(month);
+        Ok(created)
+    }
+
     /// Applies pending migrations only.
     pub async fn migrate(url: &str) -> Result<Vec<i64>, StoreError> {
         let writes = pool(url)?;
