@@ -63,12 +63,15 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
 fi
-# strace shows that an ingest is synced before it is acknowledged (tests/api/proofs.rs).
-if ! command -v strace >/dev/null 2>&1; then
-    step "installing strace (Debian package strace)"
+# Independent tools some tests use: strace shows that an ingest is synced before it is
+# acknowledged (tests/api/proofs.rs), openssl s_client which TLS versions `serve` speaks.
+missing_tools=()
+for tool in strace openssl; do command -v "$tool" >/dev/null 2>&1 || missing_tools+=("$tool"); done
+if [ "${#missing_tools[@]}" -gt 0 ]; then
+    step "installing ${missing_tools[*]} (Debian packages)"
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq strace >/dev/null
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing_tools[@]}" >/dev/null
 fi
 PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
 PG_DIR="$(mktemp -d /tmp/auditrail-test-pg.XXXXXX)"

@@ -501,3 +501,81 @@ async fn serve_answers_only_for_its_hosts() {
         let _ = child.wait();
     }
 }
+
+/// `serve --tls-cert/--tls-key` on a real process: HTTPS with the configured certificate, TLS 1.2
+/// and 1.3 only (checked with an independent client, `openssl s_client`), nothing in plain HTTP.
+#[tokio::test]
+async fn serve_speaks_only_tls_1_2_and_1_3_when_given_a_certificate() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
+    let (cert, key) = (root.path().join("cert.pem"), root.path().join("key.pem"));
+    std::fs::write(&cert, certified.cert.pem()).expect("cert");
+    std::fs::write(&key, certified.signing_key.serialize_pem()).expect("key");
+    let data = root.path().join("data").display().to_string();
+    let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let listen = format!("127.0.0.1:{port}");
+    let (cert_arg, key_arg) = (cert.display().to_string(), key.display().to_string());
+    let mut child = auditrail_command(&[
+        "serve",
+        "--data",
+        &data,
+        "--listen",
+        &listen,
+        "--tls-cert",
+        &cert_arg,
+        "--tls-key",
+        &key_arg,
+        "--allowed-host",
+        "localhost",
+    ])
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .expect("serve");
+    let trusted = reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).expect("root");
+    let client = reqwest::Client::builder()
+        .add_root_certificate(trusted)
+        .resolve("localhost", format!("127.0.0.1:{port}").parse().expect("addr"))
+        .build()
+        .expect("client");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let health = loop {
+        match client.get(format!("https://localhost:{port}/healthz")).send().await {
+            Ok(response) => break response,
+            Err(_) if std::time::Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(50)).await,
+            Err(e) => panic!("HTTPS never answered: {e}"),
+        }
+    };
+    assert_eq!(health.status(), 200);
+    assert!(reqwest::get(format!("http://{listen}/healthz")).await.is_err(), "plain HTTP is not served");
+    let handshake = |version: &'static str| {
+        let connect = listen.clone();
+        tokio::task::spawn_blocking(move || {
+            // SECLEVEL=0 lets the client offer old protocols, so a refusal is the server's.
+            let out = std::process::Command::new("openssl")
+                .args(["s_client", "-connect", &connect, "-servername", "localhost", version])
+                .args(["-cipher", "DEFAULT@SECLEVEL=0"])
+                .stdin(std::process::Stdio::null())
+                .output();
+            match out {
+                Ok(out) => Some((out.status.success(), text(&out.stdout))),
+                Err(_) => None,
+            }
+        })
+    };
+    let mut checked = 0;
+    for (version, expected) in [("-tls1_3", Some("TLSv1.3")), ("-tls1_2", Some("TLSv1.2")), ("-tls1_1", None)] {
+        let Some((succeeded, stdout)) = handshake(version).await.expect("join") else { continue };
+        checked += 1;
+        match expected {
+            Some(protocol) => assert!(succeeded && stdout.contains(protocol), "{version}: {stdout}"),
+            None => assert!(!succeeded && stdout.contains("Cipher is (NONE)"), "{version} was accepted: {stdout}"),
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        checked == 3 || std::env::var_os("AUDITRAIL_REQUIRE_ALL_TESTS").is_none(),
+        "openssl is required to check the TLS versions"
+    );
+}
