@@ -620,3 +620,49 @@ async fn retention_with_a_legal_hold_on_postgres() {
     .unwrap();
     assert_detected(&run(with_db(&["verify"])), "not the ones the latest retention record");
 }
+
+/// `serve --retention-days` runs retention by itself every `--retention-interval` seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_retention_loop_applies_the_server_default_by_itself() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let data = dir.display().to_string();
+    let org = ok(&["org", "create", "--data", &data, "--name", "Looped"]);
+    let scopes = "auditrail:ingest,audit:events_read";
+    let token = ok(&["token", "create", "--data", &data, "--org", &org, "--scope", scopes]);
+    let args = ["--data", &data, "--rate-limit", "0", "--retention-days", "30", "--retention-interval", "1"];
+    let server = Server::start(&args).await;
+    let client = reqwest::Client::new();
+    let now = auditrail_core::Timestamp::now();
+    let mut items: Vec<Value> =
+        (0..12).map(|i| admin_event(&format!("2020-01-01T00:00:{i:02}.000Z"), "LOGINS", "old")).collect();
+    items.extend((0..5).map(|i| admin_event(&now.saturating_add_millis(-i * 1000).to_string(), "LOGINS", "new")));
+    let r = client
+        .post(format!("{}/auditrail/v1/ingest/admin", server.base))
+        .bearer_auth(&token)
+        .json(&items)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let log = client
+            .get(format!("{}/auditrail/v1/log", server.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if log.lines().filter(|l| l.contains("\"deleted\":true")).count() == 12 {
+            assert!(log.lines().any(|l| l.contains("\"kind\":\"system\"")), "the run is recorded");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the retention loop did not delete the old events:\n{log}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    server.stop();
+    assert!(verify(&dir).status.success());
+}
