@@ -201,7 +201,7 @@ async fn an_oversized_head_gets_431_and_the_server_keeps_serving() {
     let mut buf = [0u8; 1024];
     let n = stream.read(&mut buf).await.unwrap_or(0);
     let head = String::from_utf8_lossy(&buf[..n]);
-    assert!(n == 0 || head.starts_with("HTTP/1.1 431"), "500 headers were not refused: {head}");
+    assert!(head.starts_with("HTTP/1.1 431"), "500 headers were not answered 431: {head:?}");
     assert_eq!(app.get("/healthz", "").await.status(), StatusCode::OK);
 }
 

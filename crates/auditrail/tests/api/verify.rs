@@ -184,7 +184,7 @@ async fn verify_detects_every_kind_of_tampering() {
         "UPDATE events SET body = replace(body, 'LOGINS', 'LOGINZ') WHERE seq = 3; \
          DELETE FROM merkle_nodes;",
     );
-    assert!(!out.status.success());
+    assert_detected(&out, "do not hash to the signed root of that checkpoint");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -217,7 +217,7 @@ async fn an_export_verifies_offline_with_only_a_checkpoint_and_the_public_key() 
 
     let edited = export.replacen("LOGINS", "LOGINZ", 1);
     std::fs::write(elsewhere.join("edited.ndjson"), edited).unwrap();
-    assert!(!run("edited.ndjson").status.success());
+    assert_detected(&run("edited.ndjson"), "do not hash to the signed root");
     let lines: Vec<&str> = export.lines().collect();
     let without: Vec<&str> = lines.iter().enumerate().filter(|(i, _)| *i != 10).map(|(_, l)| *l).collect();
     std::fs::write(elsewhere.join("deleted.ndjson"), without.join("\n")).unwrap();
@@ -237,7 +237,7 @@ async fn an_export_verifies_offline_with_only_a_checkpoint_and_the_public_key() 
     // A checkpoint signed by another key is refused.
     let other = auditrail_core::checkpoint::SigningKey::generate_from("other", [7; 32]).unwrap();
     std::fs::write(elsewhere.join("key.pub"), other.verifier_key().to_string()).unwrap();
-    assert!(!run("log.ndjson").status.success());
+    assert_detected(&run("log.ndjson"), "not validly signed");
 }
 
 /// Retention deletes old events and records the run; the rest stays verifiable; a legal hold
