@@ -540,3 +540,19 @@ async fn postgres_refuses_a_newer_schema() {
     let refused = PostgresStore::connect(&db.url, None).await.err().expect("a newer schema is refused");
     assert!(refused.to_string().contains("newer than this binary"), "{refused}");
 }
+
+/// Ingests commit with `synchronous_commit = on` even where the database's default is off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_commits_are_synchronous_whatever_the_database_default() {
+    let db = auditrail_testkit::fresh_database().await.unwrap();
+    PostgresStore::migrate(&db.url).await.unwrap();
+    let name = db.url.rsplit('/').next().unwrap().to_owned();
+    auditrail_testkit::execute(&db.url, &format!("ALTER DATABASE \"{name}\" SET synchronous_commit = off"))
+        .await
+        .unwrap();
+    let plain = auditrail_testkit::query_text(&db.url, "SHOW synchronous_commit").await.unwrap();
+    assert_eq!(plain.trim(), "off", "the database default is off for ordinary sessions");
+    let store = PostgresStore::connect(&db.url, None).await.unwrap();
+    let (synchronous_commit, fsync) = store.durability().await.unwrap();
+    assert_eq!((synchronous_commit.as_str(), fsync.as_str()), ("on", "on"));
+}

@@ -80,11 +80,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 /// The store the arguments name: PostgreSQL with `--database-url`, else SQLite in `--data`.
 pub async fn open_store(args: &StoreArgs) -> anyhow::Result<Arc<dyn Store>> {
     let store: Arc<dyn Store> = match &args.database_url {
-        Some(url) => Arc::new(
-            PostgresStore::connect(url, args.read_database_url.as_deref())
+        Some(url) => {
+            let store = PostgresStore::connect(url, args.read_database_url.as_deref())
                 .await
-                .context("cannot open the PostgreSQL store")?,
-        ),
+                .context("cannot open the PostgreSQL store")?;
+            match store.durability().await {
+                Ok((_, fsync)) if fsync != "on" => tracing::warn!(
+                    fsync = %fsync,
+                    "PostgreSQL runs with fsync off: acknowledged events can be lost if its machine crashes"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "cannot read PostgreSQL's durability settings"),
+            }
+            Arc::new(store)
+        }
         None => Arc::new(
             SqliteStore::open(&args.data)
                 .with_context(|| format!("cannot open the store in {}", args.data.display()))?,

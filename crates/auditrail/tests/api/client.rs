@@ -74,6 +74,8 @@ struct Server {
     ingester: String,
     child: Child,
     http: reqwest::blocking::Client,
+    /// The PostgreSQL database it runs on, on the suite's PostgreSQL pass.
+    _database: Option<auditrail_testkit::TestDatabase>,
 }
 
 impl Server {
@@ -82,21 +84,35 @@ impl Server {
     fn start(org_id: Option<&str>, seed: Option<usize>) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
         let data = dir.path().to_str().expect("utf-8 path").to_owned();
-        let mut create = vec!["org", "create", "--data", &data, "--name", "Mirror Test Corp"];
+        // The HTTP suite's PostgreSQL pass runs these processes on a fresh database too.
+        let database = (std::env::var("AUDITRAIL_TEST_BACKEND").as_deref() == Ok("postgres")).then(|| {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            runtime.block_on(auditrail_testkit::fresh_database()).expect("test database")
+        });
+        let mut store: Vec<String> = vec!["--data".into(), data.clone()];
+        if let Some(db) = &database {
+            store.extend(["--database-url".into(), db.url.clone()]);
+        }
+        let with_store = |args: &[&str]| -> Vec<String> {
+            args.iter().map(|a| (*a).to_owned()).chain(store.iter().cloned()).collect()
+        };
+        let ok_with = |args: &[&str]| {
+            let full = with_store(args);
+            ok(&full.iter().map(String::as_str).collect::<Vec<_>>())
+        };
+        let mut create = vec!["org", "create", "--name", "Mirror Test Corp"];
         if let Some(id) = org_id {
             create.extend(["--id", id]);
         }
-        let org = ok(&create).trim().to_owned();
+        let org = ok_with(&create).trim().to_owned();
         let token = |scopes: &str| {
-            ok(&["token", "create", "--data", &data, "--org", &org, "--scope", scopes, "--name", "Tester"])
-                .trim()
-                .to_owned()
+            ok_with(&["token", "create", "--org", &org, "--scope", scopes, "--name", "Tester"]).trim().to_owned()
         };
         let reader = token(READ_SCOPES);
         let ingester = token("auditrail:ingest");
         if let Some(n) = seed {
             let n = n.to_string();
-            ok(&["seed", "--data", &data, "--org", &org, "--events", &n, "--days", "20", "--seed", "7"]);
+            ok_with(&["seed", "--org", &org, "--events", &n, "--days", "20", "--seed", "7"]);
         }
         let http = reqwest::blocking::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -107,14 +123,15 @@ impl Server {
             let listen = format!("127.0.0.1:{}", free_port());
             // The 429-injecting proxy passes requests through unchanged, so they name its own
             // address in Host: allow any port on 127.0.0.1, as an operator behind such a proxy would.
-            let mut child = command(&["serve", "--data", &data, "--listen", &listen, "--allowed-host", "127.0.0.1"])
+            let serve = with_store(&["serve", "--listen", &listen, "--allowed-host", "127.0.0.1"]);
+            let mut child = command(&serve.iter().map(String::as_str).collect::<Vec<_>>())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("spawn serve");
             let base = format!("http://{listen}");
             if wait_ready(&http, &base, &mut child) {
-                return Server { dir, base, org, reader, ingester, child, http };
+                return Server { dir, base, org, reader, ingester, child, http, _database: database };
             }
             // The port was taken between probing and binding: try another.
             let _ = child.kill();

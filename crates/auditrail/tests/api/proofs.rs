@@ -151,3 +151,51 @@ fn token_secrets_are_not_in_the_store() {
         assert!(contains(&digest), "the token's SHA-256 digest is what the store keeps");
     }
 }
+
+/// The same on PostgreSQL: every row of every table, as text, holds no part of a secret, and the
+/// tokens table holds each token's SHA-256 digest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_secrets_are_not_in_the_postgres_store() {
+    let db = auditrail_testkit::fresh_database().await.expect("PostgreSQL");
+    let url = db.url.clone();
+    let keys = tempfile::tempdir().expect("temp dir");
+    let key_dir = keys.path().display().to_string();
+    let ok_db = |args: &[&str]| {
+        let mut full: Vec<&str> = args.to_vec();
+        full.extend(["--database-url", &url, "--data", &key_dir]);
+        ok(&full)
+    };
+    let org = ok_db(&["org", "create", "--name", "PG Secrets"]);
+    let secrets: Vec<String> =
+        (0..3).map(|_| ok_db(&["token", "create", "--org", &org, "--scope", "audit:events_read"])).collect();
+    let everything = auditrail_testkit::query_text(
+        &db.url,
+        "SELECT string_agg(row_to_json(t)::text, E'\\n') FROM (SELECT * FROM tokens) t",
+    )
+    .await
+    .expect("tokens");
+    let all_tables = auditrail_testkit::query_text(
+        &db.url,
+        "SELECT string_agg(table_name, ' ') FROM information_schema.tables WHERE table_schema = 'public'",
+    )
+    .await
+    .expect("tables");
+    let mut dump = everything.clone();
+    for table in all_tables.split_whitespace() {
+        let rows = auditrail_testkit::query_text(
+            &db.url,
+            &format!("SELECT coalesce(string_agg(row_to_json(t)::text, E'\\n'), '') FROM (SELECT * FROM {table}) t"),
+        )
+        .await
+        .expect("rows");
+        dump.push_str(&rows);
+    }
+    for secret in &secrets {
+        assert!(!dump.contains(&secret[4..24]), "part of a token secret is stored");
+        let digest: String = {
+            use sha2::Digest;
+            sha2::Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+        };
+        assert!(everything.contains(&digest), "the token's SHA-256 digest is what the store keeps");
+    }
+}

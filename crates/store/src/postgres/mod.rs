@@ -46,8 +46,15 @@ fn pool_error(e: deadpool_postgres::PoolError) -> StoreError {
 }
 
 fn pool(url: &str) -> Result<Pool, StoreError> {
-    let config: tokio_postgres::Config =
+    let mut config: tokio_postgres::Config =
         url.parse().map_err(|e| StoreError::Unavailable(format!("invalid database URL: {e}")))?;
+    // An ingest is acknowledged only once its commit is durable: whatever the server's or the
+    // database's default, this session commits with its WAL flushed.
+    let options = match config.get_options() {
+        Some(given) if !given.is_empty() => format!("{given} -c synchronous_commit=on"),
+        _ => "-c synchronous_commit=on".to_owned(),
+    };
+    config.options(&options);
     let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
     Pool::builder(manager)
         .max_size(POOL_SIZE)
@@ -112,6 +119,20 @@ impl PostgresStore {
         let created = partitions::ensure(&mut client, month).await?;
         self.partitions.lock().await.insert(month);
         Ok(created)
+    }
+
+    /// What a write connection reports for `synchronous_commit` and `fsync`: what an ingest's
+    /// durability rests on (`fsync = off` on the server cannot be overridden by a client).
+    pub async fn durability(&self) -> Result<(String, String), StoreError> {
+        let client = self.write_client().await?;
+        let show = |name: &'static str| {
+            let client = &client;
+            async move {
+                let row = client.query_one(&format!("SHOW {name}"), &[]).await.map_err(pg_error)?;
+                Ok::<String, StoreError>(row.get(0))
+            }
+        };
+        Ok((show("synchronous_commit").await?, show("fsync").await?))
     }
 
     /// Applies pending migrations only.
