@@ -556,3 +556,56 @@ async fn postgres_commits_are_synchronous_whatever_the_database_default() {
     let (synchronous_commit, fsync) = store.durability().await.unwrap();
     assert_eq!((synchronous_commit.as_str(), fsync.as_str()), ("on", "on"));
 }
+
+/// A database of the first release (schema 1: events, no Merkle log) is upgraded in place: the
+/// missing migrations are applied, the org's tree is built from its stored events, and new
+/// ingests extend it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_upgrades_a_first_release_database_and_builds_its_merkle_log() {
+    use auditrail_core::event::log_entry;
+    use auditrail_core::merkle::{self, MemoryTree};
+    use auditrail_store::proofs::prove;
+
+    let db = auditrail_testkit::fresh_database().await.unwrap();
+    assert_eq!(PostgresStore::migrate_to(&db.url, 1).await.unwrap(), vec![1]);
+    let o = org(1);
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    let old: Vec<NormalizedEvent> = (0..5).map(|i| admin(&o, &format!("old-{i}"), 1_000 + i, "A", "LOGINS")).collect();
+    let mut sql = format!(
+        "INSERT INTO orgs (org_id, name, created, head_seq) VALUES ({}, 'One', 0, {});",
+        quote(&o.to_string()),
+        old.len()
+    );
+    for (i, e) in old.iter().enumerate() {
+        let seq = i + 1;
+        let hash: String = e.content_hash.iter().map(|b| format!("{b:02x}")).collect();
+        sql.push_str(&format!(
+            "INSERT INTO events (org_ref, kind, created, seq, id, actor_id, category, body) \
+             SELECT org_ref, 1, {}, {seq}, {}, 'A', 'LOGINS', {} FROM orgs; \
+             INSERT INTO event_keys (org_ref, seq, kind, id, created, content_hash) \
+             SELECT org_ref, {seq}, 1, {}, {}, decode('{hash}', 'hex') FROM orgs;",
+            e.created.millis(),
+            quote(e.id.as_str()),
+            quote(&e.body),
+            quote(e.id.as_str()),
+            e.created.millis(),
+        ));
+    }
+    auditrail_testkit::execute(&db.url, &sql).await.unwrap();
+
+    let store: Arc<dyn Store> = Arc::new(PostgresStore::connect(&db.url, None).await.unwrap());
+    store.ingest(&o, Kind::Admin, vec![admin(&o, "new", 2_000, "A", "USERS")]).await.unwrap();
+    let size = store.log_size(&o).await.unwrap();
+    assert_eq!(size, 6);
+    let entries = store.log_entries(&o, 0, 100).await.unwrap();
+    let mut expected = MemoryTree::new();
+    for e in &entries {
+        let canonical = serde_json_canonicalizer::to_vec(&serde_json::from_str::<Value>(&e.body).unwrap()).unwrap();
+        expected.push(merkle::leaf_hash(&log_entry(&o, e.kind, e.seq, &canonical)));
+    }
+    let root = prove(store.as_ref(), &o, |src| merkle::root(src, size)).await.unwrap().unwrap();
+    assert_eq!(root, expected.root_at(size).unwrap(), "the built tree plus the new leaf is the RFC 6962 tree");
+    // The old events are listed as before.
+    let page = store.events(&o, &list(Kind::Admin, Filters::default(), Position::Offset(0), 10, None)).await.unwrap();
+    assert_eq!(ids(&page), ["old-0", "old-1", "old-2", "old-3", "old-4", "new"]);
+}

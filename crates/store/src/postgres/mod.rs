@@ -74,7 +74,79 @@ pub struct PostgresStore {
     cursor_key: OnceLock<[u8; 32]>,
 }
 
+const TREE_LOCK_KEY: i64 = 0x6175_6469_7474_7265; // "audittre"
+
+/// Databases created before the Merkle log existed (schema migration 2) hold events without
+/// leaves: build each such org's tree from its stored events, once, under a lock so replicas
+/// starting together do it once. Every later ingest extends the tree in its own transaction.
+async fn build_missing_merkle_logs(client: &mut deadpool_postgres::Object) -> Result<(), StoreError> {
+    use auditrail_core::merkle::{MemoryTree, leaf_hash};
+    let tx = client.transaction().await.map_err(pg_error)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&TREE_LOCK_KEY]).await.map_err(pg_error)?;
+    let orgs = tx
+        .query(
+            "SELECT o.org_ref, o.org_id, o.head_seq FROM orgs AS o \
+             WHERE o.head_seq > (SELECT count(*) FROM merkle_nodes AS n WHERE n.org_ref = o.org_ref AND n.level = 0)",
+            &[],
+        )
+        .await
+        .map_err(pg_error)?;
+    for row in orgs {
+        let (org_ref, org_id, head): (i64, String, i64) = (row.get(0), row.get(1), row.get(2));
+        let org = OrgId::parse(&org_id, "org_id").map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        tracing::info!(org = %org, events = head, "building the Merkle log of events stored before it existed");
+        tx.execute("DELETE FROM merkle_nodes WHERE org_ref = $1", &[&org_ref]).await.map_err(pg_error)?;
+        let events = tx
+            .query("SELECT seq, kind, body FROM events WHERE org_ref = $1 ORDER BY seq", &[&org_ref])
+            .await
+            .map_err(pg_error)?;
+        let mut tree = MemoryTree::new();
+        for event in events {
+            let (seq, kind, body): (i64, i64, String) = (event.get(0), event.get(1), event.get(2));
+            let entry = crate::rows::log_entry(seq, kind, String::new(), body)?;
+            if entry.seq != tree.size() + 1 {
+                return Err(StoreError::Corrupt(format!("org {org}: seq {} is missing", tree.size() + 1)));
+            }
+            let value: serde_json::Value = serde_json::from_str(&entry.body)
+                .map_err(|e| StoreError::Corrupt(format!("event seq {seq} is not JSON: {e}")))?;
+            let canonical = serde_json_canonicalizer::to_vec(&value)
+                .map_err(|e| StoreError::Corrupt(format!("event seq {seq}: {e}")))?;
+            tree.push(leaf_hash(&auditrail_core::event::log_entry(&org, entry.kind, entry.seq, &canonical)));
+        }
+        let (mut levels, mut idxs, mut hashes) = (Vec::new(), Vec::new(), Vec::new());
+        let size = tree.size();
+        let mut level = 0u32;
+        while (1u64 << level) <= size {
+            for idx in 0..(size >> level) {
+                if let Some(hash) = tree.get(level, idx) {
+                    levels.push(i64::from(level));
+                    idxs.push(idx as i64);
+                    hashes.push(hash.to_vec());
+                }
+            }
+            level += 1;
+        }
+        tx.execute(
+            "INSERT INTO merkle_nodes (org_ref, level, idx, hash) \
+             SELECT $1, l, i, h FROM unnest($2::bigint[], $3::bigint[], $4::bytea[]) AS u(l, i, h)",
+            &[&org_ref, &levels, &idxs, &hashes],
+        )
+        .await
+        .map_err(pg_error)?;
+    }
+    tx.commit().await.map_err(pg_error)
+}
+
 impl PostgresStore {
+    /// Applies the schema migrations up to `version` only: how a database of an older release
+    /// looks, for upgrade tests.
+    #[doc(hidden)]
+    pub async fn migrate_to(url: &str, version: i64) -> Result<Vec<i64>, StoreError> {
+        let writes = pool(url)?;
+        let mut client = writes.get().await.map_err(pool_error)?;
+        schema::migrate_to(&mut client, version).await
+    }
+
     /// Connects, applies pending migrations and prepares this and the next months' partitions.
     pub async fn connect(url: &str, read_url: Option<&str>) -> Result<Self, StoreError> {
         let writes = pool(url)?;
@@ -93,6 +165,7 @@ impl PostgresStore {
             )
             .await
             .map_err(pg_error)?;
+        build_missing_merkle_logs(&mut client).await?;
         let mut known = partitions::existing(&client).await?;
         for month in partitions::ahead(Timestamp::now().millis()) {
             if !known.contains(&month) && partitions::ensure(&mut client, month).await? {

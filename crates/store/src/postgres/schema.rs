@@ -138,14 +138,19 @@ pub fn latest_version() -> i64 {
 
 /// Applies pending migrations; returns the versions applied now.
 pub(crate) async fn migrate(client: &mut Object) -> Result<Vec<i64>, StoreError> {
+    migrate_to(client, latest_version()).await
+}
+
+/// Applies the migrations up to `version` (all of them in normal use).
+pub(crate) async fn migrate_to(client: &mut Object, version: i64) -> Result<Vec<i64>, StoreError> {
     client.execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY]).await.map_err(pg_error)?;
-    let result = apply(client).await;
+    let result = apply(client, version).await;
     // Session-level lock: released explicitly (and by the server if this connection dies).
     let _ = client.execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY]).await;
     result
 }
 
-async fn apply(client: &mut Object) -> Result<Vec<i64>, StoreError> {
+async fn apply(client: &mut Object, until: i64) -> Result<Vec<i64>, StoreError> {
     client
         .batch_execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version bigint PRIMARY KEY, applied_at bigint NOT NULL)",
@@ -153,7 +158,7 @@ async fn apply(client: &mut Object) -> Result<Vec<i64>, StoreError> {
         .await
         .map_err(pg_error)?;
     let mut applied = Vec::new();
-    for &(version, sql) in MIGRATIONS {
+    for &(version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v <= until) {
         let tx = client.transaction().await.map_err(pg_error)?;
         let done: bool = tx
             .query_one("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)", &[&version])
