@@ -33,6 +33,34 @@ fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| (*s).to_owned()).collect()
 }
 
+/// A data directory with one org and a token of `scope`: (temp dir, data path, token).
+async fn store_with_token(name: &str, scope: &str) -> (tempfile::TempDir, String, String) {
+    let root = tempfile::tempdir().expect("temp dir");
+    let data = root.path().join("data").display().to_string();
+    let org = text(&run(args(&["org", "create", "--data", &data, "--name", name])).await.stdout).trim().to_owned();
+    let token = text(&run(args(&["token", "create", "--data", &data, "--org", &org, "--scope", scope])).await.stdout)
+        .trim()
+        .to_owned();
+    (root, data, token)
+}
+
+fn free_address() -> String {
+    let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    format!("127.0.0.1:{port}")
+}
+
+/// Waits until `url` answers at all (any status), or fails after 30 s.
+async fn wait_for(client: &reqwest::Client, url: &str) -> reqwest::Response {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        match client.get(url).send().await {
+            Ok(response) => return response,
+            Err(_) if std::time::Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(50)).await,
+            Err(e) => panic!("{url} never answered: {e}"),
+        }
+    }
+}
+
 /// Exports the app's admin events of the last day as CSV into `out`; must succeed.
 async fn export_csv(app: &TestApp, out: &str) {
     let output = run(args(&[
@@ -403,16 +431,8 @@ async fn the_store_is_private_and_a_shared_signing_key_is_reported() {
 /// metrics listener, the per-token rate limit and the head size limit, on a real process.
 #[tokio::test]
 async fn serve_flags_reach_the_server() {
-    let root = tempfile::tempdir().expect("temp dir");
-    let data = root.path().join("data").display().to_string();
-    let org = text(&run(args(&["org", "create", "--data", &data, "--name", "Flags"])).await.stdout).trim().to_owned();
-    let token = text(
-        &run(args(&["token", "create", "--data", &data, "--org", &org, "--scope", "audit:events_read"])).await.stdout,
-    )
-    .trim()
-    .to_owned();
-    let free = || TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let (api, metrics) = (format!("127.0.0.1:{}", free()), format!("127.0.0.1:{}", free()));
+    let (_root, data, token) = store_with_token("Flags", "audit:events_read").await;
+    let (api, metrics) = (free_address(), free_address());
     let mut child = auditrail_command(&[
         "serve",
         "--data",
@@ -433,11 +453,7 @@ async fn serve_flags_reach_the_server() {
     .spawn()
     .expect("serve");
     let client = reqwest::Client::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while client.get(format!("http://{api}/healthz")).send().await.is_err() {
-        assert!(std::time::Instant::now() < deadline, "serve did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for(&client, &format!("http://{api}/healthz")).await;
     let scraped = client.get(format!("http://{metrics}/metrics")).send().await.expect("scrape");
     assert_eq!(scraped.status(), 200);
     assert!(scraped.text().await.expect("metrics").contains("# TYPE "));
@@ -459,17 +475,10 @@ async fn serve_flags_reach_the_server() {
 /// no made-up hosts in `Link`s); `--allowed-host` names others; probes answer any host.
 #[tokio::test]
 async fn serve_answers_only_for_its_hosts() {
-    let root = tempfile::tempdir().expect("temp dir");
-    let data = root.path().join("data").display().to_string();
-    let org = text(&run(args(&["org", "create", "--data", &data, "--name", "Hosts"])).await.stdout).trim().to_owned();
-    let token = text(
-        &run(args(&["token", "create", "--data", &data, "--org", &org, "--scope", "audit:events_read"])).await.stdout,
-    )
-    .trim()
-    .to_owned();
+    let (_root, data, token) = store_with_token("Hosts", "audit:events_read").await;
     for extra in [None, Some("audit.example.com")] {
-        let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-        let listen = format!("127.0.0.1:{port}");
+        let listen = free_address();
+        let port = listen.rsplit(':').next().unwrap_or_default().to_owned();
         let mut argv = vec!["serve", "--data", &data, "--listen", &listen];
         if let Some(host) = extra {
             argv.extend(["--allowed-host", host]);
@@ -480,11 +489,7 @@ async fn serve_answers_only_for_its_hosts() {
             .spawn()
             .expect("serve");
         let client = reqwest::Client::new();
-        let deadline = std::time::Instant::now() + Duration::from_secs(30);
-        while client.get(format!("http://{listen}/healthz")).send().await.is_err() {
-            assert!(std::time::Instant::now() < deadline, "serve did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        wait_for(&client, &format!("http://{listen}/healthz")).await;
         let me = |host: String| {
             client.get(format!("http://{listen}/v1/people/me")).bearer_auth(&token).header("Host", host).send()
         };
@@ -512,8 +517,8 @@ async fn serve_speaks_only_tls_1_2_and_1_3_when_given_a_certificate() {
     std::fs::write(&cert, certified.cert.pem()).expect("cert");
     std::fs::write(&key, certified.signing_key.serialize_pem()).expect("key");
     let data = root.path().join("data").display().to_string();
-    let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let listen = format!("127.0.0.1:{port}");
+    let listen = free_address();
+    let port = listen.rsplit(':').next().unwrap_or_default().to_owned();
     let (cert_arg, key_arg) = (cert.display().to_string(), key.display().to_string());
     let mut child = auditrail_command(&[
         "serve",
@@ -538,14 +543,7 @@ async fn serve_speaks_only_tls_1_2_and_1_3_when_given_a_certificate() {
         .resolve("localhost", format!("127.0.0.1:{port}").parse().expect("addr"))
         .build()
         .expect("client");
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let health = loop {
-        match client.get(format!("https://localhost:{port}/healthz")).send().await {
-            Ok(response) => break response,
-            Err(_) if std::time::Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(50)).await,
-            Err(e) => panic!("HTTPS never answered: {e}"),
-        }
-    };
+    let health = wait_for(&client, &format!("https://localhost:{port}/healthz")).await;
     assert_eq!(health.status(), 200);
     assert!(reqwest::get(format!("http://{listen}/healthz")).await.is_err(), "plain HTTP is not served");
     let handshake = |version: &'static str| {

@@ -240,100 +240,6 @@ async fn an_export_verifies_offline_with_only_a_checkpoint_and_the_public_key() 
     assert_detected(&run("log.ndjson"), "not validly signed");
 }
 
-/// Retention deletes old events and records the run; the rest stays verifiable; a legal hold
-/// blocks it; an event deleted outside retention is still caught.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retention_keeps_the_log_verifiable_and_a_hold_blocks_it() {
-    let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("data");
-    let data = dir.display().to_string();
-    let org = ok(&["org", "create", "--data", &data, "--name", "Retained"]);
-    let token = ok(&[
-        "token",
-        "create",
-        "--data",
-        &data,
-        "--org",
-        &org,
-        "--scope",
-        "auditrail:ingest,auditrail:admin,audit:events_read",
-    ]);
-    ok(&["retention", "set", "--data", &data, "--org", &org, "--days", "30"]);
-    ok(&["hold", "set", "--data", &data, "--org", &org]);
-    let server = Server::start(&["--data", &data, "--rate-limit", "0"]).await;
-    let base = server.base.clone();
-    let client = reqwest::Client::new();
-    let now = auditrail_core::Timestamp::now();
-    let mut items: Vec<Value> =
-        (0..20).map(|i| admin_event(&format!("2020-01-01T00:00:{i:02}.000Z"), "LOGINS", "old")).collect();
-    items.extend((0..10).map(|i| admin_event(&now.saturating_add_millis(-i * 1000).to_string(), "LOGINS", "new")));
-    let r =
-        client.post(format!("{base}/auditrail/v1/ingest/admin")).bearer_auth(&token).json(&items).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let run = |client: reqwest::Client| {
-        let (base, token) = (base.clone(), token.clone());
-        async move {
-            let r = client.post(format!("{base}/auditrail/v1/retention/run")).bearer_auth(&token).send().await.unwrap();
-            assert_eq!(r.status(), StatusCode::OK);
-            r.json::<Value>().await.unwrap()
-        }
-    };
-    let held = run(client.clone()).await;
-    assert_eq!((held["legalHold"].as_bool(), held["deleted"].as_u64()), (Some(true), Some(0)), "{held}");
-    ok(&["hold", "release", "--data", &data, "--org", &org]);
-    let done = run(client.clone()).await;
-    assert_eq!(done["deleted"].as_u64(), Some(20), "{done}");
-    assert_eq!(done["recordSeq"].as_u64(), Some(31), "the run is itself an event of the org");
-    let log =
-        client.get(format!("{base}/auditrail/v1/log")).bearer_auth(&token).send().await.unwrap().text().await.unwrap();
-    assert_eq!(log.lines().filter(|l| !l.contains("\"deleted\":true")).count(), 11, "10 recent events and the record");
-    assert_eq!(log.lines().filter(|l| l.contains("\"deleted\":true")).count(), 20, "deleted entries keep their leaf");
-    assert!(log.contains("Retention deleted 20 events"));
-    let checkpoints: Value = client
-        .get(format!("{base}/auditrail/v1/checkpoints"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let note = checkpoints["latest"]["note"].as_str().unwrap().to_owned();
-    assert!(note.contains("\n31\n"), "a checkpoint after the retention record: {note}");
-    server.stop();
-
-    // Offline, the export (with the leaves of deleted entries) still verifies against the signed note.
-    let elsewhere = root.path().join("elsewhere");
-    std::fs::create_dir_all(&elsewhere).unwrap();
-    std::fs::write(elsewhere.join("log.ndjson"), &log).unwrap();
-    std::fs::write(elsewhere.join("checkpoint.txt"), &note).unwrap();
-    let offline = auditrail(&[
-        "verify",
-        "--export",
-        &elsewhere.join("log.ndjson").display().to_string(),
-        "--checkpoint",
-        &elsewhere.join("checkpoint.txt").display().to_string(),
-        "--key",
-        &dir.join("signing.key").display().to_string(),
-    ]);
-    assert!(offline.status.success(), "{}", String::from_utf8_lossy(&offline.stderr));
-    let clean = verify(&dir);
-    let stderr = String::from_utf8_lossy(&clean.stderr).into_owned();
-    assert!(clean.status.success(), "{stderr}");
-    assert!(stderr.contains("31 entries (20 deleted by retention)"), "{stderr}");
-    // A recent event removed and passed off as retention: the signed record does not cover it.
-    let out = tampered(
-        &dir,
-        "sneaky",
-        "DELETE FROM events WHERE seq = 25; INSERT INTO retention_deleted (org_ref, seq) SELECT org_ref, 25 FROM orgs;",
-    );
-    assert_detected(&out, "not the ones the latest retention record");
-    let out = tampered(&dir, "plain", "DELETE FROM events WHERE seq = 26;");
-    assert_detected(&out, "seq 26 is missing");
-}
-
-/// The same detection on PostgreSQL: tampering with the events through SQL is caught by
-/// `verify --database-url`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_detects_tampering_on_postgres() {
     let db = auditrail_testkit::fresh_database().await.expect("PostgreSQL");
@@ -526,102 +432,6 @@ async fn numbers_the_leaf_cannot_protect_are_refused_and_edits_to_them_caught() 
     assert_detected(&out, "9007199254740993 cannot be kept exactly");
 }
 
-/// Retention and legal hold end to end on PostgreSQL: a hold blocks the run, a released hold lets
-/// it delete old events, the log stays verifiable online and offline, and a deletion made in the
-/// database and passed off as retention is caught.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retention_with_a_legal_hold_on_postgres() {
-    let db = auditrail_testkit::fresh_database().await.expect("PostgreSQL");
-    let url = db.url.clone();
-    let keys = tempfile::tempdir().unwrap();
-    let key_dir = keys.path().display().to_string();
-    let with_db = |args: &[&str]| -> Vec<String> {
-        let mut v: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-        v.extend(["--database-url".to_owned(), url.clone(), "--data".to_owned(), key_dir.clone()]);
-        v
-    };
-    let run = |args: Vec<String>| auditrail(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    let stdout = |out: Output| {
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
-    };
-    let org = stdout(run(with_db(&["org", "create", "--name", "PG Retained"])));
-    let scopes = "auditrail:ingest,auditrail:admin,audit:events_read";
-    let token = stdout(run(with_db(&["token", "create", "--org", &org, "--scope", scopes])));
-    stdout(run(with_db(&["retention", "set", "--org", &org, "--days", "30"])));
-    stdout(run(with_db(&["hold", "set", "--org", &org])));
-    let args = with_db(&["--rate-limit", "0"]);
-    let server = Server::start(&args.iter().map(String::as_str).collect::<Vec<_>>()).await;
-    let client = reqwest::Client::new();
-    let now = auditrail_core::Timestamp::now();
-    let mut items: Vec<Value> =
-        (0..20).map(|i| admin_event(&format!("2020-01-01T00:00:{i:02}.000Z"), "LOGINS", "old")).collect();
-    items.extend((0..10).map(|i| admin_event(&now.saturating_add_millis(-i * 1000).to_string(), "LOGINS", "new")));
-    let r = client
-        .post(format!("{}/auditrail/v1/ingest/admin", server.base))
-        .bearer_auth(&token)
-        .json(&items)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let retain = || {
-        let request = client.post(format!("{}/auditrail/v1/retention/run", server.base)).bearer_auth(&token);
-        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
-    };
-    let held = retain().await;
-    assert_eq!((held["legalHold"].as_bool(), held["deleted"].as_u64()), (Some(true), Some(0)), "{held}");
-    stdout(run(with_db(&["hold", "release", "--org", &org])));
-    let done = retain().await;
-    assert_eq!(done["deleted"].as_u64(), Some(20), "{done}");
-    let log = client
-        .get(format!("{}/auditrail/v1/log", server.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let checkpoints: Value = client
-        .get(format!("{}/auditrail/v1/checkpoints", server.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let note = checkpoints["latest"]["note"].as_str().unwrap().to_owned();
-    server.stop();
-    assert_eq!(log.lines().filter(|l| l.contains("\"deleted\":true")).count(), 20);
-    assert!(log.lines().any(|l| l.contains("\"kind\":\"system\"")), "the run is a system record");
-    let clean = run(with_db(&["verify"]));
-    let stderr = String::from_utf8_lossy(&clean.stderr).into_owned();
-    assert!(clean.status.success() && stderr.contains("31 entries (20 deleted by retention)"), "{stderr}");
-    std::fs::write(keys.path().join("log.ndjson"), &log).unwrap();
-    std::fs::write(keys.path().join("note.txt"), &note).unwrap();
-    let offline = auditrail(&[
-        "verify",
-        "--export",
-        &keys.path().join("log.ndjson").display().to_string(),
-        "--checkpoint",
-        &keys.path().join("note.txt").display().to_string(),
-        "--key",
-        &keys.path().join("signing.key").display().to_string(),
-    ]);
-    assert!(offline.status.success(), "{}", String::from_utf8_lossy(&offline.stderr));
-    auditrail_testkit::execute(
-        &url,
-        "DELETE FROM events WHERE seq = 25; \
-         INSERT INTO retention_deleted (org_ref, seq) SELECT org_ref, 25 FROM orgs",
-    )
-    .await
-    .unwrap();
-    assert_detected(&run(with_db(&["verify"])), "not the ones the latest retention record");
-}
-
-/// `serve --retention-days` runs retention by itself every `--retention-interval` seconds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_retention_loop_applies_the_server_default_by_itself() {
     let root = tempfile::tempdir().unwrap();
@@ -665,4 +475,109 @@ async fn the_retention_loop_applies_the_server_default_by_itself() {
     }
     server.stop();
     assert!(verify(&dir).status.success());
+}
+
+/// `auditrail ARGS… STORE…` must succeed; returns stdout.
+fn ok_on(store: &[String], args: &[&str]) -> String {
+    let full: Vec<&str> = args.iter().copied().chain(store.iter().map(String::as_str)).collect();
+    ok(&full)
+}
+
+/// Retention end to end on the store `store` names (its signing key in `key_dir`): a legal hold
+/// blocks the run, a released hold lets it delete the 20 old events and record the run as a
+/// system record; the rest verifies in the store and offline against the signed checkpoint after
+/// the run.
+async fn retention_and_a_legal_hold(store: &[String], key_dir: &Path) {
+    let org = ok_on(store, &["org", "create", "--name", "Retained"]);
+    let scopes = "auditrail:ingest,auditrail:admin,audit:events_read";
+    let token = ok_on(store, &["token", "create", "--org", &org, "--scope", scopes]);
+    ok_on(store, &["retention", "set", "--org", &org, "--days", "30"]);
+    ok_on(store, &["hold", "set", "--org", &org]);
+    let serve: Vec<&str> = store.iter().map(String::as_str).chain(["--rate-limit", "0"]).collect();
+    let server = Server::start(&serve).await;
+    let base = server.base.clone();
+    let client = reqwest::Client::new();
+    let now = auditrail_core::Timestamp::now();
+    let mut items: Vec<Value> =
+        (0..20).map(|i| admin_event(&format!("2020-01-01T00:00:{i:02}.000Z"), "LOGINS", "old")).collect();
+    items.extend((0..10).map(|i| admin_event(&now.saturating_add_millis(-i * 1000).to_string(), "LOGINS", "new")));
+    let r =
+        client.post(format!("{base}/auditrail/v1/ingest/admin")).bearer_auth(&token).json(&items).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let retain = || {
+        let request = client.post(format!("{base}/auditrail/v1/retention/run")).bearer_auth(&token);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let held = retain().await;
+    assert_eq!((held["legalHold"].as_bool(), held["deleted"].as_u64()), (Some(true), Some(0)), "{held}");
+    ok_on(store, &["hold", "release", "--org", &org]);
+    let done = retain().await;
+    assert_eq!(done["deleted"].as_u64(), Some(20), "{done}");
+    assert_eq!(done["recordSeq"].as_u64(), Some(31), "the run is itself an entry of the org's log");
+    let get = |path: &str| client.get(format!("{base}{path}")).bearer_auth(&token).send();
+    let log = get("/auditrail/v1/log").await.unwrap().text().await.unwrap();
+    assert_eq!(log.lines().filter(|l| !l.contains("\"deleted\":true")).count(), 11, "10 recent events and the record");
+    assert_eq!(log.lines().filter(|l| l.contains("\"deleted\":true")).count(), 20, "deleted entries keep their leaf");
+    let record = log.lines().find(|l| l.contains("Retention deleted 20 events")).expect("the retention record");
+    assert!(record.contains("\"kind\":\"system\""), "the run is a system record: {record}");
+    let checkpoints: Value = get("/auditrail/v1/checkpoints").await.unwrap().json().await.unwrap();
+    let note = checkpoints["latest"]["note"].as_str().unwrap().to_owned();
+    assert!(note.contains("\n31\n"), "a checkpoint after the retention record: {note}");
+    server.stop();
+
+    // Offline, the export (with the leaves of deleted entries) still verifies against the note.
+    std::fs::write(key_dir.join("log.ndjson"), &log).unwrap();
+    std::fs::write(key_dir.join("checkpoint.txt"), &note).unwrap();
+    let offline = auditrail(&[
+        "verify",
+        "--export",
+        &key_dir.join("log.ndjson").display().to_string(),
+        "--checkpoint",
+        &key_dir.join("checkpoint.txt").display().to_string(),
+        "--key",
+        &key_dir.join("signing.key").display().to_string(),
+    ]);
+    assert!(offline.status.success(), "{}", String::from_utf8_lossy(&offline.stderr));
+    let verify_args: Vec<&str> = ["verify"].into_iter().chain(store.iter().map(String::as_str)).collect();
+    let clean = auditrail(&verify_args);
+    let stderr = String::from_utf8_lossy(&clean.stderr).into_owned();
+    assert!(clean.status.success() && stderr.contains("31 entries (20 deleted by retention)"), "{stderr}");
+}
+
+/// On SQLite: then an event deleted in the database and passed off as retention, or deleted
+/// plainly, is caught.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_keeps_the_log_verifiable_and_a_hold_blocks_it() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    retention_and_a_legal_hold(&["--data".to_owned(), dir.display().to_string()], &dir).await;
+    let out = tampered(
+        &dir,
+        "sneaky",
+        "DELETE FROM events WHERE seq = 25; INSERT INTO retention_deleted (org_ref, seq) SELECT org_ref, 25 FROM orgs;",
+    );
+    assert_detected(&out, "not the ones the latest retention record");
+    let out = tampered(&dir, "plain", "DELETE FROM events WHERE seq = 26;");
+    assert_detected(&out, "seq 26 is missing");
+}
+
+/// On PostgreSQL: the same, then a deletion passed off as retention is caught.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_with_a_legal_hold_on_postgres() {
+    let db = auditrail_testkit::fresh_database().await.expect("PostgreSQL");
+    let keys = tempfile::tempdir().unwrap();
+    let store = ["--database-url".to_owned(), db.url.clone(), "--data".to_owned(), keys.path().display().to_string()];
+    retention_and_a_legal_hold(&store, keys.path()).await;
+    auditrail_testkit::execute(
+        &db.url,
+        "DELETE FROM events WHERE seq = 25; INSERT INTO retention_deleted (org_ref, seq) SELECT org_ref, 25 FROM orgs",
+    )
+    .await
+    .unwrap();
+    let verify_args: Vec<&str> = ["verify"].into_iter().chain(store.iter().map(String::as_str)).collect();
+    assert_detected(&auditrail(&verify_args), "not the ones the latest retention record");
 }
