@@ -42,7 +42,7 @@ def admin_event(org_id, created, actor_id, i=0, category="USERS", full_data=True
     """An admin audit event in the wire shape of seed 002.
 
     With full_data=False the four always-present `data` strings are left out, so the server has to
-    fill them with "" (SPEC 1, 2.1).
+    fill them with "".
     """
     data = {
         "eventCategory": category,

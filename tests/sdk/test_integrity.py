@@ -1,4 +1,4 @@
-"""End-to-end: tamper evidence (SPEC 6, issue 6), checked by an INDEPENDENT verifier.
+"""End-to-end: tamper evidence, checked by an INDEPENDENT verifier.
 
 Nothing here comes from auditrail's code. The verifier below is written from the public specs:
   - RFC 9162 (Certificate Transparency 2.0) section 2.1: the RFC 6962 Merkle tree hash (2.1.1),
@@ -454,7 +454,7 @@ def ok_json(resp):
 
 
 def assert_error_response(resp, status, names=None):
-    """The Webex error shape (SPEC 2.6): message, errors[0].description, trackingId == header."""
+    """The Webex error shape: message, errors[0].description, trackingId == header."""
     assert resp.status_code == status, f"expected HTTP {status}, got {resp.status_code}: {resp.text[:500]}"
     assert resp.headers.get("Content-Type", "").lower().startswith("application/json"), resp.headers
     body = resp.json()

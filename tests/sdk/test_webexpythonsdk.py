@@ -90,7 +90,7 @@ def decode_webex_id(value):
 
 
 def assert_error_response(resp, status, names=None):
-    """The Webex error shape (SPEC 2.6): message, errors[0].description, trackingId == header."""
+    """The Webex error shape: message, errors[0].description, trackingId == header."""
     assert resp.status_code == status, f"expected HTTP {status}, got {resp.status_code}: {resp.text[:500]}"
     assert resp.headers.get("Content-Type", "").lower().startswith("application/json"), resp.headers
     body = resp.json()
@@ -244,7 +244,7 @@ def test_admin_audit_sdk_walk_across_pages(auditrail):
         data = e.json_data["data"]
         for key in ALWAYS_PRESENT_ADMIN_DATA:
             assert isinstance(data.get(key), str), (key, e.id, data)
-        # Stored form = served form: verbatim, except the normalisations of SPEC 1.
+        # Stored form = served form: verbatim, except the documented normalisations (docs/api.md).
         want = dict(sent["data"])
         for key in ALWAYS_PRESENT_ADMIN_DATA:
             want.setdefault(key, "")
@@ -435,7 +435,7 @@ def test_compliance_events_sdk(auditrail):
 
 
 # --------------------------------------------------------------------------------------------------
-# walks that stay consistent while events are ingested (SPEC 2.5)
+# walks that stay consistent while events are ingested
 # --------------------------------------------------------------------------------------------------
 
 

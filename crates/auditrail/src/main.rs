@@ -1,6 +1,6 @@
 //! `auditrail`: the server, the store administration commands and the client commands, in
 //! one binary. This file only parses arguments and dispatches; each command lives in `commands/`.
-//! Conventions (SPEC 7): results on stdout (an id or a token alone where one is created), logs and
+//! Conventions: results on stdout (an id or a token alone where one is created), logs and
 //! progress on stderr, exit 0 on success and non-zero with a one-line reason otherwise.
 
 mod cli;

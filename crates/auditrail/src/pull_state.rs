@@ -2,8 +2,8 @@
 //! `created` up to which everything read from the source has been acknowledged by the
 //! destination, and the locks that make running it from cron safe.
 //!
-//! - The mark only moves after the destination acknowledged a batch (acknowledged = durable,
-//!   SPEC 3), and never backwards, so a crash or kill at any point loses nothing: the next run
+//! - The mark only moves after the destination acknowledged a batch (acknowledged = durable),
+//!   and never backwards, so a crash or kill at any point loses nothing: the next run
 //!   starts a little before the mark and the destination drops what it already has by id.
 //! - The file is replaced atomically (write a temporary file, fsync, rename), so a kill mid-write
 //!   leaves the old state, never a torn one. Several pulls (other orgs or kinds) may share one

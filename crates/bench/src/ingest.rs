@@ -1,5 +1,5 @@
 //! Ingest workloads: the same synthetic events through auditrail's HTTP API and through a naive
-//! raw SQLite schema (issue 8's reference), time-ordered and as a random-order backfill.
+//! raw SQLite schema (the naive reference of BENCHMARKS.md), time-ordered and as a random-order backfill.
 
 use std::path::Path;
 use std::time::Instant;
@@ -100,7 +100,7 @@ async fn join_one(set: &mut tokio::task::JoinSet<anyhow::Result<usize>>) -> anyh
     }
 }
 
-/// The naive reference, exactly as issue 8 specifies it: rusqlite, WAL, `synchronous=FULL`, 5 000
+/// The naive reference, exactly as BENCHMARKS.md describes it: rusqlite, WAL, `synchronous=FULL`, 5 000
 /// rows per transaction, unique (org, id), indexes on (org, created), (org, actor, created) and
 /// (org, category, created). Rows are prepared (fields extracted) before the clock starts, so the
 /// reference pays only for SQLite.

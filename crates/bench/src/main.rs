@@ -1,4 +1,4 @@
-//! `auditrail-bench`: one command that measures what issue 8 asks for and writes the table, a
+//! `auditrail-bench`: one command that measures ingest, reads, export and memory and writes the table, a
 //! JSON file and the plots. See BENCHMARKS.md for the figures and how to reproduce them.
 //!
 //! Everything runs against real processes: `auditrail serve` (found next to this binary) on a

@@ -1,8 +1,8 @@
 //! Event kinds and ingest normalisation.
 //!
-//! An event is normalised once, at ingest, into exactly the JSON it will be served as (SPEC
-//! "stored form = served form"): `created` in UTC `…mmmZ`, `EventCategory.X` → `X`, the four
-//! always-present admin `data` strings filled with `""`, compliance `orgId` set to the canonical org.
+//! An event is normalised once, at ingest, into exactly the JSON it will be served as: `created`
+//! in UTC `…mmmZ`, `EventCategory.X` → `X`, the four always-present admin `data` strings filled
+//! with `""`, compliance `orgId` set to the canonical org.
 //! Everything else, unknown keys included, is kept verbatim. The filterable fields are lifted out
 //! as typed columns, and the content hash used for idempotency is computed here, off the store's
 //! single writer.

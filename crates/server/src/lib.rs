@@ -29,7 +29,7 @@ pub use listen::{ConnectionLimits, Transport};
 pub use ratelimit::RateLimit;
 pub use urls::PublicUrl;
 
-/// Ingest size limits (SPEC section 3); all configurable.
+/// Ingest size limits; all configurable.
 #[derive(Debug, Clone, Copy)]
 pub struct IngestLimits {
     pub max_body_bytes: usize,

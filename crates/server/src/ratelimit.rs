@@ -1,4 +1,4 @@
-//! Per-token rate limiting (SPEC 4): a token bucket per token id, refilled continuously.
+//! Per-token rate limiting: a token bucket per token id, refilled continuously.
 //! Over the limit, a request gets 429 with an integer `Retry-After` (the seconds until a token is
 //! available, at least 1), which every Webex client honours.
 

@@ -178,7 +178,7 @@ pub trait Store: Send + Sync + 'static {
     /// The secret that authenticates pagination cursors, shared by every replica of this store.
     async fn cursor_key(&self) -> Result<[u8; 32], StoreError>;
 
-    /// The org's log size: its highest committed seq (a consistent snapshot, SPEC 1).
+    /// The org's log size: its highest committed seq (a consistent snapshot).
     async fn log_size(&self, org: &OrgId) -> Result<u64, StoreError>;
     /// Complete aligned subtree hashes of the org's Merkle tree, by (level, index), in the order
     /// asked; a missing node is corruption.

@@ -1,4 +1,4 @@
-//! `GET /v1/adminAudit/events` and `GET /v1/adminAudit/eventCategories` (SPEC 2.1, 2.2, 2.5).
+//! `GET /v1/adminAudit/events` and `GET /v1/adminAudit/eventCategories`.
 
 use std::collections::HashSet;
 

@@ -1,4 +1,4 @@
-//! The `auditrail` binary (SPEC 7): store commands, and one end-to-end run of `serve`.
+//! The `auditrail` binary: store commands, and one end-to-end run of `serve`.
 
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};

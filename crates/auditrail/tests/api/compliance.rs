@@ -1,4 +1,4 @@
-//! `GET /v1/events` and `GET /v1/events/{eventId}` (SPEC 2.3, 2.5).
+//! `GET /v1/events` and `GET /v1/events/{eventId}`.
 
 use reqwest::{StatusCode, Url};
 use serde_json::{Value, json};

@@ -1,4 +1,4 @@
-//! `POST /connectapi/v1/auditManager/audit-logs/export` (SPEC 2.4).
+//! `POST /connectapi/v1/auditManager/audit-logs/export`.
 
 use reqwest::StatusCode;
 use reqwest::header::CONTENT_TYPE;

@@ -1,4 +1,4 @@
-//! Errors, tracking ids, authentication, precedence and hostile input (SPEC 2.6, 4).
+//! Errors, tracking ids, authentication, precedence and hostile input.
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! Identity endpoints clients call first (SPEC 2.7).
+//! Identity endpoints clients call first.
 
 use auditrail_core::OrgId;
 use reqwest::StatusCode;

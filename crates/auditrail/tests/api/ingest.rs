@@ -1,4 +1,4 @@
-//! `POST /auditrail/v1/ingest/{kind}` (SPEC 3).
+//! `POST /auditrail/v1/ingest/{kind}`.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};

@@ -1,4 +1,4 @@
-//! Stateless replicas on one PostgreSQL (issue 5): three real `auditrail serve` processes, several
+//! Stateless replicas on one PostgreSQL: three real `auditrail serve` processes, several
 //! clients ingesting concurrently through all of them, then every acknowledged event is present
 //! exactly once, seqs are gap-free, every replica lists the same events, and a `Link` walk that
 //! hops between replicas returns every event once. And reads served by a real streaming standby
@@ -295,7 +295,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, String> + Sen
     tokio::task::spawn_blocking(f).await.expect("blocking task").unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Issue 5: a real PostgreSQL streaming standby serves the read APIs of `auditrail serve
+/// A real PostgreSQL streaming standby serves the read APIs of `auditrail serve
 /// --read-database-url` while writes go to the primary. Its own primary (not the shared test
 /// cluster): a standby replicates a whole cluster, and this test stops and restarts it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

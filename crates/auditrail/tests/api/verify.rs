@@ -1,4 +1,4 @@
-//! Tamper evidence end to end (issue 6): a real server signs checkpoints; `auditrail verify`
+//! Tamper evidence end to end: a real server signs checkpoints; `auditrail verify`
 //! accepts the untouched store, and detects every kind of direct tampering with the stored events
 //! (an edited byte, a deletion, a swap, an insertion), naming the first bad seq. An exported log
 //! verifies offline with only the export, a checkpoint and the public key, and fails once edited.

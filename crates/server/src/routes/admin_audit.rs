@@ -1,4 +1,4 @@
-//! `GET /v1/adminAudit/events` and `GET /v1/adminAudit/eventCategories` (SPEC 2.1, 2.2).
+//! `GET /v1/adminAudit/events` and `GET /v1/adminAudit/eventCategories`.
 
 use auditrail_core::query::{filter_value, parse_offset};
 use auditrail_core::{Category, Endpoint, Filters, Kind, OrgId, PageSize, Scope, TimeRange, Timestamp};

@@ -1,4 +1,4 @@
-//! `GET /v1/events` and `GET /v1/events/{eventId}`: Webex compliance events (SPEC 2.3).
+//! `GET /v1/events` and `GET /v1/events/{eventId}`: Webex compliance events.
 
 use auditrail_core::query::{filter_value, parse_offset};
 use auditrail_core::{

@@ -1,4 +1,4 @@
-//! `POST /connectapi/v1/auditManager/audit-logs/export`: Webex Connect user audit logs (SPEC 2.4).
+//! `POST /connectapi/v1/auditManager/audit-logs/export`: Webex Connect user audit logs.
 //! Offset paging with a total count, as Connect does; errors use Connect's body shape.
 
 use auditrail_core::query::filter_value;

@@ -1,4 +1,4 @@
-//! Identity endpoints clients call before reading audit data (SPEC 2.7): webexpythonsdk scripts read
+//! Identity endpoints clients call before reading audit data: webexpythonsdk scripts read
 //! `people.me().orgId`, the Splunk add-on lists organizations.
 
 use auditrail_core::OrgId;

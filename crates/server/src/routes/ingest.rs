@@ -1,4 +1,4 @@
-//! `POST /auditrail/v1/ingest/{kind}` (SPEC 3): a JSON array, `{"items":[…]}` or NDJSON.
+//! `POST /auditrail/v1/ingest/{kind}`: a JSON array, `{"items":[…]}` or NDJSON.
 //!
 //! The whole body is parsed and every item normalised before anything reaches the store, so a
 //! batch with any bad item is refused whole (all items' problems are reported, by index and field)

@@ -1,4 +1,4 @@
-//! Tamper evidence over HTTP (SPEC 6): the verifier key, signed checkpoints, and inclusion and
+//! Tamper evidence over HTTP: the verifier key, signed checkpoints, and inclusion and
 //! consistency proofs of an org's Merkle log. Hashes are standard base64, as in checkpoint notes.
 
 use auditrail_core::merkle::{self, NodeSource, ProofError};

@@ -3,7 +3,7 @@
 //! Correctness under concurrent writers on different replicas rests on one row lock: an ingest
 //! locks its org's row in `orgs` (`SELECT … FOR UPDATE`) before it looks for existing ids and
 //! allocates seqs, and holds it until commit. So per org, ingests serialise across all replicas,
-//! seqs stay gap-free and committed seqs are always a prefix (SPEC 1), idempotency by id holds, and
+//! seqs stay gap-free and committed seqs are always a prefix, idempotency by id holds, and
 //! an acknowledgement means the commit returned (PostgreSQL's WAL flush, shared by concurrent
 //! committers). The cursor key lives in `meta`, so a cursor issued by one replica works on all.
 //! Reads may go to a read-only replica of the database (`--read-database-url`): a replica's state
