@@ -281,7 +281,7 @@ pub struct PullArgs {
     /// How far before the mark a run starts re-reading, in seconds (duplicates are dropped by id).
     #[arg(long, default_value_t = 600)]
     pub overlap: u64,
-    /// Page size asked of the source (default: admin 200, compliance and Connect 1000).
+    /// Page size asked of the source (default: admin 200, compliance, Connect and security 1000).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub max: Option<u32>,
 }
@@ -304,8 +304,9 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "AUDITRAIL_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Hosts (`host` or `host:port`) requests may name in `Host`; others get 400. Default: the
-    /// listen address and `localhost` when it is a loopback address, else any host. The
+    /// Hosts (`host` or `host:port`) requests may name in `Host`; others get 400. Default: for a
+    /// loopback listen address, that address, `localhost`, `127.0.0.1` and `[::1]` on its port;
+    /// else any host. The
     /// `--public-url` host is always allowed. Set it when not giving `--public-url`.
     #[arg(long = "allowed-host", env = "AUDITRAIL_ALLOWED_HOSTS", value_delimiter = ',')]
     pub allowed_hosts: Vec<String>,
@@ -316,7 +317,8 @@ pub struct ServeArgs {
     /// Public base URL (origin plus optional path prefix) used in absolute `Link` URLs.
     #[arg(long, env = "AUDITRAIL_PUBLIC_URL")]
     pub public_url: Option<String>,
-    /// Trust X-Forwarded-Host/-Proto (only behind a proxy that sets them).
+    /// Trust the right-most X-Forwarded-Host/-Proto/-For values (only behind a proxy that
+    /// appends them): links use its host and scheme, the access log its client address.
     #[arg(long, env = "AUDITRAIL_TRUST_PROXY")]
     pub trust_proxy: bool,
     /// Create (or reuse) a demo organization with synthetic events and print tokens for it.

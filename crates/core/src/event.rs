@@ -129,7 +129,8 @@ pub struct NormalizedEvent {
     /// The stored (= served) wire JSON.
     pub body: String,
     /// SHA-256 of the RFC 8785 form of the body without `created`: two ingests of the same id are
-    /// the same event when this matches and `created` matches or was filled in by the server.
+    /// the same event when this matches and `created` matches, or the later ingest left `created`
+    /// to the server (a retry of an event sent without one).
     pub content_hash: [u8; 32],
     /// The RFC 8785 form of the whole stored body: what the event's Merkle leaf commits to (see
     /// [`log_entry`]). Computed here, off the store's single writer.

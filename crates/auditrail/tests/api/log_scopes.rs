@@ -69,4 +69,11 @@ async fn the_log_and_proofs_serve_only_the_kinds_a_token_may_read() {
     assert_webex_error(proof(admin_id, &app.token_compliance).await, StatusCode::NOT_FOUND).await;
     assert_eq!(proof(compliance_id, &app.token_compliance).await.status(), StatusCode::OK);
     assert_webex_error(proof(compliance_id, &app.token_audit).await, StatusCode::NOT_FOUND).await;
+    // Ids may repeat across kinds: without `kind`, the lookup is among the kinds the token reads.
+    let mut twin = compliance_event(&t, "messages", "created", "a");
+    twin["id"] = json!(admin_id);
+    app.ingest_ok("compliance", &json!([twin])).await;
+    let response = proof(admin_id, &app.token_compliance).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.json::<Value>().await.expect("proof")["kind"], "compliance");
 }

@@ -11,6 +11,7 @@ mod client;
 mod compliance;
 mod connect;
 mod crash;
+mod docs;
 mod errors;
 mod hardening;
 mod hostile;

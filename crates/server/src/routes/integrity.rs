@@ -157,8 +157,19 @@ pub async fn inclusion(
         .transpose()?;
     let org = &principal.org.id;
     let tree_size = tree_size(&state, org, size_param(&q, "treeSize")?, "treeSize").await?;
-    // An event of a kind this token may not read is as absent as one that does not exist.
-    let found = state.store.event_seq(org, kind, &id).await?.filter(|(k, _)| readable_kinds(&principal).contains(k));
+    // An event of a kind this token may not read is as absent as one that does not exist; without
+    // `kind`, the id is looked up among the readable kinds only (ids may repeat across kinds).
+    let readable = readable_kinds(&principal);
+    let mut found = None;
+    for candidate in kind.map_or_else(|| readable.clone(), |k| vec![k]) {
+        if !readable.contains(&candidate) {
+            continue;
+        }
+        if let Some(hit) = state.store.event_seq(org, Some(candidate), &id).await? {
+            found = Some(hit);
+            break;
+        }
+    }
     let Some((kind, seq)) = found else {
         return Err(ApiError::not_found("No event with this id in this organization's log."));
     };
