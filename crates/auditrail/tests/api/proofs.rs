@@ -45,7 +45,8 @@ fn calls(trace: &str) -> Vec<Call> {
     trace
         .lines()
         .filter_map(|line| {
-            let mut parts = line.splitn(3, ' ');
+            // strace pads the pid to a fixed width, so fields are separated by one or more spaces.
+            let mut parts = line.split_whitespace();
             let _pid = parts.next()?;
             let at: f64 = parts.next()?.parse().ok()?;
             Some(Call { at, line: line.to_owned() })
@@ -198,4 +199,14 @@ async fn token_secrets_are_not_in_the_postgres_store() {
         };
         assert!(everything.contains(&digest), "the token's SHA-256 digest is what the store keeps");
     }
+}
+
+#[test]
+fn trace_lines_parse_whatever_the_pid_padding() {
+    let trace =
+        "2498  1796137837.531119 fsync(13</d/auditrail.db-wal>) = 0\n29597 1796137837.6 write(4, \"x\", 1) = 1\n";
+    let parsed = calls(trace);
+    assert_eq!(parsed.len(), 2);
+    assert!((parsed[0].at - 1_796_137_837.531_119).abs() < 1e-6);
+    assert!(parsed[1].line.starts_with("29597"));
 }
