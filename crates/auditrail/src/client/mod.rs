@@ -220,6 +220,56 @@ impl Api {
         serde_json::from_slice(&reply.body).with_context(|| format!("{} sent invalid JSON for {url}", self.who))
     }
 
+    /// A GET whose body is read by the caller as it arrives (a streamed export). Connection
+    /// failures and 429s before the answer starts are retried like any request; `None` when the
+    /// server has no such endpoint (404/405: another Webex-compatible server).
+    pub async fn get_stream(&self, url: Url) -> anyhow::Result<Option<reqwest::Response>> {
+        self.check_origin(&url, "a request URL")?;
+        let mut failures = 0u32;
+        let mut rate_limited = 0u32;
+        loop {
+            let request = self
+                .http
+                .get(url.clone())
+                .bearer_auth(&self.token)
+                .header("TrackingID", format!("AUDITRAIL_CLI_{}", uuid::Uuid::new_v4()));
+            let response = match request.send().await {
+                Ok(response) => response,
+                Err(e) if e.is_redirect() => bail!("{} at {}: {}", self.who, origin_of(&self.base), root_cause(&e)),
+                Err(e) if failures < self.retries => {
+                    let wait = backoff(failures);
+                    failures += 1;
+                    tracing::warn!(error = %root_cause(&e), "request to {} failed; retrying in {wait:?}", self.who);
+                    tokio::time::sleep(wait).await;
+                    continue;
+                }
+                Err(e) => bail!("cannot reach {} at {}: {}", self.who, self.base, root_cause(&e)),
+            };
+            let status = response.status();
+            if status.is_success() {
+                return Ok(Some(response));
+            }
+            if matches!(status, StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED) {
+                return Ok(None);
+            }
+            let headers = response.headers().clone();
+            if status == StatusCode::TOO_MANY_REQUESTS && rate_limited < MAX_RATE_LIMITED {
+                rate_limited += 1;
+                let wait = retry_after(&headers).unwrap_or(DEFAULT_RETRY_AFTER);
+                tokio::time::sleep(Duration::from_secs(wait)).await;
+                continue;
+            }
+            let bytes = response.bytes().await.unwrap_or_default();
+            if status.is_server_error() && failures < self.retries {
+                let wait = backoff(failures).max(Duration::from_secs(retry_after(&headers).unwrap_or(0)));
+                failures += 1;
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+            return Err(error_of(&self.who, status, &headers, &bytes).into());
+        }
+    }
+
     pub async fn post(&self, url: Url, content_type: &str, body: Vec<u8>, retry: Retry) -> anyhow::Result<Reply> {
         self.send(Method::POST, url, Some((content_type.to_owned(), bytes::Bytes::from(body))), retry).await
     }

@@ -155,6 +155,9 @@ pub async fn export(api: &Api, args: &ExportArgs) -> anyhow::Result<()> {
     if let Some(csv) = &csv {
         csv.header(&mut sink)?;
     }
+    if let Some(written) = export_streamed(api, args, &query, &mut sink, &mut csv, terminal, &bar).await? {
+        return finish_export(bar, sink, args, kind, written);
+    }
     // Fetching the next page overlaps with writing this one (the server works while we write);
     // at most two pages are held, so memory stays constant whatever the export's size.
     // The fetcher is its own task so that it keeps requesting while this one writes.
@@ -202,11 +205,93 @@ pub async fn export(api: &Api, args: &ExportArgs) -> anyhow::Result<()> {
         anyhow::Ok(written)
     };
     let ((), written) = tokio::try_join!(fetch, write)?;
+    finish_export(bar, sink, args, kind, written)
+}
+
+fn finish_export(
+    bar: indicatif::ProgressBar,
+    sink: Sink,
+    args: &ExportArgs,
+    kind: Kind,
+    written: u64,
+) -> anyhow::Result<()> {
     bar.finish_and_clear();
     sink.finish()?;
     let target = args.out.as_ref().map_or("stdout".to_owned(), |p| p.display().to_string());
     eprintln!("exported {written} {kind} events to {target}");
     Ok(())
+}
+
+/// The whole export as one streamed response of an auditrail server (`GET /auditrail/v1/export`),
+/// when the filters are ones it takes; `None` when the server has no such endpoint (another
+/// Webex-compatible server) or a filter needs the Webex-shaped listings, which are then paged.
+async fn export_streamed(
+    api: &Api,
+    args: &ExportArgs,
+    query: &Query,
+    sink: &mut Sink,
+    csv: &mut Option<Csv>,
+    terminal: bool,
+    bar: &indicatif::ProgressBar,
+) -> anyhow::Result<Option<u64>> {
+    let f = &args.filters;
+    let listing_only = f.range.is_some()
+        || !f.categories.is_empty()
+        || f.resource.is_some()
+        || f.event_type.is_some()
+        || f.service_type.is_some()
+        || !f.roles.is_empty()
+        || f.actors.len() > 1;
+    if listing_only {
+        return Ok(None);
+    }
+    let mut url = api.url("/auditrail/v1/export");
+    {
+        let mut pairs = url.query_pairs_mut();
+        pairs.append_pair("kind", query.kind.as_str());
+        if let Some(from) = query.from {
+            pairs.append_pair("from", &from.to_string());
+        }
+        pairs.append_pair("to", &query.to.to_string());
+        if let Some(actor) = f.actors.first() {
+            pairs.append_pair("actorId", actor);
+        }
+    }
+    let Some(mut response) = api.get_stream(url).await? else { return Ok(None) };
+    let mut pending: Vec<u8> = Vec::new();
+    let mut written = 0u64;
+    'stream: while let Some(chunk) =
+        response.chunk().await.context("the export stream broke off before its end; nothing was written")?
+    {
+        pending.extend_from_slice(&chunk);
+        // Only whole lines: a chunk may end in the middle of an event.
+        let Some(end) = pending.iter().rposition(|b| *b == b'\n') else { continue };
+        let lines: Vec<u8> = pending.drain(..=end).collect();
+        for line in lines.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            if args.limit.is_some_and(|l| written >= l) {
+                break 'stream;
+            }
+            let line = std::str::from_utf8(line).context("the server sent an event that is not UTF-8")?;
+            match csv {
+                Some(csv) => {
+                    let raw: &RawValue =
+                        serde_json::from_str(line).context("the server sent an event that is not JSON")?;
+                    csv.row(sink, raw)?;
+                }
+                None => {
+                    let line = if terminal { terminal_json(line) } else { Cow::Borrowed(line) };
+                    sink.write_all(line.as_bytes())?;
+                    sink.write_all(b"\n")?;
+                }
+            }
+            written += 1;
+        }
+        bar.set_position(written);
+    }
+    if !pending.is_empty() && args.limit.is_none_or(|l| written < l) {
+        bail!("the export stream ended in the middle of an event; nothing was written");
+    }
+    Ok(Some(written))
 }
 
 /// stdout, or a temporary file renamed to `FILE` once complete (a failed export never leaves a

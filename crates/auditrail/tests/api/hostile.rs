@@ -43,6 +43,10 @@ fn admin_query(app: &TestApp) -> Vec<(String, String)> {
     ]
 }
 
+fn export_query(_: &TestApp) -> Vec<(String, String)> {
+    vec![("kind".into(), "admin".into())]
+}
+
 fn security_query(app: &TestApp) -> Vec<(String, String)> {
     vec![
         ("orgId".into(), app.org.to_string()),
@@ -67,6 +71,12 @@ fn endpoints() -> Vec<Endpoint> {
                 Query("eventCategories"),
                 Query("cursor"),
             ],
+        },
+        Endpoint {
+            method: Method::GET,
+            path: "/auditrail/v1/export",
+            base_query: export_query,
+            slots: &[Query("kind"), Query("from"), Query("to"), Query("actorId")],
         },
         Endpoint {
             method: Method::GET,

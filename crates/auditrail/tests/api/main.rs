@@ -13,6 +13,7 @@ mod connect;
 mod crash;
 mod docs;
 mod errors;
+mod export;
 mod hardening;
 mod hostile;
 mod identity;

@@ -8,8 +8,6 @@
 //! first byte cannot change the status any more: the stream is then cut short, which clients see
 //! as an incomplete response, never as a complete one.
 
-use std::convert::Infallible;
-
 use auditrail_core::query::filter_value;
 use auditrail_core::{EventQuery, Filters, Kind, Position, TimeRange, Timestamp};
 use axum::body::Body;
@@ -30,6 +28,21 @@ const KNOWN: &[&str] = &["kind", "from", "to", "actorId"];
 /// Events per store read: large enough that the per-read cost vanishes, small enough to hold two.
 const PAGE: u32 = 5_000;
 
+/// The producer's chunks as a body stream. A receiver may be polled again after it ended (a
+/// compressing body does), which a one-shot stream adapter would not allow.
+struct Chunks(mpsc::Receiver<Result<Bytes, std::io::Error>>);
+
+impl futures_util::Stream for Chunks {
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx)
+    }
+}
+
 pub async fn export(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -39,9 +52,8 @@ pub async fn export(
     let principal = authenticate(&state, &headers, TokenHeaders::Webex).await?;
     let q = QueryParams::parse(raw.as_deref());
     let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
-    let kind = Kind::parse(q.required("kind")?).ok_or_else(|| {
-        ApiError::bad_request(format!("Invalid parameter 'kind': use one of {}", kinds.join(", ")))
-    })?;
+    let kind = Kind::parse(q.required("kind")?)
+        .ok_or_else(|| ApiError::bad_request(format!("Invalid parameter 'kind': use one of {}", kinds.join(", "))))?;
     if !readable_kinds(&principal).contains(&kind) {
         return Err(ApiError::forbidden(format!("This token may not read {kind} events.")));
     }
@@ -62,40 +74,40 @@ pub async fn export(
     };
     // The first page is read before answering, so a store that is down is a 503, not a cut stream.
     let first = state.store.events(&org, &query).await?;
-    let (tx, rx) = mpsc::channel::<Bytes>(2);
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(2);
     let recorded = RecordedQuery::from_params(&q, KNOWN);
     tokio::spawn(async move {
         let mut page = first;
         let mut query = query;
         let mut sent = 0usize;
-        let complete = loop {
+        loop {
             let mut chunk = String::with_capacity(page.items.iter().map(|e| e.body.len() + 1).sum());
             for event in &page.items {
                 chunk.push_str(&event.body);
                 chunk.push('\n');
             }
             sent += page.items.len();
-            if !chunk.is_empty() && tx.send(Bytes::from(chunk)).await.is_err() {
-                break false; // the client went away
+            if !chunk.is_empty() && tx.send(Ok(Bytes::from(chunk))).await.is_err() {
+                break; // the client went away
             }
-            let Some(last) = page.items.last().filter(|_| page.has_more) else { break true };
+            let Some(last) = page.items.last().filter(|_| page.has_more) else { break };
             query.position = Position::After { created: last.created, seq: last.seq };
             page = match state.store.events(&org, &query).await {
                 Ok(next) => next,
                 Err(error) => {
+                    // An error item aborts the response, so the client sees an incomplete
+                    // export rather than a short one that looks whole.
                     tracing::warn!(%error, "an export was cut short by the store");
-                    break false;
+                    let _ = tx.send(Err(std::io::Error::other(error.to_string()))).await;
+                    break;
                 }
             };
-        };
-        if complete {
-            let read = Read { method: "GET", path: "/auditrail/v1/export", query: recorded, results: sent };
-            state.record_access(&principal, &meta, read).await;
         }
+        // What was handed to the connection was read, whether or not the client took it all.
+        let read = Read { method: "GET", path: "/auditrail/v1/export", query: recorded, results: sent };
+        state.record_access(&principal, &meta, read).await;
     });
-    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|chunk| (Ok::<Bytes, Infallible>(chunk), rx))
-    });
+    let stream = Chunks(rx);
     Ok((
         StatusCode::OK,
         [(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"))],

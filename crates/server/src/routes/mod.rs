@@ -6,6 +6,7 @@ mod access;
 mod admin_audit;
 mod compliance;
 mod connect;
+mod export;
 mod health;
 mod identity;
 mod ingest;
@@ -18,6 +19,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware;
 use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
 
@@ -41,6 +43,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/organizations/{org_id}", get(identity::organization))
         .route("/auditrail/v1/ingest/{kind}", post(ingest::ingest))
         .route("/auditrail/v1/access", get(access::list))
+        // gzip when the client accepts it: exports are large and compress about tenfold.
+        .route("/auditrail/v1/export", get(export::export).layer(CompressionLayer::new().gzip(true)))
         .route("/auditrail/v1/keys", get(integrity::keys))
         .route("/auditrail/v1/log", get(integrity::log))
         .route("/auditrail/v1/retention/run", post(integrity::retention_run))
