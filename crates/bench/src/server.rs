@@ -77,7 +77,9 @@ impl Server {
     pub async fn start(cli: &Cli, store: &[&str]) -> anyhow::Result<Server> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let listen = format!("127.0.0.1:{port}");
-        let mut args = vec!["serve", "--listen", &listen, "--rate-limit", "0", "--access-log", "false"];
+        // Default settings but for the rate limit (the load generator is one token): the access
+        // log records every read, as it does for users.
+        let mut args = vec!["serve", "--listen", &listen, "--rate-limit", "0"];
         args.extend_from_slice(store);
         let child =
             cli.command(&args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().context("cannot start serve")?;

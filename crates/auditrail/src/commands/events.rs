@@ -260,9 +260,23 @@ async fn export_streamed(
     let Some(mut response) = api.get_stream(url).await? else { return Ok(None) };
     let mut pending: Vec<u8> = Vec::new();
     let mut written = 0u64;
+    let raw_copy = csv.is_none() && !terminal && args.limit.is_none();
+    let mut ends_on_a_line = true;
     'stream: while let Some(chunk) =
         response.chunk().await.context("the export stream broke off before its end; nothing was written")?
     {
+        // NDJSON to a file or pipe, no limit: the server's lines are written as they come; only
+        // counted (JSON already escapes every control character but DEL and C1, which only a
+        // terminal must not see).
+        if raw_copy {
+            if let Some(last) = chunk.last() {
+                ends_on_a_line = *last == b'\n';
+            }
+            written += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+            sink.write_all(&chunk)?;
+            bar.set_position(written);
+            continue;
+        }
         pending.extend_from_slice(&chunk);
         // Only whole lines: a chunk may end in the middle of an event.
         let Some(end) = pending.iter().rposition(|b| *b == b'\n') else { continue };
@@ -288,7 +302,7 @@ async fn export_streamed(
         }
         bar.set_position(written);
     }
-    if !pending.is_empty() && args.limit.is_none_or(|l| written < l) {
+    if !ends_on_a_line || (!pending.is_empty() && args.limit.is_none_or(|l| written < l)) {
         bail!("the export stream ended in the middle of an event; nothing was written");
     }
     Ok(Some(written))

@@ -25,8 +25,9 @@ use crate::error::ApiError;
 use crate::params::QueryParams;
 
 const KNOWN: &[&str] = &["kind", "from", "to", "actorId"];
-/// Events per store read: large enough that the per-read cost vanishes, small enough to hold two.
-const PAGE: u32 = 5_000;
+/// Events per store read: large enough that the per-read cost vanishes (measured: 1 000 streams as
+/// fast as 5 000), small enough that the pages in flight stay a few megabytes.
+const PAGE: u32 = 1_000;
 
 /// The producer's chunks as a body stream. A receiver may be polled again after it ended (a
 /// compressing body does), which a one-shot stream adapter would not allow.
@@ -74,7 +75,7 @@ pub async fn export(
     };
     // The first page is read before answering, so a store that is down is a 503, not a cut stream.
     let first = state.store.events(&org, &query).await?;
-    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(2);
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(1);
     let recorded = RecordedQuery::from_params(&q, KNOWN);
     tokio::spawn(async move {
         let mut page = first;
