@@ -132,9 +132,18 @@ pub struct NormalizedEvent {
     /// the same event when this matches and `created` matches, or the later ingest left `created`
     /// to the server (a retry of an event sent without one).
     pub content_hash: [u8; 32],
+    /// The RFC 8785 form of the whole stored body when it differs from the body (numbers outside
+    /// the fast path); empty when the body is its own canonical form, which is the common case and
+    /// saves a copy of every event in a batch. Read it with [`NormalizedEvent::canonical`].
+    canonical_if_different: Vec<u8>,
+}
+
+impl NormalizedEvent {
     /// The RFC 8785 form of the whole stored body: what the event's Merkle leaf commits to (see
-    /// [`log_entry`]). Computed here, off the store's single writer.
-    pub canonical: Vec<u8>,
+    /// [`log_entry`]). Computed at normalisation, off the store's single writer.
+    pub fn canonical(&self) -> &[u8] {
+        if self.canonical_if_different.is_empty() { self.body.as_bytes() } else { &self.canonical_if_different }
+    }
 }
 
 /// Why one item of a batch was refused.
@@ -199,7 +208,7 @@ pub fn normalize(
         roles: Vec::new(),
         body: String::new(),
         content_hash: [0; 32],
-        canonical: Vec::new(),
+        canonical_if_different: Vec::new(),
     };
     match kind {
         Kind::Admin => normalize_admin(&mut obj, &mut event).map_err(|(f, r)| err(&f, r))?,
@@ -217,14 +226,16 @@ pub fn normalize(
         && let Ok(body) = String::from_utf8(forms.whole)
     {
         event.content_hash = Sha256::digest(&forms.without_created).into();
-        event.canonical = body.clone().into_bytes();
         event.body = body;
         return Ok(event);
     }
     let body = Value::Object(obj);
     event.body = serde_json::to_string(&body).map_err(|e| err("", format!("cannot be serialised: {e}")))?;
-    event.canonical =
+    let canonical =
         serde_json_canonicalizer::to_vec(&body).map_err(|e| err("", format!("cannot be canonicalised: {e}")))?;
+    if canonical != event.body.as_bytes() {
+        event.canonical_if_different = canonical;
+    }
     event.content_hash = content_hash(body).map_err(|e| err("", format!("cannot be canonicalised: {e}")))?;
     Ok(event)
 }
@@ -545,7 +556,7 @@ mod tests {
         let e =
             norm(Kind::Connect, json!({"id": "x", "eventDescription": "d\u{e9}", "statusOfAction": "S", "n": 1.5e3}))
                 .unwrap();
-        let entry = log_entry(&org(), Kind::Connect, 42, &e.canonical);
+        let entry = log_entry(&org(), Kind::Connect, 42, e.canonical());
         let doc = json!({"seq": 42, "org": org().to_string(), "kind": "connect", "event": body(&e)});
         assert_eq!(entry, serde_json_canonicalizer::to_vec(&doc).unwrap());
     }

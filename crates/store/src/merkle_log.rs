@@ -40,7 +40,7 @@ impl Frontier {
 
 /// The Merkle leaf of an event at `seq` (leaf index `seq - 1`).
 pub(crate) fn leaf(org: &OrgId, kind: Kind, seq: u64, event: &NormalizedEvent) -> Hash {
-    merkle::leaf_hash(&log_entry(org, kind, seq, &event.canonical))
+    merkle::leaf_hash(&log_entry(org, kind, seq, event.canonical()))
 }
 
 /// Every node completed by appending the batch's new events, in append order.
