@@ -261,6 +261,14 @@ pub fn log_entry(org: &OrgId, kind: Kind, seq: u64, canonical_event: &[u8]) -> V
     out
 }
 
+/// The Merkle leaf of a stored event, recomputed from its stored (= served) JSON: what `verify`
+/// and a tree rebuild compare with or store.
+pub fn stored_leaf(org: &OrgId, kind: Kind, seq: u64, body: &str) -> Result<crate::merkle::Hash, serde_json::Error> {
+    let value: Value = serde_json::from_str(body)?;
+    let canonical = serde_json_canonicalizer::to_vec(&value)?;
+    Ok(crate::merkle::leaf_hash(&log_entry(org, kind, seq, &canonical)))
+}
+
 /// SHA-256 of the RFC 8785 canonical form of the event without `created`.
 pub fn content_hash(mut body: Value) -> Result<[u8; 32], serde_json::Error> {
     if let Value::Object(obj) = &mut body {

@@ -145,16 +145,11 @@ impl FromRequestParts<crate::AppState> for RequestMeta {
         let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
         let user_agent = parts.headers.get(USER_AGENT).map(|v| capped(&String::from_utf8_lossy(v.as_bytes())));
         let client_ip = peer.map(|p| p.ip());
-        let client_ip = if state.config.trust_proxy { forwarded_for(&parts.headers).or(client_ip) } else { client_ip };
+        // Behind a trusted proxy, the client address the proxy saw.
+        let forwarded_for = || crate::urls::forwarded(&parts.headers, "x-forwarded-for")?.parse().ok();
+        let client_ip = if state.config.trust_proxy { forwarded_for().or(client_ip) } else { client_ip };
         Ok(Self { tracking_id, client_tracking_id, client_ip, user_agent })
     }
-}
-
-/// The client address our trusted proxy saw: the right-most `X-Forwarded-For` entry (entries to
-/// its left came with the request and could say anything).
-fn forwarded_for(headers: &axum::http::HeaderMap) -> Option<IpAddr> {
-    let last = headers.get_all("x-forwarded-for").iter().next_back()?.to_str().ok()?;
-    last.rsplit(',').next()?.trim().parse().ok()
 }
 
 enum Message {

@@ -15,8 +15,8 @@ use crate::AppState;
 use crate::error::ApiError;
 
 pub async fn limit_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if !crate::urls::host_allowed(&state.config, request.uri().path(), request.headers()) {
-        return ApiError::bad_request("This server does not answer for the requested Host.").into_response();
+    if let Err(refused) = crate::urls::check_host(&state.config, request.uri().path(), request.headers()) {
+        return refused.into_response();
     }
     if matches!(request.uri().path(), "/healthz" | "/metrics") {
         return next.run(request).await;

@@ -6,7 +6,7 @@
 
 use auditrail_core::ids::webex_id;
 use auditrail_core::token::TokenSecret;
-use auditrail_core::{Scope, Timestamp};
+use auditrail_core::{Kind, Scope, Timestamp};
 use auditrail_store::Principal;
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
@@ -58,6 +58,19 @@ pub fn person_id(principal: &Principal) -> String {
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&hash[..16]);
     webex_id("PEOPLE", uuid::Builder::from_random_bytes(bytes).into_uuid())
+}
+
+/// The kinds a token may read: its read scopes' kinds, and the server's own system records
+/// (retention runs) for any reader of the log, since verifying a copy needs them.
+pub fn readable_kinds(principal: &Principal) -> Vec<Kind> {
+    let mut kinds = vec![Kind::System];
+    if principal.has(Scope::AuditEventsRead) {
+        kinds.extend([Kind::Admin, Kind::Connect, Kind::Security, Kind::Access]);
+    }
+    if principal.has(Scope::ComplianceEventsRead) {
+        kinds.push(Kind::Compliance);
+    }
+    kinds
 }
 
 pub fn require(principal: &Principal, scope: Scope) -> Result<(), ApiError> {

@@ -104,7 +104,15 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub async fn new(store: Arc<dyn Store>, config: ServerConfig) -> Result<Self, StoreError> {
+    pub async fn new(store: Arc<dyn Store>, mut config: ServerConfig) -> Result<Self, StoreError> {
+        // The public URL's host is always one the server answers for; folded in once here so a
+        // request only compares against one list.
+        if !config.allowed_hosts.is_empty()
+            && let Some(host) = config.public_url.as_ref().map(|u| u.host().to_ascii_lowercase())
+            && !config.allowed_hosts.contains(&host)
+        {
+            config.allowed_hosts.push(host);
+        }
         let cursor_key = CursorKey::new(store.cursor_key().await?);
         metrics::handle();
         let limiter = config.rate_limit.map(|l| Arc::new(ratelimit::Limiter::new(l)));

@@ -49,12 +49,7 @@ pub async fn middleware(mut request: Request, next: Next) -> Response {
     request.extensions_mut().insert(TrackingId(tracking_id.clone()));
     request.extensions_mut().insert(RequestIds { server: server_id, client: client_id });
     let started = std::time::Instant::now();
-    // Two Host headers make "which host was meant" ambiguous (and links could follow either).
-    let mut response = if request.headers().get_all(header::HOST).iter().count() > 1 {
-        ApiError::bad_request("More than one Host header").into_response()
-    } else {
-        next.run(request).instrument(span.clone()).await
-    };
+    let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status();
     if status.is_client_error() || status.is_server_error() {
         response = render_error(response, &tracking_id, connect);

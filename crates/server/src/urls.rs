@@ -52,23 +52,36 @@ fn valid_host(host: &str) -> bool {
         && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_'))
 }
 
-/// Whether the host a request names (its `Host`, or behind a trusted proxy the right-most
-/// `X-Forwarded-Host`) is one this server answers for. Health and metrics answer any host: load
-/// balancers probe by address.
-pub fn host_allowed(config: &crate::ServerConfig, path: &str, headers: &HeaderMap) -> bool {
-    if config.allowed_hosts.is_empty() || matches!(path, "/healthz" | "/readyz" | "/metrics") {
-        return true;
+/// The right-most value of a forwarding header (`X-Forwarded-Host`, `-Proto`, `-For`): the one our
+/// own, trusted proxy appended; values to its left came with the request and could say anything.
+pub fn forwarded<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    let last = headers.get_all(name).iter().next_back()?.to_str().ok()?;
+    last.rsplit(',').next().map(str::trim)
+}
+
+/// The host a request names: behind a trusted proxy the forwarded one, else `Host`.
+fn requested_host(trust_proxy: bool, headers: &HeaderMap) -> Option<&str> {
+    let forwarded_host = if trust_proxy { forwarded(headers, "x-forwarded-host") } else { None };
+    forwarded_host.or_else(|| headers.get(HOST).and_then(|v| v.to_str().ok()))
+}
+
+/// Refuses a request that names no single host this server answers for: two `Host` headers
+/// (which one was meant is ambiguous, and links could follow either), or a host outside
+/// `ServerConfig::allowed_hosts` (when set). Health and metrics answer any host: load balancers
+/// probe by address.
+pub fn check_host(config: &crate::ServerConfig, path: &str, headers: &HeaderMap) -> Result<(), ApiError> {
+    if headers.get_all(HOST).iter().count() > 1 {
+        return Err(ApiError::bad_request("More than one Host header"));
     }
-    let forwarded =
-        |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.rsplit(',').next()).map(str::trim);
-    let named = if config.trust_proxy { forwarded("x-forwarded-host") } else { None }
-        .or_else(|| headers.get(HOST).and_then(|v| v.to_str().ok()));
-    let Some(named) = named.map(str::to_ascii_lowercase) else { return false };
-    let public = config.public_url.as_ref().map(|u| u.host().to_ascii_lowercase());
-    config.allowed_hosts.iter().chain(public.as_ref()).any(|allowed| {
+    if config.allowed_hosts.is_empty() || matches!(path, "/healthz" | "/readyz" | "/metrics") {
+        return Ok(());
+    }
+    let named = requested_host(config.trust_proxy, headers).map(str::to_ascii_lowercase).unwrap_or_default();
+    let allowed = config.allowed_hosts.iter().any(|allowed| {
         // An entry without a port allows that host on any port.
         named == *allowed || (!allowed.contains(':') && named.rsplit_once(':').is_some_and(|(h, _)| h == allowed))
-    })
+    });
+    if allowed { Ok(()) } else { Err(ApiError::bad_request("This server does not answer for the requested Host.")) }
 }
 
 /// The base for this request's absolute URLs.
@@ -80,19 +93,11 @@ pub fn request_base(
     if let Some(url) = configured {
         return Ok(url.clone());
     }
-    // The right-most value is the one our own (trusted) proxy added; values to its left came
-    // with the request and could say anything.
-    let header = |name: &str| {
-        headers.get(name).and_then(|v| v.to_str().ok()).map(|v| v.rsplit(',').next().unwrap_or("").trim().to_owned())
-    };
-    let forwarded_host = if trust_proxy { header("x-forwarded-host") } else { None };
-    let host = forwarded_host
-        .or_else(|| headers.get(HOST).and_then(|v| v.to_str().ok()).map(str::to_owned))
-        .ok_or_else(|| ApiError::bad_request("Missing Host header"))?;
-    if !valid_host(&host) {
+    let host = requested_host(trust_proxy, headers).ok_or_else(|| ApiError::bad_request("Missing Host header"))?;
+    if !valid_host(host) {
         return Err(ApiError::bad_request("Invalid Host header"));
     }
-    let scheme = match (trust_proxy, header("x-forwarded-proto")) {
+    let scheme = match (trust_proxy, forwarded(headers, "x-forwarded-proto")) {
         (true, Some(proto)) if proto.eq_ignore_ascii_case("https") => "https",
         _ => "http",
     };

@@ -43,6 +43,33 @@ pub(crate) fn leaf(org: &OrgId, kind: Kind, seq: u64, event: &NormalizedEvent) -
     merkle::leaf_hash(&log_entry(org, kind, seq, event.canonical()))
 }
 
+/// Every complete subtree node of the org's tree, recomputed from its stored events `(seq, kind
+/// code, body)` in seq order: for stores whose events predate their Merkle log.
+pub(crate) fn rebuild(
+    org: &OrgId,
+    events: impl IntoIterator<Item = Result<(i64, i64, String), StoreError>>,
+) -> Result<Vec<(u32, u64, Hash)>, StoreError> {
+    let mut tree = merkle::MemoryTree::new();
+    for event in events {
+        let (seq, kind, body) = event?;
+        let entry = crate::rows::log_entry(seq, kind, String::new(), body)?;
+        if entry.seq != tree.size() + 1 {
+            return Err(StoreError::Corrupt(format!("org {org}: seq {} is missing", tree.size() + 1)));
+        }
+        let leaf = auditrail_core::event::stored_leaf(org, entry.kind, entry.seq, &entry.body)
+            .map_err(|e| StoreError::Corrupt(format!("event seq {seq} cannot be hashed: {e}")))?;
+        tree.push(leaf);
+    }
+    let size = tree.size();
+    let mut nodes = Vec::new();
+    let mut level = 0u32;
+    while (1u64 << level) <= size {
+        nodes.extend((0..(size >> level)).filter_map(|idx| tree.get(level, idx).map(|hash| (level, idx, hash))));
+        level += 1;
+    }
+    Ok(nodes)
+}
+
 /// Every node completed by appending the batch's new events, in append order.
 pub(crate) fn extend(
     frontier: &mut Frontier,

@@ -56,10 +56,8 @@ impl TokenRow {
 }
 
 pub(crate) fn log_entry(seq: i64, kind: i64, id: String, body: String) -> Result<LogEntry, StoreError> {
-    let kind = Kind::ALL
-        .into_iter()
-        .find(|k| k.code() == kind)
-        .ok_or_else(|| StoreError::Corrupt(format!("event seq {seq} has unknown kind {kind}")))?;
+    let kind =
+        Kind::from_code(kind).ok_or_else(|| StoreError::Corrupt(format!("event seq {seq} has unknown kind {kind}")))?;
     Ok(LogEntry { seq: seq as u64, kind, id: EventId::from_stored(id), body })
 }
 

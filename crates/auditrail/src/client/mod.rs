@@ -220,54 +220,10 @@ impl Api {
         serde_json::from_slice(&reply.body).with_context(|| format!("{} sent invalid JSON for {url}", self.who))
     }
 
-    /// A GET whose body is read by the caller as it arrives (a streamed export). Connection
-    /// failures and 429s before the answer starts are retried like any request; `None` when the
+    /// A GET whose body is read by the caller as it arrives (a streamed export); `None` when the
     /// server has no such endpoint (404/405: another Webex-compatible server).
     pub async fn get_stream(&self, url: Url) -> anyhow::Result<Option<reqwest::Response>> {
-        self.check_origin(&url, "a request URL")?;
-        let mut failures = 0u32;
-        let mut rate_limited = 0u32;
-        loop {
-            let request = self
-                .http
-                .get(url.clone())
-                .bearer_auth(&self.token)
-                .header("TrackingID", format!("AUDITRAIL_CLI_{}", uuid::Uuid::new_v4()));
-            let response = match request.send().await {
-                Ok(response) => response,
-                Err(e) if e.is_redirect() => bail!("{} at {}: {}", self.who, origin_of(&self.base), root_cause(&e)),
-                Err(e) if failures < self.retries => {
-                    let wait = backoff(failures);
-                    failures += 1;
-                    tracing::warn!(error = %root_cause(&e), "request to {} failed; retrying in {wait:?}", self.who);
-                    tokio::time::sleep(wait).await;
-                    continue;
-                }
-                Err(e) => bail!("cannot reach {} at {}: {}", self.who, self.base, root_cause(&e)),
-            };
-            let status = response.status();
-            if status.is_success() {
-                return Ok(Some(response));
-            }
-            if matches!(status, StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED) {
-                return Ok(None);
-            }
-            let headers = response.headers().clone();
-            if status == StatusCode::TOO_MANY_REQUESTS && rate_limited < MAX_RATE_LIMITED {
-                rate_limited += 1;
-                let wait = retry_after(&headers).unwrap_or(DEFAULT_RETRY_AFTER);
-                tokio::time::sleep(Duration::from_secs(wait)).await;
-                continue;
-            }
-            let bytes = response.bytes().await.unwrap_or_default();
-            if status.is_server_error() && failures < self.retries {
-                let wait = backoff(failures).max(Duration::from_secs(retry_after(&headers).unwrap_or(0)));
-                failures += 1;
-                tokio::time::sleep(wait).await;
-                continue;
-            }
-            return Err(error_of(&self.who, status, &headers, &bytes).into());
-        }
+        self.answer(Method::GET, url, None, Retry::Always, true).await
     }
 
     pub async fn post(&self, url: Url, content_type: &str, body: Vec<u8>, retry: Retry) -> anyhow::Result<Reply> {
@@ -282,6 +238,37 @@ impl Api {
         body: Option<(String, bytes::Bytes)>,
         retry: Retry,
     ) -> anyhow::Result<Reply> {
+        let mut failures = 0u32;
+        loop {
+            let response = self.answer(method.clone(), url.clone(), body.clone(), retry, false).await?;
+            let Some(response) = response else { bail!("{} answered 404 for {url}", self.who) };
+            let headers = response.headers().clone();
+            match response.bytes().await {
+                Ok(body) => return Ok(Reply { headers, body }),
+                // The answer broke off: the request reached the server, so only retry what may be
+                // sent twice.
+                Err(e) if retry == Retry::Always && failures < self.retries => {
+                    let wait = backoff(failures);
+                    failures += 1;
+                    tracing::warn!(error = %root_cause(&e), "reading from {} failed; retrying in {wait:?}", self.who);
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => bail!("cannot read the answer of {} at {}: {}", self.who, self.base, root_cause(&e)),
+            }
+        }
+    }
+
+    /// Sends until the server gives an answer worth returning: a success (its body not read yet),
+    /// `None` for 404/405 when `absent_is_none`, or the error. Connection failures, 429s (after
+    /// their `Retry-After`) and, as `retry` allows, 5xx answers are retried with backoff.
+    async fn answer(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<(String, bytes::Bytes)>,
+        retry: Retry,
+        absent_is_none: bool,
+    ) -> anyhow::Result<Option<reqwest::Response>> {
         // Every request carries the token, so every URL is checked here, whoever built it.
         self.check_origin(&url, "a request URL")?;
         let mut failures = 0u32;
@@ -295,19 +282,8 @@ impl Api {
             if let Some((content_type, bytes)) = &body {
                 request = request.header(CONTENT_TYPE, content_type.as_str()).body(bytes.clone());
             }
-            let outcome = match request.send().await {
-                Ok(response) => {
-                    let status = response.status();
-                    let headers = response.headers().clone();
-                    match response.bytes().await {
-                        Ok(body) => Ok((status, headers, body)),
-                        Err(e) => Err(e),
-                    }
-                }
-                Err(e) => Err(e),
-            };
-            let (status, headers, bytes) = match outcome {
-                Ok(answer) => answer,
+            let response = match request.send().await {
+                Ok(response) => response,
                 Err(e) if e.is_redirect() => {
                     // A refused redirect is the server's answer, not a transient failure.
                     bail!("{} at {}: {}", self.who, origin_of(&self.base), root_cause(&e));
@@ -325,9 +301,14 @@ impl Api {
                     bail!("cannot reach {} at {}: {}{retried}", self.who, self.base, root_cause(&e));
                 }
             };
+            let status = response.status();
             if status.is_success() {
-                return Ok(Reply { headers, body: bytes });
+                return Ok(Some(response));
             }
+            if absent_is_none && matches!(status, StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED) {
+                return Ok(None);
+            }
+            let headers = response.headers().clone();
             if status == StatusCode::TOO_MANY_REQUESTS && rate_limited < MAX_RATE_LIMITED {
                 rate_limited += 1;
                 let wait = retry_after(&headers).unwrap_or(DEFAULT_RETRY_AFTER);
@@ -343,6 +324,7 @@ impl Api {
                 tokio::time::sleep(wait).await;
                 continue;
             }
+            let bytes = response.bytes().await.unwrap_or_default();
             return Err(error_of(&self.who, status, &headers, &bytes).into());
         }
     }

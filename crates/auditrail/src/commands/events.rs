@@ -151,11 +151,12 @@ pub async fn export(api: &Api, args: &ExportArgs) -> anyhow::Result<()> {
     // Only what lands on a terminal is escaped; files and pipes get the data unchanged.
     let terminal = args.out.is_none() && std::io::stdout().is_terminal();
     let bar = progress::bar(None, "exporting");
-    let mut csv = (args.format == ExportFormat::Csv).then(|| Csv::new(kind, terminal));
+    let csv = (args.format == ExportFormat::Csv).then(|| Csv::new(kind, terminal));
     if let Some(csv) = &csv {
         csv.header(&mut sink)?;
     }
-    if let Some(written) = export_streamed(api, args, &query, &mut sink, &mut csv, terminal, &bar).await? {
+    let mut writer = EventWriter { csv, terminal };
+    if let Some(written) = export_streamed(api, args, &query, &mut sink, &mut writer, &bar).await? {
         return finish_export(bar, sink, args, kind, written);
     }
     // Fetching the next page overlaps with writing this one (the server works while we write);
@@ -187,15 +188,7 @@ pub async fn export(api: &Api, args: &ExportArgs) -> anyhow::Result<()> {
                 if args.limit.is_some_and(|l| written >= l) {
                     break 'pages;
                 }
-                match &mut csv {
-                    Some(csv) => csv.row(&mut sink, raw)?,
-                    None => {
-                        let line = compact(raw.get());
-                        let line = if terminal { terminal_json(&line).into_owned().into() } else { line };
-                        sink.write_all(line.as_bytes())?;
-                        sink.write_all(b"\n")?;
-                    }
-                }
+                writer.write(&mut sink, raw)?;
                 written += 1;
                 bar.inc(1);
             }
@@ -206,6 +199,28 @@ pub async fn export(api: &Api, args: &ExportArgs) -> anyhow::Result<()> {
     };
     let ((), written) = tokio::try_join!(fetch, write)?;
     finish_export(bar, sink, args, kind, written)
+}
+
+/// How an export writes one event: a CSV row, or its JSON on one line (escaped when it lands on a
+/// terminal).
+struct EventWriter {
+    csv: Option<Csv>,
+    terminal: bool,
+}
+
+impl EventWriter {
+    fn write(&mut self, sink: &mut Sink, raw: &RawValue) -> anyhow::Result<()> {
+        match &mut self.csv {
+            Some(csv) => csv.row(sink, raw),
+            None => {
+                let line = compact(raw.get());
+                let line = if self.terminal { terminal_json(&line).into_owned().into() } else { line };
+                sink.write_all(line.as_bytes())?;
+                sink.write_all(b"\n")?;
+                Ok(())
+            }
+        }
+    }
 }
 
 fn finish_export(
@@ -230,8 +245,7 @@ async fn export_streamed(
     args: &ExportArgs,
     query: &Query,
     sink: &mut Sink,
-    csv: &mut Option<Csv>,
-    terminal: bool,
+    writer: &mut EventWriter,
     bar: &indicatif::ProgressBar,
 ) -> anyhow::Result<Option<u64>> {
     let f = &args.filters;
@@ -260,7 +274,7 @@ async fn export_streamed(
     let Some(mut response) = api.get_stream(url).await? else { return Ok(None) };
     let mut pending: Vec<u8> = Vec::new();
     let mut written = 0u64;
-    let raw_copy = csv.is_none() && !terminal && args.limit.is_none();
+    let raw_copy = writer.csv.is_none() && !writer.terminal && args.limit.is_none();
     let mut ends_on_a_line = true;
     'stream: while let Some(chunk) =
         response.chunk().await.context("the export stream broke off before its end; nothing was written")?
@@ -286,18 +300,8 @@ async fn export_streamed(
                 break 'stream;
             }
             let line = std::str::from_utf8(line).context("the server sent an event that is not UTF-8")?;
-            match csv {
-                Some(csv) => {
-                    let raw: &RawValue =
-                        serde_json::from_str(line).context("the server sent an event that is not JSON")?;
-                    csv.row(sink, raw)?;
-                }
-                None => {
-                    let line = if terminal { terminal_json(line) } else { Cow::Borrowed(line) };
-                    sink.write_all(line.as_bytes())?;
-                    sink.write_all(b"\n")?;
-                }
-            }
+            let raw: &RawValue = serde_json::from_str(line).context("the server sent an event that is not JSON")?;
+            writer.write(sink, raw)?;
             written += 1;
         }
         bar.set_position(written);

@@ -16,7 +16,7 @@ use std::path::Path;
 
 use anyhow::{Context, anyhow, bail};
 use auditrail_core::checkpoint::{SigningKey, VerifierKey, verify_checkpoint};
-use auditrail_core::event::log_entry;
+use auditrail_core::event::{log_entry, stored_leaf};
 use auditrail_core::merkle::{self, Hash, MemoryTree};
 use auditrail_core::numbers::exact_numbers;
 use auditrail_core::{Kind, OrgId};
@@ -79,11 +79,6 @@ fn verifier(raw: Option<&str>, data: Option<&Path>) -> anyhow::Result<VerifierKe
         return Ok(key.verifier_key());
     }
     VerifierKey::parse(text).map_err(|e| anyhow!("not a verifier key (name+id+key): {e}"))
-}
-
-fn canonical(body: &str) -> anyhow::Result<Vec<u8>> {
-    let value: Value = serde_json::from_str(body).context("stored event is not JSON")?;
-    serde_json_canonicalizer::to_vec(&value).context("cannot canonicalise the event")
 }
 
 /// Pushes the stored leaves of seqs from the tree's size + 1 up to `to` (exclusive) into `tree`,
@@ -202,7 +197,8 @@ async fn verify_org(store: &dyn Store, org: &OrgId, key: &VerifierKey) -> anyhow
             if let Err((field, reason)) = exact_numbers(&entry.body) {
                 bail!("seq {} (id {}): {field}: {reason} (edited?)", entry.seq, entry.id);
             }
-            let leaf = merkle::leaf_hash(&log_entry(org, entry.kind, entry.seq, &canonical(&entry.body)?));
+            let leaf = stored_leaf(org, entry.kind, entry.seq, &entry.body)
+                .with_context(|| format!("seq {} (id {}) is not valid JSON", entry.seq, entry.id))?;
             let stored = match page_leaves.as_ref().and_then(|leaves| leaves.get(&entry.seq)) {
                 Some(leaf) => *leaf,
                 None => store

@@ -126,6 +126,17 @@ async fn signed_store(dir: &Path) -> (String, String, String) {
     (org, export, note)
 }
 
+/// A fresh data directory with one org and a token of `scopes`: (its temp root, the data dir, the
+/// data dir as an argument, the token).
+fn org_with_token(name: &str, scopes: &str) -> (tempfile::TempDir, std::path::PathBuf, String, String) {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let data = dir.display().to_string();
+    let org = ok(&["org", "create", "--data", &data, "--name", name]);
+    let token = ok(&["token", "create", "--data", &data, "--org", &org, "--scope", scopes]);
+    (root, dir, data, token)
+}
+
 fn verify(dir: &Path) -> Output {
     auditrail(&["verify", "--data", &dir.display().to_string()])
 }
@@ -290,11 +301,7 @@ async fn verify_detects_tampering_on_postgres() {
 /// cover is still reported.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_retention_records_are_refused_or_ignored() {
-    let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("data");
-    let data = dir.display().to_string();
-    let org = ok(&["org", "create", "--data", &data, "--name", "Forgery"]);
-    let token = ok(&["token", "create", "--data", &data, "--org", &org, "--scope", "auditrail:ingest,auditrail:admin"]);
+    let (_root, dir, data, token) = org_with_token("Forgery", "auditrail:ingest,auditrail:admin");
     let server = Server::start(&["--data", &data, "--rate-limit", "0"]).await;
     let client = reqwest::Client::new();
     let post = |kind: &str, items: Value| {
@@ -338,12 +345,7 @@ async fn forged_retention_records_are_refused_or_ignored() {
 /// offline; one level more is refused at ingest.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_at_the_nesting_limit_verifies_offline_and_one_level_more_is_refused() {
-    let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("data");
-    let data = dir.display().to_string();
-    let org = ok(&["org", "create", "--data", &data, "--name", "Deep"]);
-    let scopes = "auditrail:ingest,auditrail:admin,audit:events_read";
-    let token = ok(&["token", "create", "--data", &data, "--org", &org, "--scope", scopes]);
+    let (root, dir, data, token) = org_with_token("Deep", "auditrail:ingest,auditrail:admin,audit:events_read");
     let server = Server::start(&["--data", &data, "--rate-limit", "0"]).await;
     let client = reqwest::Client::new();
     let nested = |levels: usize| {
@@ -398,11 +400,7 @@ async fn an_event_at_the_nesting_limit_verifies_offline_and_one_level_more_is_re
 /// are still caught.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn numbers_the_leaf_cannot_protect_are_refused_and_edits_to_them_caught() {
-    let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("data");
-    let data = dir.display().to_string();
-    let org = ok(&["org", "create", "--data", &data, "--name", "Numbers"]);
-    let token = ok(&["token", "create", "--data", &data, "--org", &org, "--scope", "auditrail:ingest,auditrail:admin"]);
+    let (_root, dir, data, token) = org_with_token("Numbers", "auditrail:ingest,auditrail:admin");
     let server = Server::start(&["--data", &data, "--rate-limit", "0"]).await;
     let client = reqwest::Client::new();
     let url = format!("{}/auditrail/v1/ingest/admin", server.base);
@@ -434,12 +432,7 @@ async fn numbers_the_leaf_cannot_protect_are_refused_and_edits_to_them_caught() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_retention_loop_applies_the_server_default_by_itself() {
-    let root = tempfile::tempdir().unwrap();
-    let dir = root.path().join("data");
-    let data = dir.display().to_string();
-    let org = ok(&["org", "create", "--data", &data, "--name", "Looped"]);
-    let scopes = "auditrail:ingest,audit:events_read";
-    let token = ok(&["token", "create", "--data", &data, "--org", &org, "--scope", scopes]);
+    let (_root, dir, data, token) = org_with_token("Looped", "auditrail:ingest,audit:events_read");
     let args = ["--data", &data, "--rate-limit", "0", "--retention-days", "30", "--retention-interval", "1"];
     let server = Server::start(&args).await;
     let client = reqwest::Client::new();

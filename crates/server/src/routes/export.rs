@@ -17,10 +17,9 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use super::integrity::readable_kinds;
 use crate::AppState;
 use crate::access_log::{Read, RecordedQuery, RequestMeta};
-use crate::auth::{TokenHeaders, authenticate};
+use crate::auth::{TokenHeaders, authenticate, readable_kinds};
 use crate::error::ApiError;
 use crate::params::QueryParams;
 

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::listing::json;
 use crate::AppState;
 use crate::access_log::{Read, RecordedQuery, RequestMeta};
-use crate::auth::{TokenHeaders, authenticate, require};
+use crate::auth::{TokenHeaders, authenticate, readable_kinds, require};
 use crate::error::ApiError;
 use crate::log::LogSigner;
 use crate::params::QueryParams;
@@ -32,19 +32,6 @@ fn signer(state: &AppState) -> Result<&LogSigner, ApiError> {
 
 fn checkpoint_json(c: &StoredCheckpoint) -> Value {
     json!({ "treeSize": c.tree_size, "rootHash": b64(&c.root), "note": c.note, "created": c.created.to_string() })
-}
-
-/// The kinds a token may read: its read scopes' kinds, and the server's own system records
-/// (retention runs) for any reader of the log, since verifying a copy needs them.
-pub fn readable_kinds(principal: &auditrail_store::Principal) -> Vec<Kind> {
-    let mut kinds = vec![Kind::System];
-    if principal.has(Scope::AuditEventsRead) {
-        kinds.extend([Kind::Admin, Kind::Connect, Kind::Security, Kind::Access]);
-    }
-    if principal.has(Scope::ComplianceEventsRead) {
-        kinds.push(Kind::Compliance);
-    }
-    kinds
 }
 
 /// Reading the log of one's own org: any read scope will do; what it shows depends on the scopes.

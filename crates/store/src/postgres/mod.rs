@@ -74,13 +74,36 @@ pub struct PostgresStore {
     cursor_key: OnceLock<[u8; 32]>,
 }
 
+/// Stores Merkle nodes `(level, index, hash)` of an org with one `unnest` insert.
+async fn insert_merkle_nodes(
+    tx: &tokio_postgres::Transaction<'_>,
+    org_ref: i64,
+    nodes: Vec<(u32, u64, auditrail_core::merkle::Hash)>,
+) -> Result<(), StoreError> {
+    let mut levels = Vec::with_capacity(nodes.len());
+    let mut idxs = Vec::with_capacity(nodes.len());
+    let mut hashes = Vec::with_capacity(nodes.len());
+    for (level, idx, hash) in nodes {
+        levels.push(i64::from(level));
+        idxs.push(idx as i64);
+        hashes.push(hash.to_vec());
+    }
+    tx.execute(
+        "INSERT INTO merkle_nodes (org_ref, level, idx, hash) \
+         SELECT $1, l, i, h FROM unnest($2::bigint[], $3::bigint[], $4::bytea[]) AS u(l, i, h)",
+        &[&org_ref, &levels, &idxs, &hashes],
+    )
+    .await
+    .map_err(pg_error)?;
+    Ok(())
+}
+
 const TREE_LOCK_KEY: i64 = 0x6175_6469_7474_7265; // "audittre"
 
 /// Databases created before the Merkle log existed (schema migration 2) hold events without
 /// leaves: build each such org's tree from its stored events, once, under a lock so replicas
 /// starting together do it once. Every later ingest extends the tree in its own transaction.
 async fn build_missing_merkle_logs(client: &mut deadpool_postgres::Object) -> Result<(), StoreError> {
-    use auditrail_core::merkle::{MemoryTree, leaf_hash};
     let tx = client.transaction().await.map_err(pg_error)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&TREE_LOCK_KEY]).await.map_err(pg_error)?;
     let orgs = tx
@@ -100,39 +123,8 @@ async fn build_missing_merkle_logs(client: &mut deadpool_postgres::Object) -> Re
             .query("SELECT seq, kind, body FROM events WHERE org_ref = $1 ORDER BY seq", &[&org_ref])
             .await
             .map_err(pg_error)?;
-        let mut tree = MemoryTree::new();
-        for event in events {
-            let (seq, kind, body): (i64, i64, String) = (event.get(0), event.get(1), event.get(2));
-            let entry = crate::rows::log_entry(seq, kind, String::new(), body)?;
-            if entry.seq != tree.size() + 1 {
-                return Err(StoreError::Corrupt(format!("org {org}: seq {} is missing", tree.size() + 1)));
-            }
-            let value: serde_json::Value = serde_json::from_str(&entry.body)
-                .map_err(|e| StoreError::Corrupt(format!("event seq {seq} is not JSON: {e}")))?;
-            let canonical = serde_json_canonicalizer::to_vec(&value)
-                .map_err(|e| StoreError::Corrupt(format!("event seq {seq}: {e}")))?;
-            tree.push(leaf_hash(&auditrail_core::event::log_entry(&org, entry.kind, entry.seq, &canonical)));
-        }
-        let (mut levels, mut idxs, mut hashes) = (Vec::new(), Vec::new(), Vec::new());
-        let size = tree.size();
-        let mut level = 0u32;
-        while (1u64 << level) <= size {
-            for idx in 0..(size >> level) {
-                if let Some(hash) = tree.get(level, idx) {
-                    levels.push(i64::from(level));
-                    idxs.push(idx as i64);
-                    hashes.push(hash.to_vec());
-                }
-            }
-            level += 1;
-        }
-        tx.execute(
-            "INSERT INTO merkle_nodes (org_ref, level, idx, hash) \
-             SELECT $1, l, i, h FROM unnest($2::bigint[], $3::bigint[], $4::bytea[]) AS u(l, i, h)",
-            &[&org_ref, &levels, &idxs, &hashes],
-        )
-        .await
-        .map_err(pg_error)?;
+        let nodes = crate::merkle_log::rebuild(&org, events.iter().map(|e| Ok((e.get(0), e.get(1), e.get(2)))))?;
+        insert_merkle_nodes(&tx, org_ref, nodes).await?;
     }
     tx.commit().await.map_err(pg_error)
 }
@@ -484,22 +476,7 @@ impl Store for PostgresStore {
             let hashes = fetch_nodes(&tx, org_ref, &wanted).await?;
             let mut frontier = Frontier::new(&wanted, hashes);
             let nodes = merkle_log::extend(&mut frontier, org, kind, &events, &allocation.new)?;
-            let (levels, idxs, hashes): (Vec<i64>, Vec<i64>, Vec<Vec<u8>>) = nodes
-                .into_iter()
-                .map(|(l, i, h)| (i64::from(l), i as i64, h.to_vec()))
-                .fold((Vec::new(), Vec::new(), Vec::new()), |(mut a, mut b, mut c), (l, i, h)| {
-                    a.push(l);
-                    b.push(i);
-                    c.push(h);
-                    (a, b, c)
-                });
-            tx.execute(
-                "INSERT INTO merkle_nodes (org_ref, level, idx, hash) \
-                 SELECT $1, l, i, h FROM unnest($2::bigint[], $3::bigint[], $4::bytea[]) AS u(l, i, h)",
-                &[&org_ref, &levels, &idxs, &hashes],
-            )
-            .await
-            .map_err(pg_error)?;
+            insert_merkle_nodes(&tx, org_ref, nodes).await?;
             tx.execute("UPDATE orgs SET head_seq = $2 WHERE org_ref = $1", &[&org_ref, &(allocation.head as i64)])
                 .await
                 .map_err(pg_error)?;

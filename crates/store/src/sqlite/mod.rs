@@ -670,7 +670,6 @@ fn read_token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
 /// Builds the Merkle tree of any org whose events predate it (stores created before migration 2),
 /// so that ingest always finds a complete frontier. A no-op on an up-to-date store.
 fn repair_merkle_logs(conn: &mut Connection) -> Result<(), StoreError> {
-    use auditrail_core::merkle::{MemoryTree, leaf_hash};
     let orgs: Vec<(i64, String, i64, i64)> = {
         let mut stmt = conn
             .prepare(
@@ -689,42 +688,22 @@ fn repair_merkle_logs(conn: &mut Connection) -> Result<(), StoreError> {
         tracing::info!(org = %org, events = head, "building the Merkle log of events stored before it existed");
         let tx = conn.transaction().map_err(unavailable)?;
         tx.execute("DELETE FROM merkle_nodes WHERE org_ref = ?1", [org_ref]).map_err(unavailable)?;
-        let mut tree = MemoryTree::new();
-        {
+        let nodes = {
             let mut stmt = tx
                 .prepare("SELECT seq, kind, body FROM events WHERE pos > ?1 AND pos <= ?2 ORDER BY pos")
                 .map_err(unavailable)?;
-            let mut rows =
-                stmt.query(params![schema::pos(org_ref, 0), schema::last_pos(org_ref)]).map_err(unavailable)?;
-            while let Some(row) = rows.next().map_err(unavailable)? {
-                let (seq, kind, body): (i64, i64, String) = (
-                    row.get(0).map_err(unavailable)?,
-                    row.get(1).map_err(unavailable)?,
-                    row.get(2).map_err(unavailable)?,
-                );
-                let entry = crate::rows::log_entry(seq, kind, String::new(), body)?;
-                if entry.seq != tree.size() + 1 {
-                    return Err(StoreError::Corrupt(format!("org {org}: seq {} is missing", tree.size() + 1)));
-                }
-                let value: serde_json::Value = serde_json::from_str(&entry.body)
-                    .map_err(|e| StoreError::Corrupt(format!("event seq {seq} is not JSON: {e}")))?;
-                let canonical = serde_json_canonicalizer::to_vec(&value)
-                    .map_err(|e| StoreError::Corrupt(format!("event seq {seq}: {e}")))?;
-                tree.push(leaf_hash(&auditrail_core::event::log_entry(&org, entry.kind, entry.seq, &canonical)));
-            }
-        }
+            let rows = stmt
+                .query_map(params![schema::pos(org_ref, 0), schema::last_pos(org_ref)], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .map_err(unavailable)?;
+            crate::merkle_log::rebuild(&org, rows.map(|r| r.map_err(unavailable)))?
+        };
         let mut insert = tx
             .prepare("INSERT INTO merkle_nodes (org_ref, level, idx, hash) VALUES (?1, ?2, ?3, ?4)")
             .map_err(unavailable)?;
-        let size = tree.size();
-        let mut level = 0u32;
-        while (1u64 << level) <= size {
-            for idx in 0..(size >> level) {
-                if let Some(hash) = tree.get(level, idx) {
-                    insert.execute(params![org_ref, level, idx as i64, hash.as_slice()]).map_err(unavailable)?;
-                }
-            }
-            level += 1;
+        for (level, idx, hash) in nodes {
+            insert.execute(params![org_ref, level, idx as i64, hash.as_slice()]).map_err(unavailable)?;
         }
         drop(insert);
         tx.commit().map_err(unavailable)?;
