@@ -4,12 +4,16 @@
 //! in another process takes effect on the next request. The org a request may act for is the
 //! token's org and nothing else.
 
+use std::marker::PhantomData;
+
 use auditrail_core::ids::webex_id;
 use auditrail_core::token::TokenSecret;
 use auditrail_core::{Kind, Scope, Timestamp};
 use auditrail_store::Principal;
+use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
 use sha2::{Digest, Sha256};
 
 use crate::AppState;
@@ -81,14 +85,80 @@ pub fn require(principal: &Principal, scope: Scope) -> Result<(), ApiError> {
     }
 }
 
-/// Authenticates and checks one scope: the first two steps of every protected endpoint.
-pub async fn authorize(
-    state: &AppState,
-    headers: &HeaderMap,
-    accepted: TokenHeaders,
-    scope: Scope,
-) -> Result<Principal, ApiError> {
-    let principal = authenticate(state, headers, accepted).await?;
-    require(&principal, scope)?;
-    Ok(principal)
+/// What an endpoint asks of the token that calls it: where the token may be sent and what it must
+/// be allowed.
+pub trait Requirement {
+    const HEADERS: TokenHeaders;
+    fn permits(principal: &Principal) -> Result<(), ApiError>;
+}
+
+macro_rules! requirement {
+    ($(#[$doc:meta])* $name:ident, $headers:expr, $scope:expr) => {
+        $(#[$doc])*
+        pub struct $name;
+        impl Requirement for $name {
+            const HEADERS: TokenHeaders = $headers;
+            fn permits(principal: &Principal) -> Result<(), ApiError> {
+                match $scope {
+                    Some(scope) => require(principal, scope),
+                    None => Ok(()),
+                }
+            }
+        }
+    };
+}
+
+requirement!(
+    /// Any valid token: identity, the log, exports (which check kinds themselves).
+    AnyToken, TokenHeaders::Webex, None
+);
+requirement!(
+    /// `audit:events_read`: admin and security audit events, the access log.
+    AuditRead, TokenHeaders::Webex, Some(Scope::AuditEventsRead)
+);
+requirement!(
+    /// `audit:events_read` with Webex Connect's token headers.
+    ConnectAuditRead, TokenHeaders::Connect, Some(Scope::AuditEventsRead)
+);
+requirement!(
+    /// `spark-compliance:events_read`: compliance events.
+    ComplianceRead, TokenHeaders::Webex, Some(Scope::ComplianceEventsRead)
+);
+requirement!(
+    /// `auditrail:ingest`.
+    IngestScope, TokenHeaders::Webex, Some(Scope::Ingest)
+);
+requirement!(
+    /// `auditrail:admin`: checkpoints on demand, retention runs, metrics.
+    AdminScope, TokenHeaders::Webex, Some(Scope::Admin)
+);
+
+/// Reading the log of one's own org: any read scope will do; what it shows depends on the scopes.
+pub struct LogReader;
+
+impl Requirement for LogReader {
+    const HEADERS: TokenHeaders = TokenHeaders::Webex;
+    fn permits(principal: &Principal) -> Result<(), ApiError> {
+        if [Scope::AuditEventsRead, Scope::ComplianceEventsRead, Scope::Admin].iter().any(|s| principal.has(*s)) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(
+                "Reading the log needs audit:events_read, spark-compliance:events_read or auditrail:admin.",
+            ))
+        }
+    }
+}
+
+/// The caller's principal once its token is valid and holds `R`'s scope. As the first extractor
+/// of a handler it answers 401/403 before any parameter is looked at.
+pub struct Authorized<R>(pub Principal, pub PhantomData<R>);
+
+impl<R: Requirement> FromRequestParts<AppState> for Authorized<R> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let principal = authenticate(state, &parts.headers, R::HEADERS).await?;
+        R::permits(&principal)?;
+        Ok(Self(principal, PhantomData))
+    }
 }

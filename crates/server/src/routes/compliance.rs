@@ -2,77 +2,77 @@
 
 use auditrail_core::query::{filter_value, parse_offset};
 use auditrail_core::{
-    Endpoint, EventId, EventType, Filters, Kind, PageSize, Resource, Scope, ServiceType, TimeRange, Timestamp,
+    Endpoint, EventId, EventType, Filters, Kind, OrgId, PageSize, Resource, ServiceType, TimeRange, Timestamp,
 };
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::listing::{Listing, NormalisedQuery, json};
+use super::listing::{ListEndpoint, ListRequest, Listing, NormalisedQuery, json};
 use crate::AppState;
 use crate::access_log::{Read, RecordedQuery, RequestMeta};
-use crate::auth::{TokenHeaders, authorize};
+use crate::auth::{Authorized, ComplianceRead};
 use crate::error::ApiError;
 use crate::params::QueryParams;
 
 const KNOWN: &[&str] = &["resource", "type", "actorId", "from", "to", "max", "serviceType", "offset", "cursor"];
 
-pub async fn list(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    meta: RequestMeta,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    let principal = authorize(&state, &headers, TokenHeaders::Webex, Scope::ComplianceEventsRead).await?;
-    let q = QueryParams::parse(raw.as_deref());
-    let resource = q.optional("resource")?.map(|r| Resource::parse(r, "resource")).transpose()?;
-    let event_type = q.optional("type")?.map(|t| EventType::parse(t, "type")).transpose()?;
-    let actor = q.optional("actorId")?.map(|a| filter_value(a, "actorId")).transpose()?;
-    let from = q.optional("from")?.map(|f| Timestamp::parse(f, "from")).transpose()?;
-    let to = q.optional("to")?.map(|t| Timestamp::parse(t, "to")).transpose()?;
-    let max = PageSize::parse(q.single("max")?, PageSize::COMPLIANCE, "max")?;
-    let service_type = q.optional("serviceType")?.map(|s| ServiceType::parse(s, "serviceType")).transpose()?;
-    let offset = parse_offset(q.single("offset")?, "offset")?;
-    let range = TimeRange::compliance(from, to, Timestamp::now())?;
-    if resource == Some(Resource::ConvergedRecordings) && service_type.is_none() {
-        return Err(ApiError::bad_request(
-            "Invalid parameter 'serviceType': required when resource is convergedRecordings; allowed values: calling",
-        ));
+pub async fn list(request: ListRequest<Events>) -> Result<Response, ApiError> {
+    request.respond().await
+}
+
+pub struct Events;
+
+impl ListEndpoint for Events {
+    type Requirement = ComplianceRead;
+
+    fn parse(q: &QueryParams, caller: &OrgId, now: Timestamp) -> Result<Listing, ApiError> {
+        let resource = q.optional("resource")?.map(|r| Resource::parse(r, "resource")).transpose()?;
+        let event_type = q.optional("type")?.map(|t| EventType::parse(t, "type")).transpose()?;
+        let actor = q.optional("actorId")?.map(|a| filter_value(a, "actorId")).transpose()?;
+        let from = q.optional("from")?.map(|f| Timestamp::parse(f, "from")).transpose()?;
+        let to = q.optional("to")?.map(|t| Timestamp::parse(t, "to")).transpose()?;
+        let max = PageSize::parse(q.single("max")?, PageSize::COMPLIANCE, "max")?;
+        let service_type = q.optional("serviceType")?.map(|s| ServiceType::parse(s, "serviceType")).transpose()?;
+        let offset = parse_offset(q.single("offset")?, "offset")?;
+        let range = TimeRange::compliance(from, to, now)?;
+        if resource == Some(Resource::ConvergedRecordings) && service_type.is_none() {
+            return Err(ApiError::bad_request(
+                "Invalid parameter 'serviceType': required when resource is convergedRecordings; allowed values: calling",
+            ));
+        }
+        Ok(Listing {
+            query: NormalisedQuery {
+                endpoint: Endpoint::ComplianceEvents,
+                org: caller.clone(),
+                path: "/v1/events",
+                filters: vec![
+                    ("resource", resource.map(|r| r.as_str().to_owned()).unwrap_or_default()),
+                    ("type", event_type.map(|t| t.as_str().to_owned()).unwrap_or_default()),
+                    ("actorId", actor.clone().unwrap_or_default()),
+                    ("from", from.map(|f| f.to_string()).unwrap_or_default()),
+                    // The effective end, so that every page of a walk without `to` uses the first page's "now".
+                    ("to", range.to().to_string()),
+                    ("serviceType", service_type.map(|s| s.as_str().to_owned()).unwrap_or_default()),
+                ],
+            },
+            kind: Kind::Compliance,
+            range,
+            filters: Filters { actor_ids: actor.into_iter().collect(), resource, event_type, ..Filters::default() },
+            max,
+            offset,
+            offset_in_link: false,
+            recorded: Some(KNOWN),
+        })
     }
-    let org = principal.org.id.clone();
-    let listing = Listing {
-        query: NormalisedQuery {
-            endpoint: Endpoint::ComplianceEvents,
-            org,
-            path: "/v1/events",
-            filters: vec![
-                ("resource", resource.map(|r| r.as_str().to_owned()).unwrap_or_default()),
-                ("type", event_type.map(|t| t.as_str().to_owned()).unwrap_or_default()),
-                ("actorId", actor.clone().unwrap_or_default()),
-                ("from", from.map(|f| f.to_string()).unwrap_or_default()),
-                // The effective end, so that every page of a walk without `to` uses the first page's "now".
-                ("to", range.to().to_string()),
-                ("serviceType", service_type.map(|s| s.as_str().to_owned()).unwrap_or_default()),
-            ],
-        },
-        kind: Kind::Compliance,
-        range,
-        filters: Filters { actor_ids: actor.into_iter().collect(), resource, event_type, ..Filters::default() },
-        max,
-        offset,
-        offset_in_link: false,
-        recorded: Some(KNOWN),
-    };
-    listing.respond(&state, &headers, &q, &principal, &meta).await
 }
 
 pub async fn get_one(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Authorized(principal, _): Authorized<ComplianceRead>,
     meta: RequestMeta,
     Path(event_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let principal = authorize(&state, &headers, TokenHeaders::Webex, Scope::ComplianceEventsRead).await?;
     let id = EventId::parse(&event_id, "eventId")?;
     match state.store.event_by_id(&principal.org.id, Kind::Compliance, &id).await? {
         Some(event) => {
@@ -82,5 +82,29 @@ pub async fn get_one(
             Ok(json(StatusCode::OK, event.body))
         }
         None => Err(ApiError::not_found("The requested event could not be found.")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::routes::listing::tests::{NOW_MS, message, parse};
+
+    #[test]
+    fn without_to_the_window_ends_now_and_the_link_keeps_it() {
+        let listing = parse::<Events>("resource=messages&type=created&max=5").unwrap();
+        assert_eq!(listing.kind, Kind::Compliance);
+        assert_eq!(listing.range.to().millis(), NOW_MS);
+        let to = listing.query.filters.iter().find(|(k, _)| *k == "to").map(|(_, v)| v.clone());
+        assert_eq!(to.as_deref(), Some("2024-03-01T00:00:00.000Z"));
+        assert_eq!(listing.max.get(), 5);
+    }
+
+    #[test]
+    fn the_first_bad_parameter_is_reported() {
+        assert!(message(parse::<Events>("resource=nope&type=nope")).contains("'resource'"));
+        assert!(message(parse::<Events>("type=nope&max=0")).contains("'type'"));
+        assert!(message(parse::<Events>("from=x&max=0")).contains("'from'"));
+        assert!(message(parse::<Events>("resource=convergedRecordings")).contains("'serviceType'"));
     }
 }

@@ -2,17 +2,17 @@
 //! Offset paging with a total count, as Connect does; errors use Connect's body shape.
 
 use auditrail_core::query::filter_value;
-use auditrail_core::{Category, EventQuery, Filters, Kind, PageSize, Position, Scope, TimeRange, Timestamp};
+use auditrail_core::{Category, EventQuery, Filters, Kind, PageSize, Position, TimeRange, Timestamp};
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::Value;
 
 use super::listing::{envelope, json};
 use crate::AppState;
 use crate::access_log::{Read, RecordedQuery, RequestMeta};
-use crate::auth::{TokenHeaders, authorize};
+use crate::auth::{Authorized, ConnectAuditRead};
 use crate::error::ApiError;
 use crate::tracking::TrackingId;
 
@@ -24,12 +24,11 @@ const MAX_RANGE_DAYS: i64 = 365;
 
 pub async fn export(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Authorized(principal, _): Authorized<ConnectAuditRead>,
     tracking: Option<axum::Extension<TrackingId>>,
     meta: RequestMeta,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let principal = authorize(&state, &headers, TokenHeaders::Connect, Scope::AuditEventsRead).await?;
     let bytes = axum::body::to_bytes(body, MAX_REQUEST_BYTES)
         .await
         .map_err(|_| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "The request body is too large."))?;

@@ -12,14 +12,14 @@ use auditrail_core::query::filter_value;
 use auditrail_core::{EventQuery, Filters, Kind, Position, TimeRange, Timestamp};
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
 use crate::AppState;
 use crate::access_log::{Read, RecordedQuery, RequestMeta};
-use crate::auth::{TokenHeaders, authenticate, readable_kinds};
+use crate::auth::{AnyToken, Authorized, readable_kinds};
 use crate::error::ApiError;
 use crate::params::QueryParams;
 
@@ -45,11 +45,10 @@ impl futures_util::Stream for Chunks {
 
 pub async fn export(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Authorized(principal, _): Authorized<AnyToken>,
     meta: RequestMeta,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let principal = authenticate(&state, &headers, TokenHeaders::Webex).await?;
     let q = QueryParams::parse(raw.as_deref());
     let kinds: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
     let kind = Kind::parse(q.required("kind")?)

@@ -6,6 +6,7 @@ use axum::response::Response;
 
 use super::listing::json;
 use crate::AppState;
+use crate::auth::{AdminScope, Authorized};
 use crate::error::ApiError;
 
 /// The process is up and serving HTTP.
@@ -22,9 +23,8 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Response, ApiError>
 /// Prometheus text on the API listener. The figures are server-wide (every org's requests and
 /// ingests together), so only an operator token (`auditrail:admin`) reads them here; scrapers
 /// use `--metrics-listen`, a separate address the operator keeps internal.
-pub async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Result<Response, ApiError> {
-    crate::auth::authorize(&state, &headers, crate::auth::TokenHeaders::Webex, auditrail_core::Scope::Admin).await?;
-    Ok(metrics_text())
+pub async fn metrics(_: Authorized<AdminScope>) -> Response {
+    metrics_text()
 }
 
 /// Prometheus text exposition. Counts and latencies only: no ids, no secrets.

@@ -3,22 +3,20 @@
 
 use auditrail_core::OrgId;
 use auditrail_store::Org;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::Path;
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::json;
 
 use super::listing::json;
-use crate::AppState;
-use crate::auth::{TokenHeaders, authenticate, person_id};
+use crate::auth::{AnyToken, Authorized, person_id};
 use crate::error::ApiError;
 
 fn org_json(org: &Org) -> serde_json::Value {
     json!({ "id": org.id.to_string(), "displayName": org.name, "created": org.created.to_string() })
 }
 
-pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let principal = authenticate(&state, &headers, TokenHeaders::Webex).await?;
+pub async fn me(Authorized(principal, _): Authorized<AnyToken>) -> Result<Response, ApiError> {
     let token = &principal.token;
     let display_name = token.name.clone().or_else(|| token.email.clone()).unwrap_or_else(|| token.token_id.clone());
     let body = json!({
@@ -32,17 +30,14 @@ pub async fn me(State(state): State<AppState>, headers: HeaderMap) -> Result<Res
     Ok(json(StatusCode::OK, body.to_string()))
 }
 
-pub async fn organizations(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let principal = authenticate(&state, &headers, TokenHeaders::Webex).await?;
+pub async fn organizations(Authorized(principal, _): Authorized<AnyToken>) -> Result<Response, ApiError> {
     Ok(json(StatusCode::OK, json!({ "items": [org_json(&principal.org)] }).to_string()))
 }
 
 pub async fn organization(
-    State(state): State<AppState>,
-    headers: HeaderMap,
+    Authorized(principal, _): Authorized<AnyToken>,
     Path(org_id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let principal = authenticate(&state, &headers, TokenHeaders::Webex).await?;
     let org = OrgId::parse(&org_id, "orgId")?;
     if org != principal.org.id {
         return Err(ApiError::not_found("The requested organization could not be found."));

@@ -6,7 +6,7 @@
 //! blocking pool: a 16 MiB body must not stall the async workers.
 
 use auditrail_core::event::{IngestContext, ItemError, normalize};
-use auditrail_core::{Kind, NormalizedEvent, OrgId, Scope, Timestamp};
+use auditrail_core::{Kind, NormalizedEvent, OrgId, Timestamp};
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -16,7 +16,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::listing::json;
-use crate::auth::{TokenHeaders, authorize};
+use crate::auth::{Authorized, IngestScope};
 use crate::error::ApiError;
 use crate::{AppState, IngestLimits};
 
@@ -44,11 +44,11 @@ fn format(headers: &HeaderMap) -> Result<Format, ApiError> {
 
 pub async fn ingest(
     State(state): State<AppState>,
+    Authorized(principal, _): Authorized<IngestScope>,
     Path(kind): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let principal = authorize(&state, &headers, TokenHeaders::Webex, Scope::Ingest).await?;
     let kind = match Kind::parse_ingestible(&kind) {
         Some(kind) => kind,
         None if Kind::parse(&kind).is_some() => {

@@ -2,7 +2,7 @@
 //! consistency proofs of an org's Merkle log. Hashes are standard base64, as in checkpoint notes.
 
 use auditrail_core::merkle::{self, NodeSource, ProofError};
-use auditrail_core::{EventId, Kind, Scope};
+use auditrail_core::{EventId, Kind};
 use auditrail_store::StoredCheckpoint;
 use auditrail_store::proofs::prove;
 use axum::extract::{RawQuery, State};
@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use super::listing::json;
 use crate::AppState;
 use crate::access_log::{Read, RecordedQuery, RequestMeta};
-use crate::auth::{TokenHeaders, authenticate, readable_kinds, require};
+use crate::auth::{AdminScope, Authorized, LogReader, readable_kinds};
 use crate::error::ApiError;
 use crate::log::LogSigner;
 use crate::params::QueryParams;
@@ -32,18 +32,6 @@ fn signer(state: &AppState) -> Result<&LogSigner, ApiError> {
 
 fn checkpoint_json(c: &StoredCheckpoint) -> Value {
     json!({ "treeSize": c.tree_size, "rootHash": b64(&c.root), "note": c.note, "created": c.created.to_string() })
-}
-
-/// Reading the log of one's own org: any read scope will do; what it shows depends on the scopes.
-async fn reader(state: &AppState, headers: &HeaderMap) -> Result<auditrail_store::Principal, ApiError> {
-    let principal = authenticate(state, headers, TokenHeaders::Webex).await?;
-    if [Scope::AuditEventsRead, Scope::ComplianceEventsRead, Scope::Admin].iter().any(|s| principal.has(*s)) {
-        Ok(principal)
-    } else {
-        Err(ApiError::forbidden(
-            "Reading the log needs audit:events_read, spark-compliance:events_read or auditrail:admin.",
-        ))
-    }
 }
 
 fn kind_names() -> String {
@@ -100,10 +88,9 @@ pub async fn keys(State(state): State<AppState>) -> Result<Response, ApiError> {
 /// `GET /auditrail/v1/checkpoints[?limit=N]`: the latest checkpoint and the history, newest first.
 pub async fn checkpoints(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Authorized(principal, _): Authorized<LogReader>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let principal = reader(&state, &headers).await?;
     let q = QueryParams::parse(raw.as_deref());
     let limit = size_param(&q, "limit")?.unwrap_or(100).clamp(1, 1000) as u32;
     let items = state.store.checkpoints(&principal.org.id, limit).await?;
@@ -116,9 +103,10 @@ pub async fn checkpoints(
 }
 
 /// `POST /auditrail/v1/checkpoints`: sign a checkpoint of the org's log now.
-pub async fn checkpoint_now(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let principal = authenticate(&state, &headers, TokenHeaders::Webex).await?;
-    require(&principal, Scope::Admin)?;
+pub async fn checkpoint_now(
+    State(state): State<AppState>,
+    Authorized(principal, _): Authorized<AdminScope>,
+) -> Result<Response, ApiError> {
     let signer = signer(&state)?;
     let latest = signer.checkpoint(state.store.as_ref(), &principal.org.id).await?;
     let body = json!({ "latest": latest.as_ref().map(checkpoint_json) });
@@ -129,10 +117,9 @@ pub async fn checkpoint_now(State(state): State<AppState>, headers: HeaderMap) -
 /// inclusion proof in the tree of `treeSize` (default: the latest checkpoint, else the whole log).
 pub async fn inclusion(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Authorized(principal, _): Authorized<LogReader>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let principal = reader(&state, &headers).await?;
     let q = QueryParams::parse(raw.as_deref());
     let id = EventId::parse(q.required("id")?, "id")?;
     let kind = q
@@ -185,10 +172,9 @@ pub async fn inclusion(
 /// of size `from` (`to` defaults to the latest checkpoint, else the whole log).
 pub async fn consistency(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Authorized(principal, _): Authorized<LogReader>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let principal = reader(&state, &headers).await?;
     let q = QueryParams::parse(raw.as_deref());
     let from = size_param(&q, "from")?.ok_or_else(|| ApiError::bad_request("Missing required parameter 'from'"))?;
     let org = &principal.org.id;
@@ -217,13 +203,13 @@ pub async fn consistency(
 /// offline. A `Link` to the next page is given while more entries follow.
 pub async fn log(
     State(state): State<AppState>,
+    Authorized(principal, _): Authorized<LogReader>,
     headers: HeaderMap,
     meta: RequestMeta,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     use axum::http::{HeaderValue, header};
     use axum::response::IntoResponse;
-    let principal = reader(&state, &headers).await?;
     let q = QueryParams::parse(raw.as_deref());
     let after = size_param(&q, "after")?.unwrap_or(0);
     let limit = size_param(&q, "limit")?.unwrap_or(10_000).clamp(1, 10_000) as u32;
@@ -295,9 +281,10 @@ pub async fn log(
 }
 
 /// `POST /auditrail/v1/retention/run`: apply the org's retention now (scope auditrail:admin).
-pub async fn retention_run(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let principal = authenticate(&state, &headers, TokenHeaders::Webex).await?;
-    require(&principal, Scope::Admin)?;
+pub async fn retention_run(
+    State(state): State<AppState>,
+    Authorized(principal, _): Authorized<AdminScope>,
+) -> Result<Response, ApiError> {
     let signer = signer(&state)?;
     let policy = state.store.retention_policy(&principal.org.id).await?;
     let run = signer

@@ -1,21 +1,77 @@
-//! What the list endpoints share: the steps after parsing (cursor, org check, store query, `Link`,
-//! access log), the JSON envelope built from stored bodies without re-encoding them, and the
-//! `Link` header.
+//! What the list endpoints share: one extractor that authorizes and has the endpoint parse its
+//! query into a [`Listing`] (a pure function per endpoint, unit-tested there), then the same tail
+//! (cursor, org check, store query, `Link`, access log); the JSON envelope built from stored bodies
+//! without re-encoding them; and the `Link` header.
 
 use auditrail_core::cursor::query_digest;
-use auditrail_core::{Cursor, Endpoint, EventQuery, Filters, Kind, OrgId, PageSize, Position, TimeRange};
+use auditrail_core::{Cursor, Endpoint, EventQuery, Filters, Kind, OrgId, PageSize, Position, TimeRange, Timestamp};
 use auditrail_store::{EventPage, Principal, StoredEvent};
+use std::marker::PhantomData;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::AppState;
 use crate::access_log::{Read, RecordedQuery, RequestMeta};
+use crate::auth::{Authorized, Requirement};
 use crate::error::ApiError;
 use crate::params::QueryParams;
 use crate::urls::{request_base, with_query};
 
+/// A `{"items":[…]}` listing endpoint: what its token needs and how its query becomes a
+/// [`Listing`]. Parsing reads parameters in the documented order, so the first bad one is the one
+/// reported, and needs nothing but the query, the caller's org and the time.
+pub trait ListEndpoint {
+    type Requirement: Requirement;
+    fn parse(q: &QueryParams, caller: &OrgId, now: Timestamp) -> Result<Listing, ApiError>;
+}
+
+/// A list request, authorized for and parsed by `E`, ready to answer: each endpoint's handler is
+/// `request.respond()`.
+pub struct ListRequest<E> {
+    state: AppState,
+    principal: Principal,
+    headers: HeaderMap,
+    meta: RequestMeta,
+    query: QueryParams,
+    listing: Listing,
+    endpoint: PhantomData<E>,
+}
+
+impl<E: ListEndpoint> FromRequestParts<AppState> for ListRequest<E> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Authorized(principal, _) = Authorized::<E::Requirement>::from_request_parts(parts, state).await?;
+        let query = QueryParams::parse(parts.uri.query());
+        let listing = E::parse(&query, &principal.org.id, Timestamp::now())?;
+        let meta = match RequestMeta::from_request_parts(parts, state).await {
+            Ok(meta) => meta,
+            Err(never) => match never {},
+        };
+        Ok(Self {
+            state: state.clone(),
+            principal,
+            headers: parts.headers.clone(),
+            meta,
+            query,
+            listing,
+            endpoint: PhantomData,
+        })
+    }
+}
+
+impl<E> ListRequest<E> {
+    pub async fn respond(self) -> Result<Response, ApiError> {
+        self.listing.respond(&self.state, &self.headers, &self.query, &self.principal, &self.meta).await
+    }
+}
+
 /// A parsed `{"items":[…]}` listing with `Link` paging: what a handler hands over once every
 /// parameter is a domain value.
+#[derive(Debug)]
 pub struct Listing {
     pub query: NormalisedQuery,
     pub kind: Kind,
@@ -104,6 +160,7 @@ pub fn json(status: StatusCode, body: String) -> Response {
 
 /// The normalised filters of a list query, in a fixed order: the `Link` repeats them and the cursor
 /// digest binds to them.
+#[derive(Debug)]
 pub struct NormalisedQuery {
     pub endpoint: Endpoint,
     pub org: OrgId,
@@ -151,4 +208,26 @@ pub fn list_response(body: String, link: Option<String>) -> Response {
         response.headers_mut().insert(header::LINK, link);
     }
     response
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub const ORG: &str = "8f5a1c8e-0c1b-4a36-9a4d-2f3c1d2e3f40";
+    /// 2024-03-01T00:00:00Z: "now" for parsers that default a bound to it.
+    pub const NOW_MS: i64 = 1_709_251_200_000;
+
+    pub fn parse<E: ListEndpoint>(query: &str) -> Result<Listing, ApiError> {
+        let caller = OrgId::parse(ORG, "orgId").map_err(ApiError::from)?;
+        let now = Timestamp::from_millis(NOW_MS).expect("a time in range");
+        E::parse(&QueryParams::parse(Some(query)), &caller, now)
+    }
+
+    pub fn message(result: Result<Listing, ApiError>) -> String {
+        match result {
+            Ok(listing) => panic!("expected an error, got {listing:?}"),
+            Err(e) => e.message,
+        }
+    }
 }

@@ -32,9 +32,9 @@ pub fn router(state: AppState) -> Router {
     let timeout = state.config.request_timeout;
     let cors = cors_layer(&state.config.cors_origins);
     let router = Router::new()
-        .route("/v1/adminAudit/events", get(admin_audit::list))
+        .route("/v1/adminAudit/events", get(admin_audit::events))
         .route("/v1/adminAudit/eventCategories", get(admin_audit::categories))
-        .route("/v1/admin/securityAudit/events", get(security_audit::list))
+        .route("/v1/admin/securityAudit/events", get(security_audit::events))
         .route("/v1/events", get(compliance::list))
         .route("/v1/events/{event_id}", get(compliance::get_one))
         .route("/connectapi/v1/auditManager/audit-logs/export", post(connect::export))
@@ -42,7 +42,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/organizations", get(identity::organizations))
         .route("/v1/organizations/{org_id}", get(identity::organization))
         .route("/auditrail/v1/ingest/{kind}", post(ingest::ingest))
-        .route("/auditrail/v1/access", get(access::list))
+        .route("/auditrail/v1/access", get(access::reads))
         // gzip when the client accepts it: exports are large and compress about tenfold.
         .route("/auditrail/v1/export", get(export::export).layer(CompressionLayer::new().gzip(true)))
         .route("/auditrail/v1/keys", get(integrity::keys))
