@@ -10,6 +10,8 @@ use auditrail_core::ParamError;
 use auditrail_store::{IngestError, StoreError};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -125,24 +127,53 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The Webex error body.
-pub fn webex_body(error: &ApiError, tracking_id: &str) -> serde_json::Value {
-    let descriptions: Vec<serde_json::Value> = if error.details.is_empty() {
-        vec![serde_json::json!({ "description": error.message })]
-    } else {
-        error.details.iter().map(|d| serde_json::json!({ "description": d })).collect()
-    };
-    serde_json::json!({ "message": error.message, "errors": descriptions, "trackingId": tracking_id })
+/// The Webex error body: every error outside `/connectapi/`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebexError {
+    /// What went wrong, in one sentence.
+    pub message: String,
+    /// One entry per problem (e.g. per refused ingest item); the message alone otherwise.
+    pub errors: Vec<ErrorDescription>,
+    /// The server's id of this request, also sent as the `TrackingID` header.
+    pub tracking_id: String,
 }
 
-/// The Webex Connect error body.
-pub fn connect_body(error: &ApiError, tracking_id: &str) -> serde_json::Value {
-    let description = if error.details.is_empty() {
-        error.message.clone()
-    } else {
-        format!("{} {}", error.message, error.details.join("; "))
-    };
-    serde_json::json!({ "code": error.status.as_u16().to_string(), "description": description, "transid": tracking_id })
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDescription {
+    pub description: String,
+}
+
+/// The Webex Connect error body: errors under `/connectapi/`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectError {
+    /// The HTTP status, as a string.
+    pub code: String,
+    pub description: String,
+    /// The server's id of this request.
+    pub transid: String,
+}
+
+impl WebexError {
+    pub fn new(error: &ApiError, tracking_id: &str) -> Self {
+        let texts = if error.details.is_empty() { std::slice::from_ref(&error.message) } else { &error.details[..] };
+        Self {
+            message: error.message.clone(),
+            errors: texts.iter().map(|d| ErrorDescription { description: d.clone() }).collect(),
+            tracking_id: tracking_id.to_owned(),
+        }
+    }
+}
+
+impl ConnectError {
+    pub fn new(error: &ApiError, tracking_id: &str) -> Self {
+        let description = if error.details.is_empty() {
+            error.message.clone()
+        } else {
+            format!("{} {}", error.message, error.details.join("; "))
+        };
+        Self { code: error.status.as_u16().to_string(), description, transid: tracking_id.to_owned() }
+    }
 }
 
 /// A generic message for statuses raised outside our handlers.

@@ -13,6 +13,7 @@ pub mod error;
 pub mod listen;
 pub mod log;
 pub mod metrics;
+pub mod openapi;
 pub mod params;
 pub mod ratelimit;
 pub mod routes;

@@ -11,7 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tracing::Instrument;
 
-use crate::error::{ApiError, connect_body, default_message, webex_body};
+use crate::error::{ApiError, ConnectError, WebexError, default_message};
 
 pub static TRACKING_ID: HeaderName = HeaderName::from_static("trackingid");
 
@@ -82,7 +82,13 @@ fn render_error(response: Response, tracking_id: &str, connect: bool) -> Respons
         .get::<ApiError>()
         .cloned()
         .unwrap_or_else(|| ApiError::new(status, default_message(status)));
-    let body = if connect { connect_body(&error, tracking_id) } else { webex_body(&error, tracking_id) };
+    let body = if connect {
+        serde_json::to_string(&ConnectError::new(&error, tracking_id))
+    } else {
+        serde_json::to_string(&WebexError::new(&error, tracking_id))
+    };
+    // Strings and lists of strings always serialise; the fallback only keeps this total.
+    let body = body.unwrap_or_else(|_| String::from("{}"));
     let (mut parts, _) = response.into_parts();
     parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
     parts.headers.remove(header::CONTENT_LENGTH);
@@ -91,7 +97,7 @@ fn render_error(response: Response, tracking_id: &str, connect: bool) -> Respons
     {
         parts.headers.insert(header::RETRY_AFTER, v);
     }
-    Response::from_parts(parts, Body::from(body.to_string()))
+    Response::from_parts(parts, Body::from(body))
 }
 
 /// A panic in a handler is a bug; the client still gets a well-formed 500, and the process lives.

@@ -9,11 +9,29 @@ use axum::response::Response;
 use super::listing::{ListEndpoint, ListRequest, Listing, NormalisedQuery};
 use crate::auth::AuditRead;
 use crate::error::ApiError;
+use crate::openapi::events::AccessLogPage;
 use crate::params::QueryParams;
 
 /// Without `from`, the last day.
 const DEFAULT_WINDOW_MS: i64 = 86_400_000;
 
+/// Who read the org's trail: one record per read, oldest first, paged with `Link`.
+#[utoipa::path(
+    get,
+    path = "/auditrail/v1/access",
+    tag = "Reading",
+    summary = "List the access log",
+    params(
+        ("from" = Option<String>, Query, format = DateTime, description = "Start of the window (inclusive); default one day before `to`."),
+        ("to" = Option<String>, Query, format = DateTime, description = "End of the window (exclusive); default now."),
+        ("actorId" = Option<String>, Query, max_length = 1024, description = "Only reads by this person id."),
+        ("max" = Option<u64>, Query, minimum = 1, description = "Records per page: default 100, larger values are clamped to 1000."),
+        ("cursor" = Option<String>, Query, description = "Continues a walk: only as found in a `Link` URL."),
+    ),
+    responses((status = 200, description = "One page, oldest first", body = AccessLogPage,
+        headers(("Link" = String, description = "`<url>; rel=\"next\"` while more records follow")))),
+    security(("bearer" = [])),
+)]
 pub async fn reads(request: ListRequest<Reads>) -> Result<Response, ApiError> {
     request.respond().await
 }

@@ -11,17 +11,76 @@ use axum::response::Response;
 use super::listing::{ListEndpoint, ListRequest, Listing, NormalisedQuery, json};
 use crate::AppState;
 use crate::access_log::{Read, RecordedQuery, RequestMeta};
+use utoipa::IntoParams;
+
 use crate::auth::{Authorized, ComplianceRead};
 use crate::error::ApiError;
+use crate::error::WebexError;
+use crate::openapi::events::{ComplianceEvent, ComplianceEventPage, one_of};
 use crate::params::QueryParams;
 
 const KNOWN: &[&str] = &["resource", "type", "actorId", "from", "to", "max", "serviceType", "offset", "cursor"];
 
+/// The org's compliance events, oldest first, paged with `Link`.
+#[utoipa::path(
+    get,
+    path = "/v1/events",
+    tag = "Webex compliance",
+    summary = "List compliance events",
+    params(EventsParams),
+    responses((status = 200, description = "One page, oldest first", body = ComplianceEventPage,
+        headers(("Link" = String, description = "`<url>; rel=\"next\"` while more events follow")))),
+    security(("bearer" = [])),
+)]
 pub async fn list(request: ListRequest<Events>) -> Result<Response, ApiError> {
     request.respond().await
 }
 
 pub struct Events;
+
+/// The query parameters, in the order they are read. Only the schema is built from this type.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct EventsParams {
+    /// Only events of this resource.
+    #[param(schema_with = resource_param)]
+    resource: Option<String>,
+    /// Only events of this type.
+    #[param(rename = "type", schema_with = type_param)]
+    event_type: Option<String>,
+    /// Only events of this actor.
+    #[param(rename = "actorId", max_length = 1024)]
+    actor_id: Option<String>,
+    /// Start of the window (inclusive); default the beginning of time.
+    #[param(format = DateTime)]
+    from: Option<String>,
+    /// End of the window (exclusive); default now, fixed for the whole walk.
+    #[param(format = DateTime)]
+    to: Option<String>,
+    /// Events per page: default 100, larger values are clamped to 1000.
+    #[param(minimum = 1)]
+    max: Option<u64>,
+    /// Required with `resource=convergedRecordings`.
+    #[param(rename = "serviceType", schema_with = service_type_param)]
+    service_type: Option<String>,
+    /// Events to skip from the start of the window.
+    offset: Option<u64>,
+    /// Continues a walk: only as found in a `Link` URL.
+    cursor: Option<String>,
+}
+
+fn resource_param() -> utoipa::openapi::Object {
+    one_of(Resource::ALL.iter().map(|r| r.as_str()))
+}
+
+fn type_param() -> utoipa::openapi::Object {
+    one_of(EventType::ALL.iter().map(|t| t.as_str()))
+}
+
+fn service_type_param() -> utoipa::openapi::Object {
+    one_of(ServiceType::ALL.iter().map(|t| t.as_str()))
+}
 
 impl ListEndpoint for Events {
     type Requirement = ComplianceRead;
@@ -67,6 +126,19 @@ impl ListEndpoint for Events {
     }
 }
 
+/// One compliance event of the org by id.
+#[utoipa::path(
+    get,
+    path = "/v1/events/{eventId}",
+    tag = "Webex compliance",
+    summary = "Get one compliance event",
+    params(("eventId" = String, Path, max_length = 1024, description = "The event's id.")),
+    responses(
+        (status = 200, description = "The event", body = ComplianceEvent),
+        (status = 404, description = "No such event in this organization", body = WebexError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn get_one(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<ComplianceRead>,

@@ -8,12 +8,15 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
 
 use super::listing::{envelope, json};
 use crate::AppState;
 use crate::access_log::{Read, RecordedQuery, RequestMeta};
 use crate::auth::{Authorized, ConnectAuditRead};
-use crate::error::ApiError;
+use crate::error::{ApiError, ConnectError};
+use crate::openapi::events::ConnectAuditLogPage;
 use crate::tracking::TrackingId;
 
 /// The members of an export request, as recorded in the access log.
@@ -22,6 +25,70 @@ const MAX_REQUEST_BYTES: usize = 64 * 1024;
 const DAY_MS: i64 = 86_400_000;
 const MAX_RANGE_DAYS: i64 = 365;
 
+/// The request body: every member but `range` optional, numbers also as strings of digits, lists
+/// also as comma-separated strings. Only the schema is built from this type; the handler reads
+/// the members itself so that each gets Connect's own error.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct ExportRequest {
+    /// Whole UTC days back from today (`0`: yesterday, `1`: today, `n`: the last n days up to now),
+    /// or `"custom"` with `from` and `to`.
+    #[schema(schema_with = range_schema)]
+    range: String,
+    /// With `range: "custom"`: start of the window (inclusive).
+    #[schema(format = DateTime)]
+    from: Option<String>,
+    /// With `range: "custom"`: end of the window (exclusive).
+    #[schema(format = DateTime)]
+    to: Option<String>,
+    /// Events to skip.
+    #[schema(minimum = 0)]
+    offset: Option<u64>,
+    /// Events per page: default 2000, larger values are clamped to 10000.
+    #[schema(minimum = 1)]
+    max: Option<u64>,
+    /// Only these categories (exact names).
+    #[schema(schema_with = list_schema)]
+    event_categories: Option<String>,
+    /// Only events whose actor id or e-mail is one of these.
+    #[schema(schema_with = list_schema)]
+    actor_ids: Option<String>,
+    /// Only events of admins with one of these roles.
+    #[schema(schema_with = list_schema)]
+    admin_roles: Option<String>,
+}
+
+fn range_schema() -> Schema {
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)).maximum(Some(MAX_RANGE_DAYS)))
+        .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some("^(custom|[0-9]{1,3})$")))
+        .build()
+        .into()
+}
+
+fn list_schema() -> Schema {
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::String).description(Some("comma-separated")))
+        .item(ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String)))
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .build()
+        .into()
+}
+
+/// One page of the org's Webex Connect user audit logs, with the total the filters match.
+#[utoipa::path(
+    post,
+    path = "/connectapi/v1/auditManager/audit-logs/export",
+    tag = "Webex Connect",
+    summary = "Export Webex Connect user audit logs",
+    request_body(content = ExportRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "One page, oldest first", body = ConnectAuditLogPage),
+        (status = 413, description = "The body is over 64 KiB", body = ConnectError),
+    ),
+    security(("bearer" = []), ("ci-token" = []), ("accesstoken" = [])),
+)]
 pub async fn export(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<ConnectAuditRead>,

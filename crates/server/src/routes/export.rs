@@ -43,6 +43,23 @@ impl futures_util::Stream for Chunks {
     }
 }
 
+/// Every event of one kind in a time range, one JSON document per line, oldest first.
+#[utoipa::path(
+    get,
+    path = "/auditrail/v1/export",
+    tag = "Reading",
+    summary = "Export a whole range in one response",
+    params(
+        ("kind" = String, Query, description = "The kind to export: admin, compliance, connect, security, access or system; the token must be allowed to read it."),
+        ("from" = Option<String>, Query, format = DateTime, description = "Start of the window (inclusive); default the beginning of time."),
+        ("to" = Option<String>, Query, format = DateTime, description = "End of the window (exclusive); default now."),
+        ("actorId" = Option<String>, Query, max_length = 1024, description = "Only events of this actor."),
+    ),
+    responses((status = 200, description = "NDJSON: each event as its listing serves it. Gzip-compressed when the \
+        request accepts gzip. A response cut short by a failure mid-stream is incomplete, never silently complete.",
+        content_type = "application/x-ndjson", body = String)),
+    security(("bearer" = [])),
+)]
 pub async fn export(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<AnyToken>,

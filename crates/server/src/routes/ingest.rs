@@ -11,13 +11,15 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use serde_json::value::RawValue;
+use utoipa::{IntoParams, ToSchema};
 
-use super::listing::json;
+use super::listing::ok_json;
 use crate::auth::{Authorized, IngestScope};
-use crate::error::ApiError;
+use crate::error::{ApiError, WebexError};
+use crate::openapi::events::one_of;
 use crate::{AppState, IngestLimits};
 
 /// At most this many item problems are listed in one 400.
@@ -42,6 +44,61 @@ fn format(headers: &HeaderMap) -> Result<Format, ApiError> {
     }
 }
 
+/// What was stored: each item's id and log position, in the batch's order.
+#[derive(Serialize, ToSchema)]
+pub struct Receipt<'a> {
+    /// Items newly stored.
+    accepted: usize,
+    /// Items already stored with the same content (an idempotent retry).
+    duplicates: usize,
+    items: Vec<ReceiptItem<'a>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReceiptItem<'a> {
+    id: &'a str,
+    /// The event's position in the org's log.
+    seq: u64,
+    duplicate: bool,
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+struct KindParam {
+    /// The stream the events go to.
+    #[param(schema_with = ingestible_kinds)]
+    kind: String,
+}
+
+fn ingestible_kinds() -> utoipa::openapi::Object {
+    one_of(Kind::INGESTIBLE.iter().map(|k| k.as_str()))
+}
+
+/// A batch of events: a JSON array, an object `{"items": [...]}`, or NDJSON. The whole batch is
+/// stored atomically and durably before the answer, or refused whole.
+#[utoipa::path(
+    post,
+    path = "/auditrail/v1/ingest/{kind}",
+    tag = "Ingest",
+    summary = "Ingest a batch of events",
+    params(KindParam),
+    request_body(
+        description = "The events, each in the served shape of its kind; `id` and `created` are filled in when absent.",
+        content(
+            (Vec<serde_json::Map<String, serde_json::Value>> = "application/json"),
+            (String = "application/x-ndjson"),
+        ),
+    ),
+    responses(
+        (status = 200, description = "Stored (or already stored): each item's id and seq", body = Receipt),
+        (status = 404, description = "Not a kind that can be ingested", body = WebexError),
+        (status = 409, description = "An id already exists with different content", body = WebexError),
+        (status = 413, description = "Over the body, item or batch size limit", body = WebexError),
+        (status = 415, description = "Neither JSON nor NDJSON", body = WebexError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn ingest(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<IngestScope>,
@@ -76,19 +133,15 @@ pub async fn ingest(
     metrics::counter!("auditrail_ingested_events_total", "kind" => kind.as_str()).increment(receipt.accepted as u64);
     metrics::counter!("auditrail_ingest_duplicates_total", "kind" => kind.as_str())
         .increment(receipt.duplicates as u64);
-    // Written directly: a 10 000-item receipt as a JSON tree would cost more than the batch's parsing.
-    let mut body = String::with_capacity(64 + receipt.items.len() * 120);
-    body.push_str(&format!("{{\"accepted\":{},\"duplicates\":{},\"items\":[", receipt.accepted, receipt.duplicates));
-    for (i, item) in receipt.items.iter().enumerate() {
-        if i > 0 {
-            body.push(',');
-        }
-        body.push_str("{\"id\":");
-        body.push_str(&Value::String(item.id.as_str().to_owned()).to_string());
-        body.push_str(&format!(",\"seq\":{},\"duplicate\":{}}}", item.seq, item.duplicate));
-    }
-    body.push_str("]}");
-    Ok(json(StatusCode::OK, body))
+    ok_json(&Receipt {
+        accepted: receipt.accepted,
+        duplicates: receipt.duplicates,
+        items: receipt
+            .items
+            .iter()
+            .map(|item| ReceiptItem { id: item.id.as_str(), seq: item.seq, duplicate: item.duplicate })
+            .collect(),
+    })
 }
 
 fn body_error(error: &axum::Error, limits: IngestLimits) -> ApiError {

@@ -10,13 +10,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
-use super::listing::json;
+use super::listing::ok_json;
 use crate::AppState;
 use crate::access_log::{Read, RecordedQuery, RequestMeta};
 use crate::auth::{AdminScope, Authorized, LogReader, readable_kinds};
-use crate::error::ApiError;
+use crate::error::{ApiError, WebexError};
 use crate::log::LogSigner;
 use crate::params::QueryParams;
 
@@ -30,16 +32,103 @@ fn signer(state: &AppState) -> Result<&LogSigner, ApiError> {
     })
 }
 
-fn checkpoint_json(c: &StoredCheckpoint) -> Value {
-    json!({ "treeSize": c.tree_size, "rootHash": b64(&c.root), "note": c.note, "created": c.created.to_string() })
+/// A signed checkpoint of the org's log.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Checkpoint {
+    tree_size: u64,
+    /// Base64 of the tree's RFC 6962 root.
+    root_hash: String,
+    /// The C2SP signed note: origin, size and root, then the ed25519 signature line.
+    note: String,
+    #[schema(format = DateTime)]
+    created: String,
+}
+
+impl From<&StoredCheckpoint> for Checkpoint {
+    fn from(c: &StoredCheckpoint) -> Self {
+        Self { tree_size: c.tree_size, root_hash: b64(&c.root), note: c.note.clone(), created: c.created.to_string() }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VerifierKeys {
+    keys: Vec<VerifierKey>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VerifierKey {
+    /// The key's name, also the first part of every checkpoint's origin line.
+    name: String,
+    /// Always `ed25519`.
+    algorithm: &'static str,
+    /// In the C2SP signed-note verifier key format.
+    verifier_key: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Checkpoints {
+    /// The origin line of this org's checkpoints; absent on a server without a signing key.
+    origin: Option<String>,
+    latest: Option<Checkpoint>,
+    /// Newest first.
+    items: Vec<Checkpoint>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LatestCheckpoint {
+    /// Absent while the log is empty.
+    latest: Option<Checkpoint>,
+}
+
+/// That an event is in the tree of `treeSize`, per RFC 6962.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct InclusionProof {
+    id: String,
+    kind: &'static str,
+    seq: u64,
+    leaf_index: u64,
+    tree_size: u64,
+    leaf_hash: String,
+    root_hash: String,
+    /// Base64 hashes, leaf to root.
+    proof: Vec<String>,
+}
+
+/// That the tree of size `to` extends the tree of size `from`, per RFC 6962.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsistencyProof {
+    from: u64,
+    to: u64,
+    from_root: String,
+    to_root: String,
+    proof: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RetentionRun {
+    legal_hold: bool,
+    /// The org's retention, else the server's default; absent: kept forever.
+    retention_days: Option<u32>,
+    deleted: usize,
+    /// Events created before this were deleted; absent when nothing ran.
+    #[schema(format = DateTime)]
+    cutoff: Option<String>,
+    /// The seq of the system record of the run.
+    record_seq: Option<u64>,
 }
 
 fn kind_names() -> String {
     Kind::ALL.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
 }
 
+/// Unlike a filter, an empty number is not "absent" but an error.
 fn size_param(q: &QueryParams, name: &str) -> Result<Option<u64>, ApiError> {
-    q.optional(name)?
+    q.single(name)?
         .map(|raw| {
             raw.parse::<u64>().map_err(|_| {
                 ApiError::bad_request(format!("Invalid parameter '{name}': '{raw}' is not a non-negative integer"))
@@ -74,18 +163,38 @@ fn proof_error<E: std::fmt::Display>(e: ProofError<E>) -> ApiError {
     }
 }
 
-/// `GET /auditrail/v1/keys`: public, like any verifier key.
+/// Public, like any verifier key.
+#[utoipa::path(
+    get,
+    path = "/auditrail/v1/keys",
+    tag = "Integrity",
+    summary = "The key that signs checkpoints",
+    responses(
+        (status = 200, description = "The verifier key", body = VerifierKeys),
+        (status = 503, description = "This server has no signing key", body = WebexError),
+    ),
+)]
 pub async fn keys(State(state): State<AppState>) -> Result<Response, ApiError> {
     let signer = signer(&state)?;
-    let body = json!({ "keys": [{
-        "name": signer.key.name(),
-        "algorithm": "ed25519",
-        "verifierKey": signer.key.verifier_key().to_string(),
-    }]});
-    Ok(json(StatusCode::OK, body.to_string()))
+    ok_json(&VerifierKeys {
+        keys: vec![VerifierKey {
+            name: signer.key.name().to_owned(),
+            algorithm: "ed25519",
+            verifier_key: signer.key.verifier_key().to_string(),
+        }],
+    })
 }
 
-/// `GET /auditrail/v1/checkpoints[?limit=N]`: the latest checkpoint and the history, newest first.
+/// The latest checkpoint and the history, newest first.
+#[utoipa::path(
+    get,
+    path = "/auditrail/v1/checkpoints",
+    tag = "Integrity",
+    summary = "List signed checkpoints",
+    params(("limit" = Option<u64>, Query, description = "At most this many (1 to 1000, default 100).")),
+    responses((status = 200, description = "The checkpoints", body = Checkpoints)),
+    security(("bearer" = [])),
+)]
 pub async fn checkpoints(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<LogReader>,
@@ -94,27 +203,52 @@ pub async fn checkpoints(
     let q = QueryParams::parse(raw.as_deref());
     let limit = size_param(&q, "limit")?.unwrap_or(100).clamp(1, 1000) as u32;
     let items = state.store.checkpoints(&principal.org.id, limit).await?;
-    let body = json!({
-        "origin": state.signer.as_deref().map(|s| s.origin(&principal.org.id)),
-        "latest": items.first().map(checkpoint_json),
-        "items": items.iter().map(checkpoint_json).collect::<Vec<_>>(),
-    });
-    Ok(json(StatusCode::OK, body.to_string()))
+    ok_json(&Checkpoints {
+        origin: state.signer.as_deref().map(|s| s.origin(&principal.org.id)),
+        latest: items.first().map(Checkpoint::from),
+        items: items.iter().map(Checkpoint::from).collect(),
+    })
 }
 
-/// `POST /auditrail/v1/checkpoints`: sign a checkpoint of the org's log now.
+/// Signs a checkpoint of the org's log now (the latest one when nothing was added since).
+#[utoipa::path(
+    post,
+    path = "/auditrail/v1/checkpoints",
+    tag = "Integrity",
+    summary = "Sign a checkpoint now",
+    responses(
+        (status = 200, description = "The latest checkpoint", body = LatestCheckpoint),
+        (status = 503, description = "This server has no signing key", body = WebexError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn checkpoint_now(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<AdminScope>,
 ) -> Result<Response, ApiError> {
     let signer = signer(&state)?;
     let latest = signer.checkpoint(state.store.as_ref(), &principal.org.id).await?;
-    let body = json!({ "latest": latest.as_ref().map(checkpoint_json) });
-    Ok(json(StatusCode::OK, body.to_string()))
+    ok_json(&LatestCheckpoint { latest: latest.as_ref().map(Checkpoint::from) })
 }
 
-/// `GET /auditrail/v1/proofs/inclusion?id=…[&kind=…][&treeSize=…]`: the event's leaf and its
-/// inclusion proof in the tree of `treeSize` (default: the latest checkpoint, else the whole log).
+/// The event's leaf and its inclusion proof in the tree of `treeSize` (default: the latest
+/// checkpoint, else the whole log).
+#[utoipa::path(
+    get,
+    path = "/auditrail/v1/proofs/inclusion",
+    tag = "Integrity",
+    summary = "Prove that an event is in the log",
+    params(
+        ("id" = String, Query, max_length = 1024, description = "The event's id."),
+        ("kind" = Option<String>, Query, description = "The event's kind, when the id is used by several kinds."),
+        ("treeSize" = Option<u64>, Query, description = "The tree to prove against; default the latest checkpoint's."),
+    ),
+    responses(
+        (status = 200, description = "The proof", body = InclusionProof),
+        (status = 404, description = "No event with this id that the token may read", body = WebexError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn inclusion(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<LogReader>,
@@ -161,15 +295,32 @@ pub async fn inclusion(
     })
     .await?
     .map_err(proof_error)?;
-    let body = json!({
-        "id": id.as_str(), "kind": kind.as_str(), "seq": seq, "leafIndex": leaf_index, "treeSize": tree_size,
-        "leafHash": b64(&leaf), "rootHash": b64(&root), "proof": proof.iter().map(|h| b64(h)).collect::<Vec<_>>(),
-    });
-    Ok(json(StatusCode::OK, body.to_string()))
+    ok_json(&InclusionProof {
+        id: id.as_str().to_owned(),
+        kind: kind.as_str(),
+        seq,
+        leaf_index,
+        tree_size,
+        leaf_hash: b64(&leaf),
+        root_hash: b64(&root),
+        proof: proof.iter().map(|h| b64(h)).collect(),
+    })
 }
 
-/// `GET /auditrail/v1/proofs/consistency?from=…&to=…`: that the tree of size `to` extends the tree
-/// of size `from` (`to` defaults to the latest checkpoint, else the whole log).
+/// That the tree of size `to` extends the tree of size `from` (`to` defaults to the latest
+/// checkpoint, else the whole log).
+#[utoipa::path(
+    get,
+    path = "/auditrail/v1/proofs/consistency",
+    tag = "Integrity",
+    summary = "Prove that the log only grew",
+    params(
+        ("from" = u64, Query, description = "The earlier tree size."),
+        ("to" = Option<u64>, Query, description = "The later tree size; default the latest checkpoint's."),
+    ),
+    responses((status = 200, description = "The proof", body = ConsistencyProof)),
+    security(("bearer" = [])),
+)]
 pub async fn consistency(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<LogReader>,
@@ -190,17 +341,34 @@ pub async fn consistency(
     })
     .await?
     .map_err(proof_error)?;
-    let body = json!({
-        "from": from, "to": to, "fromRoot": b64(&from_root), "toRoot": b64(&to_root),
-        "proof": proof.iter().map(|h| b64(h)).collect::<Vec<_>>(),
-    });
-    Ok(json(StatusCode::OK, body.to_string()))
+    ok_json(&ConsistencyProof {
+        from,
+        to,
+        from_root: b64(&from_root),
+        to_root: b64(&to_root),
+        proof: proof.iter().map(|h| b64(h)).collect(),
+    })
 }
 
-/// `GET /auditrail/v1/log[?after=SEQ][&limit=N]`: the org's log entries in seq order as NDJSON,
-/// one `{"event","kind","org","seq"}` document per line: exactly what each Merkle leaf commits to,
-/// so `auditrail verify --export` (or any RFC 8785 + RFC 6962 implementation) can check a copy
-/// offline. A `Link` to the next page is given while more entries follow.
+/// The org's log entries in seq order as NDJSON, one `{"event","kind","org","seq"}` document per
+/// line: exactly what each Merkle leaf commits to, so `auditrail verify --export` (or any RFC 8785
+/// + RFC 6962 implementation) can check a copy offline. A `Link` to the next page is given while
+/// more entries follow.
+#[utoipa::path(
+    get,
+    path = "/auditrail/v1/log",
+    tag = "Integrity",
+    summary = "Export the log for offline verification",
+    params(
+        ("after" = Option<u64>, Query, description = "Entries after this seq (default 0: from the start)."),
+        ("limit" = Option<u64>, Query, description = "At most this many entries (1 to 10000, default 10000)."),
+    ),
+    responses((status = 200, description = "One line per entry: the entry itself, or only its leaf hash when deleted by \
+        retention (`deleted: true`) or of a kind the token may not read (`withheld: true`)",
+        content_type = "application/x-ndjson", body = String,
+        headers(("Link" = String, description = "`<url>; rel=\"next\"` while more entries follow")))),
+    security(("bearer" = [])),
+)]
 pub async fn log(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<LogReader>,
@@ -280,7 +448,19 @@ pub async fn log(
     Ok(response)
 }
 
-/// `POST /auditrail/v1/retention/run`: apply the org's retention now (scope auditrail:admin).
+/// Applies the org's retention now: signs a checkpoint at the cut, deletes what is older than the
+/// retention period (unless under legal hold) and records the run in the log.
+#[utoipa::path(
+    post,
+    path = "/auditrail/v1/retention/run",
+    tag = "Integrity",
+    summary = "Run retention now",
+    responses(
+        (status = 200, description = "What the run did", body = RetentionRun),
+        (status = 503, description = "This server has no signing key", body = WebexError),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn retention_run(
     State(state): State<AppState>,
     Authorized(principal, _): Authorized<AdminScope>,
@@ -290,12 +470,11 @@ pub async fn retention_run(
     let run = signer
         .retain(state.store.as_ref(), &principal.org.id, state.config.retention_days, auditrail_core::Timestamp::now())
         .await?;
-    let body = json!({
-        "legalHold": policy.legal_hold,
-        "retentionDays": policy.days.or(state.config.retention_days),
-        "deleted": run.as_ref().map_or(0, |r| r.deleted),
-        "cutoff": run.as_ref().map(|r| r.cutoff.to_string()),
-        "recordSeq": run.as_ref().map(|r| r.record_seq),
-    });
-    Ok(json(StatusCode::OK, body.to_string()))
+    ok_json(&RetentionRun {
+        legal_hold: policy.legal_hold,
+        retention_days: policy.days.or(state.config.retention_days),
+        deleted: run.as_ref().map_or(0, |r| r.deleted),
+        cutoff: run.as_ref().map(|r| r.cutoff.to_string()),
+        record_seq: run.as_ref().map(|r| r.record_seq),
+    })
 }

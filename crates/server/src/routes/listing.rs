@@ -153,6 +153,18 @@ pub fn envelope(prefix_members: &str, key: &str, items: &[StoredEvent]) -> Strin
     out
 }
 
+/// A typed body as a 200 JSON response. Our response types are strings, numbers and lists, which
+/// always serialise; a failure would be a bug, answered as one.
+pub fn ok_json<T: serde::Serialize>(value: &T) -> Result<Response, ApiError> {
+    match serde_json::to_string(value) {
+        Ok(body) => Ok(json(StatusCode::OK, body)),
+        Err(e) => {
+            tracing::error!(error = %e, "a response could not be serialised");
+            Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "The response could not be rendered."))
+        }
+    }
+}
+
 pub fn json(status: StatusCode, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"))], body)
         .into_response()

@@ -17,43 +17,56 @@ mod security_audit;
 use axum::Router;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware;
-use axum::routing::{get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::timeout::TimeoutLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use health::metrics_text;
 
 use crate::error::{ApiError, default_message};
+use crate::openapi::{self, ApiDoc};
 use crate::{AppState, admission, tracking};
+
+/// Every route with its documentation: registering a handler through `routes!` adds its
+/// `#[utoipa::path]` to the OpenAPI document, so the two cannot drift apart.
+pub fn api() -> OpenApiRouter<AppState> {
+    let (schemas, paths, export) = routes!(export::export);
+    // gzip when the client accepts it: exports are large and compress about tenfold.
+    let export = export.layer(CompressionLayer::new().gzip(true));
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(admin_audit::events))
+        .routes(routes!(admin_audit::categories))
+        .routes(routes!(security_audit::events))
+        .routes(routes!(compliance::list))
+        .routes(routes!(compliance::get_one))
+        .routes(routes!(connect::export))
+        .routes(routes!(identity::me))
+        .routes(routes!(identity::organizations))
+        .routes(routes!(identity::organization))
+        .routes(routes!(ingest::ingest))
+        .routes(routes!(access::reads))
+        .routes((schemas, paths, export))
+        .routes(routes!(integrity::keys))
+        .routes(routes!(integrity::log))
+        .routes(routes!(integrity::retention_run))
+        .routes(routes!(integrity::checkpoints, integrity::checkpoint_now))
+        .routes(routes!(integrity::inclusion))
+        .routes(routes!(integrity::consistency))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
+        .routes(routes!(openapi::document))
+}
 
 pub fn router(state: AppState) -> Router {
     let timeout = state.config.request_timeout;
     let cors = cors_layer(&state.config.cors_origins);
-    let router = Router::new()
-        .route("/v1/adminAudit/events", get(admin_audit::events))
-        .route("/v1/adminAudit/eventCategories", get(admin_audit::categories))
-        .route("/v1/admin/securityAudit/events", get(security_audit::events))
-        .route("/v1/events", get(compliance::list))
-        .route("/v1/events/{event_id}", get(compliance::get_one))
-        .route("/connectapi/v1/auditManager/audit-logs/export", post(connect::export))
-        .route("/v1/people/me", get(identity::me))
-        .route("/v1/organizations", get(identity::organizations))
-        .route("/v1/organizations/{org_id}", get(identity::organization))
-        .route("/auditrail/v1/ingest/{kind}", post(ingest::ingest))
-        .route("/auditrail/v1/access", get(access::reads))
-        // gzip when the client accepts it: exports are large and compress about tenfold.
-        .route("/auditrail/v1/export", get(export::export).layer(CompressionLayer::new().gzip(true)))
-        .route("/auditrail/v1/keys", get(integrity::keys))
-        .route("/auditrail/v1/log", get(integrity::log))
-        .route("/auditrail/v1/retention/run", post(integrity::retention_run))
-        .route("/auditrail/v1/checkpoints", get(integrity::checkpoints).post(integrity::checkpoint_now))
-        .route("/auditrail/v1/proofs/inclusion", get(integrity::inclusion))
-        .route("/auditrail/v1/proofs/consistency", get(integrity::consistency))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
+    let (router, _) = api().split_for_parts();
+    let router = router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), admission::limit_requests))

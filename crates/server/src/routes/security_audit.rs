@@ -2,17 +2,38 @@
 //! sign-outs). The same contract as admin audit events except for the names of the window
 //! (`startTime`/`endTime`) and a larger page (up to 1000).
 
-use auditrail_core::query::filter_value;
-use auditrail_core::{Category, Endpoint, Filters, Kind, OrgId, PageSize, TimeRange, Timestamp};
+use auditrail_core::{Endpoint, Kind, OrgId, PageSize, TimeRange, Timestamp};
 use axum::response::Response;
 
-use super::listing::{ListEndpoint, ListRequest, Listing, NormalisedQuery};
+use super::admin_audit::{AuditContract, parse_audit};
+use super::listing::{ListEndpoint, ListRequest, Listing};
 use crate::auth::AuditRead;
 use crate::error::ApiError;
+use crate::openapi::events::SecurityAuditPage;
 use crate::params::QueryParams;
 
 const KNOWN: &[&str] = &["orgId", "startTime", "endTime", "actorId", "max", "eventCategories", "cursor"];
 
+/// The org's security audit events (sign-ins and sign-outs) in `[startTime, endTime)`, oldest
+/// first, paged with `Link`.
+#[utoipa::path(
+    get,
+    path = "/v1/admin/securityAudit/events",
+    tag = "Webex security audit",
+    summary = "List security audit events",
+    params(
+        ("orgId" = String, Query, description = "The token's organization, in Webex (base64) or UUID form."),
+        ("startTime" = String, Query, format = DateTime, description = "Start of the window (inclusive), RFC 3339."),
+        ("endTime" = String, Query, format = DateTime, description = "End of the window (exclusive); at most one year after `startTime`."),
+        ("actorId" = Option<String>, Query, max_length = 1024, description = "Only events of this actor."),
+        ("max" = Option<u64>, Query, minimum = 1, description = "Events per page: default 100, larger values are clamped to 1000."),
+        ("eventCategories" = Option<Vec<String>>, Query, description = "Only these categories; repeat the parameter or separate with commas."),
+        ("cursor" = Option<String>, Query, description = "Continues a walk: only as found in a `Link` URL."),
+    ),
+    responses((status = 200, description = "One page, oldest first", body = SecurityAuditPage,
+        headers(("Link" = String, description = "`<url>; rel=\"next\"` while more events follow")))),
+    security(("bearer" = [])),
+)]
 pub async fn events(request: ListRequest<Events>) -> Result<Response, ApiError> {
     request.respond().await
 }
@@ -23,37 +44,20 @@ impl ListEndpoint for Events {
     type Requirement = AuditRead;
 
     fn parse(q: &QueryParams, _caller: &OrgId, _now: Timestamp) -> Result<Listing, ApiError> {
-        let org = OrgId::parse(q.required("orgId")?, "orgId")?;
-        let start = Timestamp::parse(q.required("startTime")?, "startTime")?;
-        let end = Timestamp::parse(q.required("endTime")?, "endTime")?;
-        let actor = q.optional("actorId")?.map(|a| filter_value(a, "actorId")).transpose()?;
-        let max = PageSize::parse(q.single("max")?, PageSize::SECURITY, "max")?;
-        let categories = Category::parse_list(q.all("eventCategories"), "eventCategories")?;
-        let range = TimeRange::security(start, end)?;
-        let joined: Vec<&str> = categories.iter().map(Category::as_str).collect();
-        Ok(Listing {
-            query: NormalisedQuery {
-                endpoint: Endpoint::SecurityAudit,
-                org: org.clone(),
-                path: "/v1/admin/securityAudit/events",
-                filters: vec![
-                    ("orgId", org.to_string()),
-                    ("startTime", start.to_string()),
-                    ("endTime", end.to_string()),
-                    ("actorId", actor.clone().unwrap_or_default()),
-                    ("eventCategories", joined.join(",")),
-                ],
-            },
-            kind: Kind::Security,
-            range,
-            filters: Filters { actor_ids: actor.into_iter().collect(), categories, ..Filters::default() },
-            max,
-            offset: 0,
-            offset_in_link: false,
-            recorded: Some(KNOWN),
-        })
+        parse_audit(q, &SECURITY)
     }
 }
+
+const SECURITY: AuditContract = AuditContract {
+    endpoint: Endpoint::SecurityAudit,
+    kind: Kind::Security,
+    path: "/v1/admin/securityAudit/events",
+    window: ("startTime", "endTime"),
+    range: TimeRange::security,
+    page: PageSize::SECURITY,
+    offset: false,
+    known: KNOWN,
+};
 
 #[cfg(test)]
 mod tests {
