@@ -13,6 +13,8 @@
 //!   held until commit), so "seq ≤ head" is a consistent snapshot for pagination;
 //! - idempotency by (org, kind, id).
 
+use std::borrow::Cow;
+
 use async_trait::async_trait;
 use auditrail_core::token::{TokenHash, TokenSecret};
 use auditrail_core::{EventId, EventQuery, Kind, NormalizedEvent, OrgId, Scope, Timestamp};
@@ -120,12 +122,21 @@ pub struct StoredCheckpoint {
     pub created: Timestamp,
 }
 
+/// The error a store met below it (a driver's, the file system's), kept as the cause of a
+/// [`StoreError`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The backend cannot be reached or refused the operation for reasons not the caller's (disk
     /// full, I/O error, database down). Maps to 503.
-    #[error("store unavailable: {0}")]
-    Unavailable(String),
+    #[error("store unavailable: {}", Reason(context, source))]
+    Unavailable {
+        /// What the store was doing, where the cause alone would not say.
+        context: Option<Cow<'static, str>>,
+        #[source]
+        source: Option<BoxError>,
+    },
     #[error("no such organization: {0}")]
     NoSuchOrg(OrgId),
     #[error("organization already exists: {0}")]
@@ -133,8 +144,86 @@ pub enum StoreError {
     #[error("no such token: {0}")]
     NoSuchToken(String),
     /// Stored data that this version cannot read: a bug or tampering, never the client's fault.
-    #[error("store corrupt: {0}")]
-    Corrupt(String),
+    #[error("store corrupt: {}", Reason(context, source))]
+    Corrupt {
+        /// What was found wrong, and where.
+        context: Option<Cow<'static, str>>,
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+impl StoreError {
+    pub fn unavailable(context: impl Into<Cow<'static, str>>) -> Self {
+        Self::Unavailable { context: Some(context.into()), source: None }
+    }
+
+    pub fn unavailable_because(context: impl Into<Cow<'static, str>>, cause: impl Into<BoxError>) -> Self {
+        Self::Unavailable { context: Some(context.into()), source: Some(cause.into()) }
+    }
+
+    pub fn corrupt(context: impl Into<Cow<'static, str>>) -> Self {
+        Self::Corrupt { context: Some(context.into()), source: None }
+    }
+
+    pub fn corrupt_because(context: impl Into<Cow<'static, str>>, cause: impl Into<BoxError>) -> Self {
+        Self::Corrupt { context: Some(context.into()), source: Some(cause.into()) }
+    }
+
+    fn unavailable_from(cause: impl Into<BoxError>) -> Self {
+        Self::Unavailable { context: None, source: Some(cause.into()) }
+    }
+}
+
+// Every driver and I/O failure is the backend's trouble, not the caller's: 503. A site that must
+// read a driver error otherwise (a missing row as corruption, a check violation as "not
+// created") matches it before `?` reaches these.
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::unavailable_from(e)
+    }
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Self::unavailable_from(e)
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        Self::unavailable_because("database connection", e)
+    }
+}
+
+impl From<std::io::Error> for StoreError {
+    fn from(e: std::io::Error) -> Self {
+        Self::unavailable_from(e)
+    }
+}
+
+/// The reason a store error shows: its context, then each cause in the chain. The whole chain is
+/// written because these errors reach logs through `Display` alone, and PostgreSQL's driver
+/// keeps the server's message in a cause ("db error" by itself says nothing). A cause whose text
+/// is already written is left out: drivers often repeat their source's message in their own.
+struct Reason<'a>(&'a Option<Cow<'static, str>>, &'a Option<BoxError>);
+
+impl std::fmt::Display for Reason<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut text = self.0.as_deref().unwrap_or_default().to_owned();
+        let mut cause = self.1.as_deref().map(|e| e as &(dyn std::error::Error + 'static));
+        while let Some(e) = cause {
+            let part = e.to_string();
+            if !text.contains(&part) {
+                if !text.is_empty() {
+                    text.push_str(": ");
+                }
+                text.push_str(&part);
+            }
+            cause = e.source();
+        }
+        f.write_str(&text)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -147,6 +236,19 @@ pub enum IngestError {
     InBatchConflict { index: usize, first: usize, id: EventId },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+// A driver error in the middle of an ingest is a store error like any other.
+impl From<rusqlite::Error> for IngestError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+impl From<tokio_postgres::Error> for IngestError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Self::Store(e.into())
+    }
 }
 
 #[async_trait]
@@ -283,7 +385,7 @@ pub(crate) fn usable(principal: Principal, now: Timestamp) -> Option<Principal> 
 /// within the batch are identical (see [`in_batch_repeats`]).
 pub(crate) fn prepare_batch(kind: Kind, events: &[NormalizedEvent]) -> Result<Vec<Option<usize>>, IngestError> {
     if let Some(wrong) = events.iter().find(|e| e.kind != kind) {
-        return Err(StoreError::Corrupt(format!("a {} event was sent to the {kind} ingest", wrong.kind)).into());
+        return Err(StoreError::corrupt(format!("a {} event was sent to the {kind} ingest", wrong.kind)).into());
     }
     in_batch_repeats(events)
 }

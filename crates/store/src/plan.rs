@@ -435,7 +435,7 @@ pub(crate) fn finish_page(rows: Vec<Row>, limit: u32) -> Result<(Vec<StoredEvent
         .take(limit as usize)
         .map(|r| {
             let created = Timestamp::from_millis(r.created).ok_or_else(|| {
-                StoreError::Corrupt(format!("event seq {} has created {} out of range", r.seq, r.created))
+                StoreError::corrupt(format!("event seq {} has created {} out of range", r.seq, r.created))
             })?;
             Ok(StoredEvent { seq: r.seq, created, body: r.body })
         })

@@ -37,17 +37,9 @@ use partitions::Month;
 const POOL_SIZE: usize = 16;
 const FETCH_CHUNK: i32 = 256;
 
-pub(crate) fn pg_error(e: tokio_postgres::Error) -> StoreError {
-    StoreError::Unavailable(e.to_string())
-}
-
-fn pool_error(e: deadpool_postgres::PoolError) -> StoreError {
-    StoreError::Unavailable(format!("database connection: {e}"))
-}
-
 fn pool(url: &str) -> Result<Pool, StoreError> {
     let mut config: tokio_postgres::Config =
-        url.parse().map_err(|e| StoreError::Unavailable(format!("invalid database URL: {e}")))?;
+        url.parse().map_err(|e| StoreError::unavailable_because("invalid database URL", e))?;
     // An ingest is acknowledged only once its commit is durable: whatever the server's or the
     // database's default, this session commits with its WAL flushed.
     let options = match config.get_options() {
@@ -62,7 +54,7 @@ fn pool(url: &str) -> Result<Pool, StoreError> {
         .create_timeout(Some(Duration::from_secs(5)))
         .runtime(deadpool_postgres::Runtime::Tokio1)
         .build()
-        .map_err(|e| StoreError::Unavailable(format!("cannot build the connection pool: {e}")))
+        .map_err(|e| StoreError::unavailable_because("cannot build the connection pool", e))
 }
 
 pub struct PostgresStore {
@@ -93,8 +85,7 @@ async fn insert_merkle_nodes(
          SELECT $1, l, i, h FROM unnest($2::bigint[], $3::bigint[], $4::bytea[]) AS u(l, i, h)",
         &[&org_ref, &levels, &idxs, &hashes],
     )
-    .await
-    .map_err(pg_error)?;
+    .await?;
     Ok(())
 }
 
@@ -104,29 +95,29 @@ const TREE_LOCK_KEY: i64 = 0x6175_6469_7474_7265; // "audittre"
 /// leaves: build each such org's tree from its stored events, once, under a lock so replicas
 /// starting together do it once. Every later ingest extends the tree in its own transaction.
 async fn build_missing_merkle_logs(client: &mut deadpool_postgres::Object) -> Result<(), StoreError> {
-    let tx = client.transaction().await.map_err(pg_error)?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&TREE_LOCK_KEY]).await.map_err(pg_error)?;
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&TREE_LOCK_KEY]).await?;
     let orgs = tx
         .query(
             "SELECT o.org_ref, o.org_id, o.head_seq FROM orgs AS o \
              WHERE o.head_seq > (SELECT count(*) FROM merkle_nodes AS n WHERE n.org_ref = o.org_ref AND n.level = 0)",
             &[],
         )
-        .await
-        .map_err(pg_error)?;
+        .await?;
     for row in orgs {
         let (org_ref, org_id, head): (i64, String, i64) = (row.get(0), row.get(1), row.get(2));
-        let org = OrgId::parse(&org_id, "org_id").map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let org = crate::rows::stored_org_id(&org_id)?;
         tracing::info!(org = %org, events = head, "building the Merkle log of events stored before it existed");
-        tx.execute("DELETE FROM merkle_nodes WHERE org_ref = $1", &[&org_ref]).await.map_err(pg_error)?;
-        let events = tx
-            .query("SELECT seq, kind, body FROM events WHERE org_ref = $1 ORDER BY seq", &[&org_ref])
-            .await
-            .map_err(pg_error)?;
-        let nodes = crate::merkle_log::rebuild(&org, events.iter().map(|e| Ok((e.get(0), e.get(1), e.get(2)))))?;
+        tx.execute("DELETE FROM merkle_nodes WHERE org_ref = $1", &[&org_ref]).await?;
+        let events =
+            tx.query("SELECT seq, kind, body FROM events WHERE org_ref = $1 ORDER BY seq", &[&org_ref]).await?;
+        let nodes = crate::merkle_log::rebuild(
+            &org,
+            events.iter().map(|e| Ok::<_, StoreError>((e.get(0), e.get(1), e.get(2)))),
+        )?;
         insert_merkle_nodes(&tx, org_ref, nodes).await?;
     }
-    tx.commit().await.map_err(pg_error)
+    Ok(tx.commit().await?)
 }
 
 impl PostgresStore {
@@ -135,7 +126,7 @@ impl PostgresStore {
     #[doc(hidden)]
     pub async fn migrate_to(url: &str, version: i64) -> Result<Vec<i64>, StoreError> {
         let writes = pool(url)?;
-        let mut client = writes.get().await.map_err(pool_error)?;
+        let mut client = writes.get().await?;
         schema::migrate_to(&mut client, version).await
     }
 
@@ -146,7 +137,7 @@ impl PostgresStore {
             Some(r) => pool(r)?,
             None => writes.clone(),
         };
-        let mut client = writes.get().await.map_err(pool_error)?;
+        let mut client = writes.get().await?;
         schema::migrate(&mut client).await?;
         let mut key = [0u8; 32];
         rand::rng().fill_bytes(&mut key);
@@ -155,8 +146,7 @@ impl PostgresStore {
                 "INSERT INTO meta (key, value) VALUES ('cursor_key', $1) ON CONFLICT (key) DO NOTHING",
                 &[&key.as_slice()],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         build_missing_merkle_logs(&mut client).await?;
         let mut known = partitions::existing(&client).await?;
         for month in partitions::ahead(Timestamp::now().millis()) {
@@ -193,7 +183,7 @@ impl PostgresStore {
         let show = |name: &'static str| {
             let client = &client;
             async move {
-                let row = client.query_one(&format!("SHOW {name}"), &[]).await.map_err(pg_error)?;
+                let row = client.query_one(&format!("SHOW {name}"), &[]).await?;
                 Ok::<String, StoreError>(row.get(0))
             }
         };
@@ -203,16 +193,16 @@ impl PostgresStore {
     /// Applies pending migrations only.
     pub async fn migrate(url: &str) -> Result<Vec<i64>, StoreError> {
         let writes = pool(url)?;
-        let mut client = writes.get().await.map_err(pool_error)?;
+        let mut client = writes.get().await?;
         schema::migrate(&mut client).await
     }
 
     async fn write_client(&self) -> Result<Object, StoreError> {
-        self.writes.get().await.map_err(pool_error)
+        Ok(self.writes.get().await?)
     }
 
     async fn read_client(&self) -> Result<Object, StoreError> {
-        self.reads.get().await.map_err(pool_error)
+        Ok(self.reads.get().await?)
     }
 
     async fn org_ref(&self, org: &OrgId) -> Result<i64, StoreError> {
@@ -220,10 +210,7 @@ impl PostgresStore {
             return Ok(r);
         }
         let client = self.write_client().await?;
-        let row = client
-            .query_opt("SELECT org_ref FROM orgs WHERE org_id = $1", &[&org.to_string()])
-            .await
-            .map_err(pg_error)?;
+        let row = client.query_opt("SELECT org_ref FROM orgs WHERE org_id = $1", &[&org.to_string()]).await?;
         let org_ref: i64 = row.map(|r| r.get(0)).ok_or_else(|| StoreError::NoSuchOrg(org.clone()))?;
         if let Ok(mut m) = self.org_refs.lock() {
             m.insert(org.clone(), org_ref);
@@ -259,8 +246,8 @@ impl PostgresStore {
     pub async fn explain(&self, org: &OrgId, query: &EventQuery) -> Result<Vec<(String, Vec<String>)>, StoreError> {
         let org_ref = self.org_ref(org).await?;
         let mut client = self.read_client().await?;
-        let tx = client.transaction().await.map_err(pg_error)?;
-        tx.batch_execute("SET LOCAL enable_seqscan = off").await.map_err(pg_error)?;
+        let tx = client.transaction().await?;
+        tx.batch_execute("SET LOCAL enable_seqscan = off").await?;
         let (mut statements, _) = plan::page_sql(Dialect::Postgres, org_ref, query, 0);
         if query.with_total {
             statements.push(plan::count_sql(Dialect::Postgres, org_ref, query, 0));
@@ -268,10 +255,10 @@ impl PostgresStore {
         let mut out = Vec::new();
         for s in statements {
             let params = to_sql(&s.params);
-            let rows = tx.query(&format!("EXPLAIN {}", s.sql), &refs(&params)).await.map_err(pg_error)?;
+            let rows = tx.query(&format!("EXPLAIN {}", s.sql), &refs(&params)).await?;
             out.push((s.sql, rows.iter().map(|r| r.get::<_, String>(0)).collect()));
         }
-        tx.rollback().await.map_err(pg_error)?;
+        tx.rollback().await?;
         Ok(out)
     }
 
@@ -335,9 +322,9 @@ impl Store for PostgresStore {
     /// fail is not ready.
     async fn ping(&self) -> Result<(), StoreError> {
         let client = self.write_client().await?;
-        client.query_one("SELECT 1", &[]).await.map_err(pg_error)?;
+        client.query_one("SELECT 1", &[]).await?;
         let reader = self.read_client().await?;
-        reader.query_one("SELECT 1", &[]).await.map_err(pg_error)?;
+        reader.query_one("SELECT 1", &[]).await?;
         Ok(())
     }
 
@@ -349,8 +336,7 @@ impl Store for PostgresStore {
                 "INSERT INTO orgs (org_id, name, created) VALUES ($1, $2, $3) ON CONFLICT (org_id) DO NOTHING",
                 &[&org.id.to_string(), &org.name, &org.created.millis()],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         if inserted == 0 {
             return Err(StoreError::OrgExists(org.id));
         }
@@ -359,17 +345,14 @@ impl Store for PostgresStore {
 
     async fn org(&self, id: &OrgId) -> Result<Option<Org>, StoreError> {
         let client = self.write_client().await?;
-        let row = client
-            .query_opt("SELECT org_id, name, created FROM orgs WHERE org_id = $1", &[&id.to_string()])
-            .await
-            .map_err(pg_error)?;
+        let row =
+            client.query_opt("SELECT org_id, name, created FROM orgs WHERE org_id = $1", &[&id.to_string()]).await?;
         row.map(|r| parse_org_row(r.get(0), r.get(1), r.get(2))).transpose()
     }
 
     async fn orgs(&self) -> Result<Vec<Org>, StoreError> {
         let client = self.write_client().await?;
-        let rows =
-            client.query("SELECT org_id, name, created FROM orgs ORDER BY org_ref", &[]).await.map_err(pg_error)?;
+        let rows = client.query("SELECT org_id, name, created FROM orgs ORDER BY org_ref", &[]).await?;
         rows.iter().map(|r| parse_org_row(r.get(0), r.get(1), r.get(2))).collect()
     }
 
@@ -393,8 +376,7 @@ impl Store for PostgresStore {
                     &info.expires.map(|e| e.millis()),
                 ],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         Ok((info, secret))
     }
 
@@ -403,8 +385,7 @@ impl Store for PostgresStore {
         let client = self.write_client().await?;
         let rows = client
             .query(&format!("{TOKEN_SELECT} WHERE t.org_ref = $1 ORDER BY t.created, t.token_id"), &[&org_ref])
-            .await
-            .map_err(pg_error)?;
+            .await?;
         rows.iter().map(|r| token_row(r).into_principal().map(|p| p.token)).collect()
     }
 
@@ -416,16 +397,15 @@ impl Store for PostgresStore {
                  WHERE t.token_id = $1 AND o.org_ref = t.org_ref RETURNING o.org_id",
                 &[&token_id, &Timestamp::now().millis()],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         let org: String = row.map(|r| r.get(0)).ok_or_else(|| StoreError::NoSuchToken(token_id.to_owned()))?;
-        OrgId::parse(&org, "org_id").map_err(|e| StoreError::Corrupt(e.to_string()))
+        crate::rows::stored_org_id(&org)
     }
 
     async fn authenticate(&self, hash: &TokenHash, now: Timestamp) -> Result<Option<Principal>, StoreError> {
         let client = self.write_client().await?;
-        let stmt = client.prepare_cached(&format!("{TOKEN_SELECT} WHERE t.hash = $1")).await.map_err(pg_error)?;
-        let row = client.query_opt(&stmt, &[&hash.0.as_slice()]).await.map_err(pg_error)?;
+        let stmt = client.prepare_cached(&format!("{TOKEN_SELECT} WHERE t.hash = $1")).await?;
+        let row = client.query_opt(&stmt, &[&hash.0.as_slice()]).await?;
         let Some(row) = row else { return Ok(None) };
         let row = token_row(&row);
         if !crate::hash_matches(&row.hash, hash) {
@@ -447,13 +427,10 @@ impl Store for PostgresStore {
         let repeats = crate::prepare_batch(kind, &events)?;
         self.ensure_partitions(&events).await?;
         let mut client = self.write_client().await?;
-        let tx = client.transaction().await.map_err(pg_error)?;
+        let tx = client.transaction().await?;
         // The per-org write lock, held until commit: see the module docs.
-        let head: i64 = tx
-            .query_one("SELECT head_seq FROM orgs WHERE org_ref = $1 FOR UPDATE", &[&org_ref])
-            .await
-            .map_err(pg_error)?
-            .get(0);
+        let head: i64 =
+            tx.query_one("SELECT head_seq FROM orgs WHERE org_ref = $1 FOR UPDATE", &[&org_ref]).await?.get(0);
         let given: Vec<&str> = events.iter().filter(|e| e.id_given).map(|e| e.id.as_str()).collect();
         let mut stored: HashMap<String, Existing> = HashMap::new();
         if !given.is_empty() {
@@ -463,7 +440,7 @@ impl Store for PostgresStore {
                     &[&org_ref, &kind.code(), &given],
                 )
                 .await
-                .map_err(pg_error)?;
+                ?;
             for r in rows {
                 let seq: i64 = r.get(1);
                 stored.insert(r.get(0), Existing { seq: seq as u64, created_ms: r.get(2), content_hash: r.get(3) });
@@ -478,34 +455,29 @@ impl Store for PostgresStore {
             let nodes = merkle_log::extend(&mut frontier, org, kind, &events, &allocation.new)?;
             insert_merkle_nodes(&tx, org_ref, nodes).await?;
             tx.execute("UPDATE orgs SET head_seq = $2 WHERE org_ref = $1", &[&org_ref, &(allocation.head as i64)])
-                .await
-                .map_err(pg_error)?;
+                .await?;
         }
-        tx.commit().await.map_err(pg_error)?;
+        tx.commit().await?;
         Ok(allocation.receipt)
     }
 
     async fn events(&self, org: &OrgId, query: &EventQuery) -> Result<EventPage, StoreError> {
         let org_ref = self.org_ref(org).await?;
         let mut client = self.read_client().await?;
-        let tx = client.build_transaction().read_only(true).start().await.map_err(pg_error)?;
+        let tx = client.build_transaction().read_only(true).start().await?;
         let snapshot = match query.snapshot {
             Some(s) => s,
             None => {
-                let head: i64 = tx
-                    .query_one("SELECT head_seq FROM orgs WHERE org_ref = $1", &[&org_ref])
-                    .await
-                    .map_err(pg_error)?
-                    .get(0);
+                let head: i64 = tx.query_one("SELECT head_seq FROM orgs WHERE org_ref = $1", &[&org_ref]).await?.get(0);
                 head as u64
             }
         };
         let (sqls, cut) = plan::page_sql(Dialect::Postgres, org_ref, query, snapshot);
         let mut portals = Vec::with_capacity(sqls.len());
         for s in &sqls {
-            let stmt = tx.prepare_cached(&s.sql).await.map_err(pg_error)?;
+            let stmt = tx.prepare_cached(&s.sql).await?;
             let params = to_sql(&s.params);
-            portals.push(tx.bind(&stmt, &refs(&params)).await.map_err(pg_error)?);
+            portals.push(tx.bind(&stmt, &refs(&params)).await?);
         }
         let mut buffers: Vec<VecDeque<Row>> = portals.iter().map(|_| VecDeque::new()).collect();
         let mut exhausted = vec![false; portals.len()];
@@ -513,7 +485,7 @@ impl Store for PostgresStore {
         loop {
             while let Some(i) = merge.needs() {
                 if buffers[i].is_empty() && !exhausted[i] {
-                    let rows = tx.query_portal(&portals[i], FETCH_CHUNK).await.map_err(pg_error)?;
+                    let rows = tx.query_portal(&portals[i], FETCH_CHUNK).await?;
                     exhausted[i] = rows.len() < FETCH_CHUNK as usize;
                     buffers[i].extend(rows.iter().map(|r| {
                         let seq: i64 = r.get(0);
@@ -530,12 +502,12 @@ impl Store for PostgresStore {
         let total = if query.with_total {
             let s = plan::count_sql(Dialect::Postgres, org_ref, query, snapshot);
             let params = to_sql(&s.params);
-            let n: i64 = tx.query_one(&s.sql, &refs(&params)).await.map_err(pg_error)?.get(0);
+            let n: i64 = tx.query_one(&s.sql, &refs(&params)).await?.get(0);
             Some(n as u64)
         } else {
             None
         };
-        tx.commit().await.map_err(pg_error)?;
+        tx.commit().await?;
         Ok(EventPage { items, has_more, snapshot, total })
     }
 
@@ -550,7 +522,7 @@ impl Store for PostgresStore {
                 &[&org_ref, &kind.code(), &id.as_str()],
             )
             .await
-            .map_err(pg_error)?;
+            ?;
         row.map(|r| {
             let seq: i64 = r.get(0);
             Ok(StoredEvent { seq: seq as u64, created: stored_time(r.get(1))?, body: r.get(2) })
@@ -563,8 +535,7 @@ impl Store for PostgresStore {
         let client = self.read_client().await?;
         let rows = client
             .query("SELECT category FROM admin_categories WHERE org_ref = $1 ORDER BY category", &[&org_ref])
-            .await
-            .map_err(pg_error)?;
+            .await?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
@@ -573,21 +544,15 @@ impl Store for PostgresStore {
             return Ok(*key);
         }
         let client = self.write_client().await?;
-        let raw: Vec<u8> =
-            client.query_one("SELECT value FROM meta WHERE key = 'cursor_key'", &[]).await.map_err(pg_error)?.get(0);
-        let key: [u8; 32] =
-            raw.try_into().map_err(|_| StoreError::Corrupt("the cursor key is not 32 bytes".to_owned()))?;
+        let raw: Vec<u8> = client.query_one("SELECT value FROM meta WHERE key = 'cursor_key'", &[]).await?.get(0);
+        let key = crate::rows::cursor_key(raw)?;
         Ok(*self.cursor_key.get_or_init(|| key))
     }
 
     async fn log_size(&self, org: &OrgId) -> Result<u64, StoreError> {
         let org_ref = self.org_ref(org).await?;
         let client = self.read_client().await?;
-        let head: i64 = client
-            .query_one("SELECT head_seq FROM orgs WHERE org_ref = $1", &[&org_ref])
-            .await
-            .map_err(pg_error)?
-            .get(0);
+        let head: i64 = client.query_one("SELECT head_seq FROM orgs WHERE org_ref = $1", &[&org_ref]).await?.get(0);
         Ok(head as u64)
     }
 
@@ -612,7 +577,7 @@ impl Store for PostgresStore {
                 &[&org_ref, &kinds, &id.as_str()],
             )
             .await
-            .map_err(pg_error)?;
+            ?;
         let Some(row) = row else { return Ok(None) };
         let entry = crate::rows::log_entry(row.get(1), row.get(0), String::new(), String::new())?;
         Ok(Some((entry.kind, entry.seq)))
@@ -629,7 +594,7 @@ impl Store for PostgresStore {
                 &[&org_ref, &(after as i64), &i64::from(limit)],
             )
             .await
-            .map_err(pg_error)?;
+            ?;
         rows.iter().map(|r| crate::rows::log_entry(r.get(0), r.get(1), r.get(2), r.get(3))).collect()
     }
 
@@ -648,8 +613,7 @@ impl Store for PostgresStore {
                     &checkpoint.created.millis(),
                 ],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         Ok(())
     }
 
@@ -662,17 +626,15 @@ impl Store for PostgresStore {
                 &[&org_ref, &i64::from(limit)],
             )
             .await
-            .map_err(pg_error)?;
+            ?;
         rows.iter().map(|r| crate::rows::checkpoint(r.get(0), r.get(1), r.get(2), r.get(3))).collect()
     }
 
     async fn retention_policy(&self, org: &OrgId) -> Result<RetentionPolicy, StoreError> {
         let org_ref = self.org_ref(org).await?;
         let client = self.write_client().await?;
-        let row = client
-            .query_one("SELECT retention_days, legal_hold FROM orgs WHERE org_ref = $1", &[&org_ref])
-            .await
-            .map_err(pg_error)?;
+        let row =
+            client.query_one("SELECT retention_days, legal_hold FROM orgs WHERE org_ref = $1", &[&org_ref]).await?;
         Ok(RetentionPolicy {
             days: row.get::<_, Option<i64>>(0).and_then(|d| u32::try_from(d).ok()),
             legal_hold: row.get(1),
@@ -684,31 +646,24 @@ impl Store for PostgresStore {
         let client = self.write_client().await?;
         client
             .execute("UPDATE orgs SET retention_days = $2 WHERE org_ref = $1", &[&org_ref, &days.map(i64::from)])
-            .await
-            .map_err(pg_error)?;
+            .await?;
         Ok(())
     }
 
     async fn set_legal_hold(&self, org: &OrgId, held: bool) -> Result<(), StoreError> {
         let org_ref = self.org_ref(org).await?;
         let client = self.write_client().await?;
-        client
-            .execute("UPDATE orgs SET legal_hold = $2 WHERE org_ref = $1", &[&org_ref, &held])
-            .await
-            .map_err(pg_error)?;
+        client.execute("UPDATE orgs SET legal_hold = $2 WHERE org_ref = $1", &[&org_ref, &held]).await?;
         Ok(())
     }
 
     async fn delete_expired(&self, org: &OrgId, cutoff: Timestamp, max_seq: u64) -> Result<Vec<u64>, StoreError> {
         let org_ref = self.org_ref(org).await?;
         let mut client = self.write_client().await?;
-        let tx = client.transaction().await.map_err(pg_error)?;
+        let tx = client.transaction().await?;
         // The org's row lock: no ingest interleaves, and the hold is read as of this transaction.
-        let held: bool = tx
-            .query_one("SELECT legal_hold FROM orgs WHERE org_ref = $1 FOR UPDATE", &[&org_ref])
-            .await
-            .map_err(pg_error)?
-            .get(0);
+        let held: bool =
+            tx.query_one("SELECT legal_hold FROM orgs WHERE org_ref = $1 FOR UPDATE", &[&org_ref]).await?.get(0);
         if held {
             return Ok(Vec::new());
         }
@@ -718,36 +673,30 @@ impl Store for PostgresStore {
                 "DELETE FROM events WHERE org_ref = $1 AND kind = ANY($2) AND created < $3 AND seq <= $4 RETURNING seq",
                 &[&org_ref, &kinds, &cutoff.millis(), &(max_seq as i64)],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
         let mut deleted: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
         deleted.sort_unstable();
         tx.execute(
             "DELETE FROM event_roles WHERE org_ref = $1 AND kind = ANY($2) AND created < $3 AND seq <= $4",
             &[&org_ref, &kinds, &cutoff.millis(), &(max_seq as i64)],
         )
-        .await
-        .map_err(pg_error)?;
-        tx.execute("DELETE FROM event_keys WHERE org_ref = $1 AND seq = ANY($2)", &[&org_ref, &deleted])
-            .await
-            .map_err(pg_error)?;
+        .await?;
+        tx.execute("DELETE FROM event_keys WHERE org_ref = $1 AND seq = ANY($2)", &[&org_ref, &deleted]).await?;
         tx.execute(
             "INSERT INTO retention_deleted (org_ref, seq) SELECT $1, s FROM unnest($2::bigint[]) AS u(s) ON CONFLICT DO NOTHING",
             &[&org_ref, &deleted],
         )
         .await
-        .map_err(pg_error)?;
-        tx.commit().await.map_err(pg_error)?;
+        ?;
+        tx.commit().await?;
         Ok(deleted.into_iter().map(|s| s as u64).collect())
     }
 
     async fn deleted_seqs(&self, org: &OrgId) -> Result<Vec<u64>, StoreError> {
         let org_ref = self.org_ref(org).await?;
         let client = self.read_client().await?;
-        let rows = client
-            .query("SELECT seq FROM retention_deleted WHERE org_ref = $1 ORDER BY seq", &[&org_ref])
-            .await
-            .map_err(pg_error)?;
+        let rows =
+            client.query("SELECT seq FROM retention_deleted WHERE org_ref = $1 ORDER BY seq", &[&org_ref]).await?;
         Ok(rows.iter().map(|r| r.get::<_, i64>(0) as u64).collect())
     }
 }
@@ -766,8 +715,7 @@ async fn fetch_nodes(
              LEFT JOIN merkle_nodes AS n ON n.org_ref = $1 AND n.level = w.level AND n.idx = w.idx",
             &[&org_ref, &levels, &idxs],
         )
-        .await
-        .map_err(pg_error)?;
+        .await?;
     let found: HashMap<(i64, i64), Option<Vec<u8>>> = rows.iter().map(|r| ((r.get(0), r.get(1)), r.get(2))).collect();
     wanted
         .iter()
@@ -777,7 +725,7 @@ async fn fetch_nodes(
                 .cloned()
                 .flatten()
                 .and_then(|h| <[u8; 32]>::try_from(h).ok())
-                .ok_or_else(|| StoreError::Corrupt(format!("Merkle node ({level}, {idx}) is missing or malformed")))
+                .ok_or_else(|| StoreError::corrupt(format!("Merkle node ({level}, {idx}) is missing or malformed")))
         })
         .collect()
 }
@@ -829,16 +777,14 @@ async fn insert_new(
          SELECT $1, s, $2, i, c, h FROM unnest($3::bigint[], $4::text[], $5::bigint[], $6::bytea[]) AS u(s, i, c, h)",
         &[&org_ref, &kind.code(), &seqs, &ids, &created, &hashes],
     )
-    .await
-    .map_err(pg_error)?;
+    .await?;
     tx.execute(
         "INSERT INTO events (org_ref, kind, created, seq, id, actor_id, actor_email, category, event_type, body) \
          SELECT $1, $2, c, s, i, a, m, g, t, b FROM unnest($3::bigint[], $4::bigint[], $5::text[], $6::text[], \
          $7::text[], $8::text[], $9::text[], $10::text[]) AS u(c, s, i, a, m, g, t, b)",
         &[&org_ref, &kind.code(), &created, &seqs, &ids, &actors, &emails, &categories, &types, &bodies],
     )
-    .await
-    .map_err(pg_error)?;
+    .await?;
     if !role_names.is_empty() {
         tx.execute(
             "INSERT INTO event_roles (org_ref, kind, role, created, seq) \
@@ -846,8 +792,7 @@ async fn insert_new(
              ON CONFLICT DO NOTHING",
             &[&org_ref, &kind.code(), &role_names, &role_created, &role_seqs],
         )
-        .await
-        .map_err(pg_error)?;
+        .await?;
     }
     if !admin_categories.is_empty() {
         admin_categories.sort_unstable();
@@ -857,8 +802,7 @@ async fn insert_new(
              ON CONFLICT DO NOTHING",
             &[&org_ref, &admin_categories],
         )
-        .await
-        .map_err(pg_error)?;
+        .await?;
     }
     Ok(())
 }

@@ -13,8 +13,6 @@ use deadpool_postgres::Object;
 
 use crate::StoreError;
 
-use super::pg_error;
-
 const LOCK_KEY: i64 = 0x6175_6469_7470_6172; // "auditpar"
 const MONTHS_BACK: i64 = 120;
 const MONTHS_AHEAD: i64 = 3;
@@ -62,8 +60,7 @@ pub(crate) async fn existing(client: &Object) -> Result<HashSet<Month>, StoreErr
              WHERE i.inhparent = 'events'::regclass",
             &[],
         )
-        .await
-        .map_err(pg_error)?;
+        .await?;
     Ok(rows
         .iter()
         .filter_map(|r| {
@@ -79,20 +76,20 @@ pub(crate) async fn existing(client: &Object) -> Result<HashSet<Month>, StoreErr
 /// (the default partition already holds rows of that month); such events stay in the default.
 pub(crate) async fn ensure(client: &mut Object, month: Month) -> Result<bool, StoreError> {
     let (Some(from), Some(to)) = (month.start_ms(), month.next().start_ms()) else { return Ok(false) };
-    let tx = client.transaction().await.map_err(pg_error)?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY]).await.map_err(pg_error)?;
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY]).await?;
     let sql =
         format!("CREATE TABLE IF NOT EXISTS {} PARTITION OF events FOR VALUES FROM ({from}) TO ({to})", month.name());
     match tx.batch_execute(&sql).await {
         Ok(()) => {
-            tx.commit().await.map_err(pg_error)?;
+            tx.commit().await?;
             Ok(true)
         }
         Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::CHECK_VIOLATION) => {
             tracing::info!(partition = month.name(), "rows of this month are in the default partition; not splitting");
             Ok(false)
         }
-        Err(e) => Err(pg_error(e)),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -8,8 +8,6 @@ use rusqlite::{Connection, Rows};
 use crate::plan::{self, Dialect, Row, SqlValue, StreamSql};
 use crate::{StoreError, StoredEvent};
 
-use super::unavailable;
-
 fn to_sql(v: &SqlValue) -> Value {
     match v {
         SqlValue::Int(i) => Value::Integer(*i),
@@ -22,15 +20,11 @@ fn params(s: &StreamSql) -> Vec<Value> {
 }
 
 fn next_row(rows: &mut Rows<'_>) -> Result<Option<Row>, StoreError> {
-    match rows.next().map_err(unavailable)? {
+    match rows.next()? {
         None => Ok(None),
         Some(row) => {
-            let seq: i64 = row.get(0).map_err(unavailable)?;
-            Ok(Some(Row {
-                seq: seq as u64,
-                created: row.get(1).map_err(unavailable)?,
-                body: row.get(2).map_err(unavailable)?,
-            }))
+            let seq: i64 = row.get(0)?;
+            Ok(Some(Row { seq: seq as u64, created: row.get(1)?, body: row.get(2)? }))
         }
     }
 }
@@ -45,11 +39,11 @@ pub(crate) fn read_page(
     let (sqls, cut) = plan::page_sql(Dialect::Sqlite, org_ref, query, snapshot);
     let mut statements = Vec::with_capacity(sqls.len());
     for s in &sqls {
-        statements.push(conn.prepare_cached(&s.sql).map_err(unavailable)?);
+        statements.push(conn.prepare_cached(&s.sql)?);
     }
     let mut cursors = Vec::with_capacity(statements.len());
     for (stmt, s) in statements.iter_mut().zip(&sqls) {
-        cursors.push(stmt.query(rusqlite::params_from_iter(params(s))).map_err(unavailable)?);
+        cursors.push(stmt.query(rusqlite::params_from_iter(params(s)))?);
     }
     let mut merge = plan::Merge::new(cursors.len(), &cut);
     loop {
@@ -65,8 +59,8 @@ pub(crate) fn read_page(
 
 pub(crate) fn count(conn: &Connection, org_ref: i64, query: &EventQuery, snapshot: u64) -> Result<u64, StoreError> {
     let s = plan::count_sql(Dialect::Sqlite, org_ref, query, snapshot);
-    let mut stmt = conn.prepare_cached(&s.sql).map_err(unavailable)?;
-    let n: i64 = stmt.query_row(rusqlite::params_from_iter(params(&s)), |r| r.get(0)).map_err(unavailable)?;
+    let mut stmt = conn.prepare_cached(&s.sql)?;
+    let n: i64 = stmt.query_row(rusqlite::params_from_iter(params(&s)), |r| r.get(0))?;
     Ok(n as u64)
 }
 
@@ -83,12 +77,10 @@ pub(crate) fn explain(
     statements
         .into_iter()
         .map(|s| {
-            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", s.sql)).map_err(unavailable)?;
+            let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", s.sql))?;
             let lines = stmt
-                .query_map(rusqlite::params_from_iter(params(&s)), |r| r.get::<_, String>(3))
-                .map_err(unavailable)?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(unavailable)?;
+                .query_map(rusqlite::params_from_iter(params(&s)), |r| r.get::<_, String>(3))?
+                .collect::<Result<Vec<_>, _>>()?;
             Ok((s.sql, lines))
         })
         .collect()

@@ -18,7 +18,7 @@ use crate::allocate::{Existing, allocate};
 use crate::merkle_log::{self, Frontier};
 use crate::{IngestError, IngestReceipt, StoreError};
 
-use super::{schema, unavailable};
+use super::schema;
 
 /// Upper bound on events in one group commit, so one commit's latency stays bounded.
 const MAX_GROUP_EVENTS: usize = 50_000;
@@ -104,8 +104,7 @@ impl Terms {
         }
         let found: Option<i64> = conn
             .prepare_cached("SELECT term_ref FROM terms WHERE org_ref = ?1 AND term = ?2")
-            .and_then(|mut s| s.query_row(params![org_ref, term], |r| r.get(0)).optional())
-            .map_err(unavailable)?;
+            .and_then(|mut s| s.query_row(params![org_ref, term], |r| r.get(0)).optional())?;
         let term_ref = match found {
             Some(r) => r,
             None => {
@@ -113,12 +112,10 @@ impl Terms {
                     Some(n) => *n,
                     None => conn
                         .prepare_cached("SELECT COALESCE(MAX(term_ref), 0) + 1 FROM terms WHERE org_ref = ?1")
-                        .and_then(|mut s| s.query_row([org_ref], |r| r.get(0)))
-                        .map_err(unavailable)?,
+                        .and_then(|mut s| s.query_row([org_ref], |r| r.get(0)))?,
                 };
                 conn.prepare_cached("INSERT INTO terms (org_ref, term, term_ref) VALUES (?1, ?2, ?3)")
-                    .and_then(|mut s| s.execute(params![org_ref, term, next]))
-                    .map_err(unavailable)?;
+                    .and_then(|mut s| s.execute(params![org_ref, term, next]))?;
                 self.next.insert(org_ref, next + 1);
                 next
             }
@@ -144,7 +141,7 @@ fn commit_group(conn: &mut Connection, terms: &mut Terms, group: Vec<WriteOp>) {
             tracing::error!(error = %reason, "cannot begin a write transaction");
             for op in group {
                 if let WriteOp::Ingest { reply, .. } = op {
-                    let _ = reply.send(Err(IngestError::Store(StoreError::Unavailable(reason.clone()))));
+                    let _ = reply.send(Err(IngestError::Store(StoreError::unavailable(reason.clone()))));
                 }
             }
             return;
@@ -158,7 +155,7 @@ fn commit_group(conn: &mut Connection, terms: &mut Terms, group: Vec<WriteOp>) {
     for op in group {
         if let Some(reason) = &rolled_back {
             if let WriteOp::Ingest { reply, .. } = op {
-                replies.push((reply, Err(IngestError::Store(StoreError::Unavailable(reason.clone())))));
+                replies.push((reply, Err(IngestError::Store(StoreError::unavailable(reason.clone())))));
             }
             continue;
         }
@@ -187,7 +184,7 @@ fn commit_group(conn: &mut Connection, terms: &mut Terms, group: Vec<WriteOp>) {
         terms.forget();
         tracing::error!(error = %reason, "the group's transaction was rolled back; nothing of it is acknowledged");
         for (reply, _) in replies {
-            let _ = reply.send(Err(IngestError::Store(StoreError::Unavailable(reason.clone()))));
+            let _ = reply.send(Err(IngestError::Store(StoreError::unavailable(reason.clone()))));
         }
         return;
     }
@@ -203,20 +200,20 @@ fn commit_group(conn: &mut Connection, terms: &mut Terms, group: Vec<WriteOp>) {
             let reason = e.to_string();
             tracing::error!(error = %reason, "group commit failed; nothing of it is acknowledged");
             for (reply, _) in replies {
-                let _ = reply.send(Err(IngestError::Store(StoreError::Unavailable(reason.clone()))));
+                let _ = reply.send(Err(IngestError::Store(StoreError::unavailable(reason.clone()))));
             }
         }
     }
 }
 
-fn in_savepoint<T, E: From<StoreError>>(
+fn in_savepoint<T, E: From<rusqlite::Error>>(
     tx: &rusqlite::Transaction<'_>,
     work: impl FnOnce(&Connection) -> Result<T, E>,
 ) -> Result<T, E> {
-    tx.execute_batch("SAVEPOINT batch").map_err(|e| E::from(unavailable(e)))?;
+    tx.execute_batch("SAVEPOINT batch")?;
     match work(tx) {
         Ok(value) => {
-            tx.execute_batch("RELEASE batch").map_err(|e| E::from(unavailable(e)))?;
+            tx.execute_batch("RELEASE batch")?;
             Ok(value)
         }
         Err(e) => {
@@ -239,23 +236,17 @@ fn apply_ingest(
 ) -> Result<IngestReceipt, IngestError> {
     let head: i64 = conn
         .prepare_cached("SELECT head_seq FROM orgs WHERE org_ref = ?1")
-        .and_then(|mut s| s.query_row([org_ref], |r| r.get(0)))
-        .map_err(unavailable)?;
+        .and_then(|mut s| s.query_row([org_ref], |r| r.get(0)))?;
     let allocation = allocate(events, repeats, head as u64, |event| existing(conn, org_ref, kind, event.id.as_str()))?;
-    let mut insert = conn
-        .prepare_cached(
-            "INSERT INTO events (pos, org_ref, kind, created, seq, id_hash, actor, email, category, event_type, \
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO events (pos, org_ref, kind, created, seq, id_hash, actor, email, category, event_type, \
              content_hash, id, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-        )
-        .map_err(unavailable)?;
-    let mut insert_role = conn
-        .prepare_cached(
-            "INSERT OR IGNORE INTO event_roles (org_ref, kind, role, created, pos) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )
-        .map_err(unavailable)?;
-    let mut insert_category = conn
-        .prepare_cached("INSERT OR IGNORE INTO admin_categories (org_ref, category) VALUES (?1, ?2)")
-        .map_err(unavailable)?;
+    )?;
+    let mut insert_role = conn.prepare_cached(
+        "INSERT OR IGNORE INTO event_roles (org_ref, kind, role, created, pos) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    let mut insert_category =
+        conn.prepare_cached("INSERT OR IGNORE INTO admin_categories (org_ref, category) VALUES (?1, ?2)")?;
     let mut categories_seen: Vec<&str> = Vec::new();
     for &(index, seq) in &allocation.new {
         let event = &events[index];
@@ -264,41 +255,36 @@ fn apply_ingest(
         let email = terms.intern(conn, org_ref, event.actor_email.as_deref())?;
         let category = terms.intern(conn, org_ref, event.category.as_deref())?;
         let event_type = terms.intern(conn, org_ref, event.event_type.map(|t| t.as_str()))?;
-        insert
-            .execute(params![
-                pos,
-                org_ref,
-                kind.code(),
-                event.created.millis(),
-                seq as i64,
-                schema::id_hash(event.id.as_str()),
-                actor,
-                email,
-                category,
-                event_type,
-                event.content_hash.as_slice(),
-                event.id.as_str(),
-                event.body,
-            ])
-            .map_err(unavailable)?;
+        insert.execute(params![
+            pos,
+            org_ref,
+            kind.code(),
+            event.created.millis(),
+            seq as i64,
+            schema::id_hash(event.id.as_str()),
+            actor,
+            email,
+            category,
+            event_type,
+            event.content_hash.as_slice(),
+            event.id.as_str(),
+            event.body,
+        ])?;
         for role in &event.roles {
-            insert_role
-                .execute(params![org_ref, kind.code(), role, event.created.millis(), pos])
-                .map_err(unavailable)?;
+            insert_role.execute(params![org_ref, kind.code(), role, event.created.millis(), pos])?;
         }
         if kind == Kind::Admin
             && let Some(category) = event.category.as_deref()
             && !categories_seen.contains(&category)
         {
             categories_seen.push(category);
-            insert_category.execute(params![org_ref, category]).map_err(unavailable)?;
+            insert_category.execute(params![org_ref, category])?;
         }
     }
     if !allocation.new.is_empty() {
         let wanted = Frontier::wanted(head as u64);
-        let mut node = conn
-            .prepare_cached("SELECT hash FROM merkle_nodes WHERE org_ref = ?1 AND level = ?2 AND idx = ?3")
-            .map_err(unavailable)?;
+        let mut node =
+            conn.prepare_cached("SELECT hash FROM merkle_nodes WHERE org_ref = ?1 AND level = ?2 AND idx = ?3")?;
         let hashes = wanted
             .iter()
             .map(|&(level, idx)| {
@@ -306,45 +292,41 @@ fn apply_ingest(
                 let hash: Vec<u8> =
                     node.query_row(params![org_ref, level, idx as i64], |r| r.get(0)).map_err(|e| match e {
                         rusqlite::Error::QueryReturnedNoRows => {
-                            StoreError::Corrupt(format!("Merkle frontier node ({level}, {idx}) is missing"))
+                            StoreError::corrupt(format!("Merkle frontier node ({level}, {idx}) is missing"))
                         }
-                        other => unavailable(other),
+                        other => other.into(),
                     })?;
                 <[u8; 32]>::try_from(hash)
-                    .map_err(|_| StoreError::Corrupt(format!("Merkle node ({level}, {idx}) malformed")))
+                    .map_err(|_| StoreError::corrupt(format!("Merkle node ({level}, {idx}) malformed")))
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         let mut frontier = Frontier::new(&wanted, hashes);
         let nodes = merkle_log::extend(&mut frontier, org, kind, events, &allocation.new)?;
-        let mut insert_node = conn
-            .prepare_cached("INSERT INTO merkle_nodes (org_ref, level, idx, hash) VALUES (?1, ?2, ?3, ?4)")
-            .map_err(unavailable)?;
+        let mut insert_node =
+            conn.prepare_cached("INSERT INTO merkle_nodes (org_ref, level, idx, hash) VALUES (?1, ?2, ?3, ?4)")?;
         for (level, idx, hash) in nodes {
-            insert_node.execute(params![org_ref, level, idx as i64, hash.as_slice()]).map_err(unavailable)?;
+            insert_node.execute(params![org_ref, level, idx as i64, hash.as_slice()])?;
         }
     }
     conn.prepare_cached("UPDATE orgs SET head_seq = ?2 WHERE org_ref = ?1")
-        .and_then(|mut s| s.execute(params![org_ref, allocation.head as i64]))
-        .map_err(unavailable)?;
+        .and_then(|mut s| s.execute(params![org_ref, allocation.head as i64]))?;
     Ok(allocation.receipt)
 }
 
 /// The stored event of `kind` with this id, if any: found through the id's hash, confirmed by the id.
 fn existing(conn: &Connection, org_ref: i64, kind: Kind, id: &str) -> Result<Option<Existing>, StoreError> {
-    let mut find = conn
-        .prepare_cached(
-            "SELECT seq, created, content_hash, id FROM events INDEXED BY events_by_id \
+    let mut find = conn.prepare_cached(
+        "SELECT seq, created, content_hash, id FROM events INDEXED BY events_by_id \
              WHERE org_ref = ?1 AND kind = ?2 AND id_hash = ?3",
-        )
-        .map_err(unavailable)?;
-    let mut rows = find.query(params![org_ref, kind.code(), schema::id_hash(id)]).map_err(unavailable)?;
-    while let Some(row) = rows.next().map_err(unavailable)? {
-        let stored: String = row.get(3).map_err(unavailable)?;
+    )?;
+    let mut rows = find.query(params![org_ref, kind.code(), schema::id_hash(id)])?;
+    while let Some(row) = rows.next()? {
+        let stored: String = row.get(3)?;
         if stored == id {
             return Ok(Some(Existing {
-                seq: row.get::<_, i64>(0).map_err(unavailable)? as u64,
-                created_ms: row.get(1).map_err(unavailable)?,
-                content_hash: row.get(2).map_err(unavailable)?,
+                seq: row.get::<_, i64>(0)? as u64,
+                created_ms: row.get(1)?,
+                content_hash: row.get(2)?,
             }));
         }
     }
@@ -352,11 +334,10 @@ fn existing(conn: &Connection, org_ref: i64, kind: Kind, id: &str) -> Result<Opt
 }
 
 fn touch_tokens(conn: &Connection, touched: &HashMap<String, i64>) -> Result<(), StoreError> {
-    let mut stmt = conn
-        .prepare_cached("UPDATE tokens SET last_used = MAX(COALESCE(last_used, 0), ?2) WHERE token_id = ?1")
-        .map_err(unavailable)?;
+    let mut stmt =
+        conn.prepare_cached("UPDATE tokens SET last_used = MAX(COALESCE(last_used, 0), ?2) WHERE token_id = ?1")?;
     for (token_id, at) in touched {
-        stmt.execute(params![token_id, at]).map_err(unavailable)?;
+        stmt.execute(params![token_id, at])?;
     }
     Ok(())
 }
