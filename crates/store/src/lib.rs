@@ -251,15 +251,22 @@ impl From<tokio_postgres::Error> for IngestError {
     }
 }
 
+/// Everything the server needs from a backend, in one order that both backends' code follows:
+/// lifecycle, orgs and tokens, ingest, reads, the log and its proofs, checkpoints, retention.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    // Lifecycle and health.
+
     /// Reachability, for `/readyz`.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// The secret that authenticates pagination cursors, shared by every replica of this store.
+    async fn cursor_key(&self) -> Result<[u8; 32], StoreError>;
+
+    // Orgs and tokens.
 
     async fn create_org(&self, id: &OrgId, name: &str) -> Result<Org, StoreError>;
     async fn org(&self, id: &OrgId) -> Result<Option<Org>, StoreError>;
     async fn orgs(&self) -> Result<Vec<Org>, StoreError>;
-
     /// Creates a token and returns its secret, which is not stored and cannot be shown again.
     async fn create_token(&self, org: &OrgId, token: NewToken) -> Result<(TokenInfo, TokenSecret), StoreError>;
     async fn tokens(&self, org: &OrgId) -> Result<Vec<TokenInfo>, StoreError>;
@@ -268,17 +275,20 @@ pub trait Store: Send + Sync + 'static {
     /// The principal for a valid (known, unrevoked, unexpired) token; records its use.
     async fn authenticate(&self, hash: &TokenHash, now: Timestamp) -> Result<Option<Principal>, StoreError>;
 
+    // Ingest.
+
     /// Stores a batch atomically and durably; the events must all be of `kind`.
     async fn ingest(&self, org: &OrgId, kind: Kind, events: Vec<NormalizedEvent>)
     -> Result<IngestReceipt, IngestError>;
+
+    // Reads.
 
     async fn events(&self, org: &OrgId, query: &EventQuery) -> Result<EventPage, StoreError>;
     async fn event_by_id(&self, org: &OrgId, kind: Kind, id: &EventId) -> Result<Option<StoredEvent>, StoreError>;
     /// Admin-audit categories seen in this org's events, sorted.
     async fn admin_categories(&self, org: &OrgId) -> Result<Vec<String>, StoreError>;
 
-    /// The secret that authenticates pagination cursors, shared by every replica of this store.
-    async fn cursor_key(&self) -> Result<[u8; 32], StoreError>;
+    // The log and its proofs.
 
     /// The org's log size: its highest committed seq (a consistent snapshot).
     async fn log_size(&self, org: &OrgId) -> Result<u64, StoreError>;
@@ -290,9 +300,14 @@ pub trait Store: Send + Sync + 'static {
     -> Result<Option<(Kind, u64)>, StoreError>;
     /// Log entries with `seq > after`, in seq order, at most `limit`.
     async fn log_entries(&self, org: &OrgId, after: u64, limit: u32) -> Result<Vec<LogEntry>, StoreError>;
+
+    // Checkpoints.
+
     async fn save_checkpoint(&self, org: &OrgId, checkpoint: &StoredCheckpoint) -> Result<(), StoreError>;
     /// Checkpoints, newest first, at most `limit`.
     async fn checkpoints(&self, org: &OrgId, limit: u32) -> Result<Vec<StoredCheckpoint>, StoreError>;
+
+    // Retention and legal hold.
 
     /// The org's own retention (days) and whether it is under legal hold.
     async fn retention_policy(&self, org: &OrgId) -> Result<RetentionPolicy, StoreError>;
@@ -305,6 +320,176 @@ pub trait Store: Send + Sync + 'static {
     /// Every seq ever deleted by retention, ascending.
     async fn deleted_seqs(&self, org: &OrgId) -> Result<Vec<u64>, StoreError>;
 }
+
+/// The [`Store`] impl of a backend module laid out by concern: `ping` in the backend's own module,
+/// and every other method as the function of the same name in `tokens`, `ingest`, `query`,
+/// `checkpoints` or `retention`, taking the store first. An ingest is checked by
+/// [`prepare_batch`] here, once for both backends, and reaches the backend with its repeats. Both backends use it, so they have the
+/// same files for the same concerns by construction, and their impls cannot drift apart.
+macro_rules! store_by_concern {
+    ($backend:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::Store for $backend {
+            async fn ping(&self) -> Result<(), $crate::StoreError> {
+                ping(self).await
+            }
+
+            async fn cursor_key(&self) -> Result<[u8; 32], $crate::StoreError> {
+                query::cursor_key(self).await
+            }
+
+            async fn create_org(
+                &self,
+                id: &auditrail_core::OrgId,
+                name: &str,
+            ) -> Result<$crate::Org, $crate::StoreError> {
+                tokens::create_org(self, id, name).await
+            }
+
+            async fn org(&self, id: &auditrail_core::OrgId) -> Result<Option<$crate::Org>, $crate::StoreError> {
+                tokens::org(self, id).await
+            }
+
+            async fn orgs(&self) -> Result<Vec<$crate::Org>, $crate::StoreError> {
+                tokens::orgs(self).await
+            }
+
+            async fn create_token(
+                &self,
+                org: &auditrail_core::OrgId,
+                token: $crate::NewToken,
+            ) -> Result<($crate::TokenInfo, auditrail_core::token::TokenSecret), $crate::StoreError> {
+                tokens::create_token(self, org, token).await
+            }
+
+            async fn tokens(&self, org: &auditrail_core::OrgId) -> Result<Vec<$crate::TokenInfo>, $crate::StoreError> {
+                tokens::tokens(self, org).await
+            }
+
+            async fn revoke_token(&self, token_id: &str) -> Result<auditrail_core::OrgId, $crate::StoreError> {
+                tokens::revoke_token(self, token_id).await
+            }
+
+            async fn authenticate(
+                &self,
+                hash: &auditrail_core::token::TokenHash,
+                now: auditrail_core::Timestamp,
+            ) -> Result<Option<$crate::Principal>, $crate::StoreError> {
+                tokens::authenticate(self, hash, now).await
+            }
+
+            async fn ingest(
+                &self,
+                org: &auditrail_core::OrgId,
+                kind: auditrail_core::Kind,
+                events: Vec<auditrail_core::NormalizedEvent>,
+            ) -> Result<$crate::IngestReceipt, $crate::IngestError> {
+                let repeats = $crate::prepare_batch(kind, &events)?;
+                ingest::ingest(self, org, kind, events, repeats).await
+            }
+
+            async fn events(
+                &self,
+                org: &auditrail_core::OrgId,
+                query: &auditrail_core::EventQuery,
+            ) -> Result<$crate::EventPage, $crate::StoreError> {
+                query::events(self, org, query).await
+            }
+
+            async fn event_by_id(
+                &self,
+                org: &auditrail_core::OrgId,
+                kind: auditrail_core::Kind,
+                id: &auditrail_core::EventId,
+            ) -> Result<Option<$crate::StoredEvent>, $crate::StoreError> {
+                query::event_by_id(self, org, kind, id).await
+            }
+
+            async fn admin_categories(&self, org: &auditrail_core::OrgId) -> Result<Vec<String>, $crate::StoreError> {
+                query::admin_categories(self, org).await
+            }
+
+            async fn log_size(&self, org: &auditrail_core::OrgId) -> Result<u64, $crate::StoreError> {
+                query::log_size(self, org).await
+            }
+
+            async fn merkle_nodes(
+                &self,
+                org: &auditrail_core::OrgId,
+                wanted: &[(u32, u64)],
+            ) -> Result<Vec<[u8; 32]>, $crate::StoreError> {
+                query::merkle_nodes(self, org, wanted).await
+            }
+
+            async fn event_seq(
+                &self,
+                org: &auditrail_core::OrgId,
+                kind: Option<auditrail_core::Kind>,
+                id: &auditrail_core::EventId,
+            ) -> Result<Option<(auditrail_core::Kind, u64)>, $crate::StoreError> {
+                query::event_seq(self, org, kind, id).await
+            }
+
+            async fn log_entries(
+                &self,
+                org: &auditrail_core::OrgId,
+                after: u64,
+                limit: u32,
+            ) -> Result<Vec<$crate::LogEntry>, $crate::StoreError> {
+                query::log_entries(self, org, after, limit).await
+            }
+
+            async fn save_checkpoint(
+                &self,
+                org: &auditrail_core::OrgId,
+                checkpoint: &$crate::StoredCheckpoint,
+            ) -> Result<(), $crate::StoreError> {
+                checkpoints::save_checkpoint(self, org, checkpoint).await
+            }
+
+            async fn checkpoints(
+                &self,
+                org: &auditrail_core::OrgId,
+                limit: u32,
+            ) -> Result<Vec<$crate::StoredCheckpoint>, $crate::StoreError> {
+                checkpoints::checkpoints(self, org, limit).await
+            }
+
+            async fn retention_policy(
+                &self,
+                org: &auditrail_core::OrgId,
+            ) -> Result<$crate::RetentionPolicy, $crate::StoreError> {
+                retention::retention_policy(self, org).await
+            }
+
+            async fn set_retention(
+                &self,
+                org: &auditrail_core::OrgId,
+                days: Option<u32>,
+            ) -> Result<(), $crate::StoreError> {
+                retention::set_retention(self, org, days).await
+            }
+
+            async fn set_legal_hold(&self, org: &auditrail_core::OrgId, held: bool) -> Result<(), $crate::StoreError> {
+                retention::set_legal_hold(self, org, held).await
+            }
+
+            async fn delete_expired(
+                &self,
+                org: &auditrail_core::OrgId,
+                cutoff: auditrail_core::Timestamp,
+                max_seq: u64,
+            ) -> Result<Vec<u64>, $crate::StoreError> {
+                retention::delete_expired(self, org, cutoff, max_seq).await
+            }
+
+            async fn deleted_seqs(&self, org: &auditrail_core::OrgId) -> Result<Vec<u64>, $crate::StoreError> {
+                retention::deleted_seqs(self, org).await
+            }
+        }
+    };
+}
+pub(crate) use store_by_concern;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RetentionPolicy {
@@ -367,18 +552,27 @@ pub(crate) fn new_token(org: &OrgId, token: NewToken) -> (TokenInfo, TokenSecret
     (info, secret)
 }
 
-/// The principal of a token that can still be used at `now` (neither revoked nor expired).
 /// The stored digest equals the presented one, compared in constant time. The row was found by an
 /// index lookup on this digest, so this re-check is belt and braces: no code path ever compares a
 /// secret, or its digest, with an early-exit comparison.
-pub(crate) fn hash_matches(stored: &[u8], presented: &TokenHash) -> bool {
+fn hash_matches(stored: &[u8], presented: &TokenHash) -> bool {
     use subtle::ConstantTimeEq;
     stored.len() == presented.0.len() && bool::from(stored.ct_eq(&presented.0))
 }
 
-pub(crate) fn usable(principal: Principal, now: Timestamp) -> Option<Principal> {
+/// The principal of the token row found by the presented digest, if its digest matches (see
+/// [`hash_matches`]) and it can still be used at `now` (neither revoked nor expired).
+pub(crate) fn authenticated(
+    row: rows::TokenRow,
+    presented: &TokenHash,
+    now: Timestamp,
+) -> Result<Option<Principal>, StoreError> {
+    if !hash_matches(&row.hash, presented) {
+        return Ok(None);
+    }
+    let principal = row.into_principal()?;
     let expired = principal.token.expires.is_some_and(|e| e <= now);
-    (!principal.token.revoked && !expired).then_some(principal)
+    Ok((!principal.token.revoked && !expired).then_some(principal))
 }
 
 /// What every backend checks before writing a batch: all events are of `kind`, and ids repeated

@@ -71,3 +71,10 @@ pub(crate) fn checkpoint(size: i64, root: Vec<u8>, note: String, created: i64) -
         root.try_into().map_err(|_| StoreError::corrupt(format!("checkpoint of size {size} has a malformed root")))?;
     Ok(StoredCheckpoint { tree_size: size as u64, root, note, created: stored_time(created)? })
 }
+
+/// A stored Merkle node, as read by (level, index): missing or not a hash is corruption.
+pub(crate) fn merkle_node(level: u32, idx: u64, stored: Option<Vec<u8>>) -> Result<[u8; 32], StoreError> {
+    stored
+        .and_then(|h| <[u8; 32]>::try_from(h).ok())
+        .ok_or_else(|| StoreError::corrupt(format!("Merkle node ({level}, {idx}) is missing or malformed")))
+}

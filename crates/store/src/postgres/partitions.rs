@@ -8,10 +8,12 @@
 
 use std::collections::HashSet;
 
-use auditrail_core::Timestamp;
+use auditrail_core::{NormalizedEvent, Timestamp};
 use deadpool_postgres::Object;
 
 use crate::StoreError;
+
+use super::PostgresStore;
 
 const LOCK_KEY: i64 = 0x6175_6469_7470_6172; // "auditpar"
 const MONTHS_BACK: i64 = 120;
@@ -91,6 +93,25 @@ pub(crate) async fn ensure(client: &mut Object, month: Month) -> Result<bool, St
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Makes sure each month of the batch has its partition (or deliberately uses the default).
+pub(super) async fn ensure_for(store: &PostgresStore, events: &[NormalizedEvent]) -> Result<(), StoreError> {
+    let now = Timestamp::now().millis();
+    let months: HashSet<Month> =
+        events.iter().filter_map(|e| Month::of(e.created.millis())).filter(|m| creatable(*m, now)).collect();
+    let mut known = store.partitions.lock().await;
+    let missing: Vec<Month> = months.into_iter().filter(|m| !known.contains(m)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut client = store.write_client().await?;
+    for month in missing {
+        ensure(&mut client, month).await?;
+        // Created or deliberately left to the default partition: either way, decided.
+        known.insert(month);
+    }
+    Ok(())
 }
 
 /// The current month and the next few, created at start so ordinary ingest never waits on DDL.
