@@ -166,21 +166,11 @@ pub fn inclusion_proof<S: NodeSource>(
     if leaf_index >= tree_size {
         return Err(ProofError::OutOfRange);
     }
-    // Walk the recursion top-down over the subtree [start, start+len) containing the leaf
-    // (`m` is its index inside it), collecting each level's sibling; then reverse.
-    let (mut start, mut len, mut m) = (0u64, tree_size, leaf_index);
+    // PATH(m, D[start:start+len]), top-down: the subtree holding the leaf, `m` its index there.
+    let mut at = Subtree { start: 0, len: tree_size, m: leaf_index };
     let mut proof = Vec::new();
-    while len > 1 {
-        let k = split_point(len);
-        if m < k {
-            proof.push(range_hash(src, start + k, len - k).map_err(ProofError::Source)?);
-            len = k;
-        } else {
-            proof.push(range_hash(src, start, k).map_err(ProofError::Source)?);
-            start += k;
-            m -= k;
-            len -= k;
-        }
+    while at.len > 1 {
+        proof.push(at.descend(src, |m, k| m < k).map_err(ProofError::Source)?);
     }
     proof.reverse();
     Ok(proof)
@@ -199,30 +189,46 @@ pub fn consistency_proof<S: NodeSource>(
     if old_size == 0 || old_size == new_size {
         return Ok(Vec::new());
     }
-    // SUBPROOF(m, D[start:start+len], b), top-down.
-    let (mut start, mut len, mut m, mut whole) = (0u64, new_size, old_size, true);
+    // SUBPROOF(m, D[start:start+len], b), top-down; `b` (the subtree is a prefix of the whole
+    // tree) holds exactly while the walk has not gone right, that is while `start` is 0.
+    let mut at = Subtree { start: 0, len: new_size, m: old_size };
     let mut proof = Vec::new();
-    loop {
-        if m == len {
-            if !whole {
-                proof.push(range_hash(src, start, len).map_err(ProofError::Source)?);
-            }
-            break;
-        }
-        let k = split_point(len);
-        if m <= k {
-            proof.push(range_hash(src, start + k, len - k).map_err(ProofError::Source)?);
-            len = k;
-        } else {
-            proof.push(range_hash(src, start, k).map_err(ProofError::Source)?);
-            start += k;
-            m -= k;
-            len -= k;
-            whole = false;
-        }
+    while at.m != at.len {
+        proof.push(at.descend(src, |m, k| m <= k).map_err(ProofError::Source)?);
+    }
+    if at.start != 0 {
+        proof.push(range_hash(src, at.start, at.len).map_err(ProofError::Source)?);
     }
     proof.reverse();
     Ok(proof)
+}
+
+/// A subtree `[start, start + len)` of RFC 6962's proof recursion, and `m`: the leaf index
+/// (`PATH`) or the old size (`SUBPROOF`), counted from `start`.
+struct Subtree {
+    start: u64,
+    len: u64,
+    m: u64,
+}
+
+impl Subtree {
+    /// One level down, shared by both proofs: the subtree splits at `k`, the largest power of two
+    /// below `len`; the walk enters the left part when `left(m, k)`, else the right part. Returns
+    /// the hash of the part not entered, which is the proof's next node (top-down).
+    fn descend<S: NodeSource>(&mut self, src: &mut S, left: fn(u64, u64) -> bool) -> Result<Hash, S::Error> {
+        let k = split_point(self.len);
+        if left(self.m, k) {
+            let other = range_hash(src, self.start + k, self.len - k)?;
+            self.len = k;
+            Ok(other)
+        } else {
+            let other = range_hash(src, self.start, k)?;
+            self.start += k;
+            self.m -= k;
+            self.len -= k;
+            Ok(other)
+        }
+    }
 }
 
 /// The nodes that become complete when leaf `leaf_index` (hash `leaf`) is appended to a tree of
@@ -243,34 +249,20 @@ pub fn append<S: NodeSource>(src: &mut S, leaf_index: u64, leaf: Hash) -> Result
 }
 
 /// `node(level, index)` asked of a [`MemoryTree`] that does not hold it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("Merkle node (level {level}, index {index}) is not stored")]
 pub struct MissingNode {
     pub level: u32,
     pub index: u64,
 }
 
-impl fmt::Display for MissingNode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Merkle node (level {}, index {}) is not stored", self.level, self.index)
-    }
-}
-
-impl std::error::Error for MissingNode {}
-
 /// The frontier handed to [`MemoryTree::from_frontier`] does not fit its size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("a frontier of this size has {expected} hashes, got {got}")]
 pub struct FrontierMismatch {
     pub expected: usize,
     pub got: usize,
 }
-
-impl fmt::Display for FrontierMismatch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "a frontier of this size has {} hashes, got {}", self.expected, self.got)
-    }
-}
-
-impl std::error::Error for FrontierMismatch {}
 
 /// An in-memory Merkle tree: every complete aligned subtree, one `Vec` per level.
 ///
@@ -398,8 +390,36 @@ impl NodeSource for &MemoryTree {
 impl NodeSource for MemoryTree {
     type Error = MissingNode;
     fn node(&mut self, level: u32, index: u64) -> Result<Hash, MissingNode> {
-        self.get(level, index).ok_or(MissingNode { level, index })
+        (&*self).node(level, index)
     }
+}
+
+/// Where the next hash of a proof path joins the node being verified.
+enum Side {
+    Left,
+    Right,
+}
+
+/// One step up a proof path, shared by both RFC 9162 verifications (§2.1.3.2 step 5, §2.1.4.2
+/// step 7): which side the next proof hash is on, with `fn_` (the node's index) and `sn` (the last
+/// index at its level) moved to the level that hash's parent is on. `None` once `sn` is 0: the
+/// path already reached the root, so the proof is too long.
+fn climb(fn_: &mut u64, sn: &mut u64) -> Option<Side> {
+    if *sn == 0 {
+        return None;
+    }
+    let side = if *fn_ & 1 == 1 || *fn_ == *sn { Side::Left } else { Side::Right };
+    if let Side::Left = side {
+        // The last node of its level with no right sibling moves up unchanged, taking no proof
+        // hash, until it is a right child or the leftmost node.
+        while *fn_ & 1 == 0 && *fn_ != 0 {
+            *fn_ >>= 1;
+            *sn >>= 1;
+        }
+    }
+    *fn_ >>= 1;
+    *sn >>= 1;
+    Some(side)
 }
 
 /// RFC 9162 §2.1.3.2: does `proof` show that `leaf` is leaf `leaf_index` of the tree of
@@ -411,22 +431,11 @@ pub fn verify_inclusion(leaf: &Hash, leaf_index: u64, tree_size: u64, proof: &[H
     let (mut fn_, mut sn) = (leaf_index, tree_size - 1);
     let mut r = *leaf;
     for p in proof {
-        if sn == 0 {
-            return false;
+        match climb(&mut fn_, &mut sn) {
+            None => return false,
+            Some(Side::Left) => r = node_hash(p, &r),
+            Some(Side::Right) => r = node_hash(&r, p),
         }
-        if fn_ & 1 == 1 || fn_ == sn {
-            r = node_hash(p, &r);
-            if fn_ & 1 == 0 {
-                while fn_ & 1 == 0 && fn_ != 0 {
-                    fn_ >>= 1;
-                    sn >>= 1;
-                }
-            }
-        } else {
-            r = node_hash(&r, p);
-        }
-        fn_ >>= 1;
-        sn >>= 1;
     }
     sn == 0 && r == *root
 }
@@ -465,23 +474,14 @@ pub fn verify_consistency(old_size: u64, new_size: u64, old_root: &Hash, new_roo
     }
     let (mut fr, mut sr) = (first, first);
     for c in path {
-        if sn == 0 {
-            return false;
-        }
-        if fn_ & 1 == 1 || fn_ == sn {
-            fr = node_hash(c, &fr);
-            sr = node_hash(c, &sr);
-            if fn_ & 1 == 0 {
-                while fn_ & 1 == 0 && fn_ != 0 {
-                    fn_ >>= 1;
-                    sn >>= 1;
-                }
+        match climb(&mut fn_, &mut sn) {
+            None => return false,
+            Some(Side::Left) => {
+                fr = node_hash(c, &fr);
+                sr = node_hash(c, &sr);
             }
-        } else {
-            sr = node_hash(&sr, c);
+            Some(Side::Right) => sr = node_hash(&sr, c),
         }
-        fn_ >>= 1;
-        sn >>= 1;
     }
     sn == 0 && fr == *old_root && sr == *new_root
 }
