@@ -608,3 +608,30 @@ impl TouchBuffer {
         Some(std::mem::take(&mut pending.0))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_driver_error_is_unavailable_and_stays_the_source() {
+        let e: StoreError = rusqlite::Error::QueryReturnedNoRows.into();
+        assert!(matches!(e, StoreError::Unavailable { .. }), "{e:?}");
+        assert_eq!(e.to_string(), format!("store unavailable: {}", rusqlite::Error::QueryReturnedNoRows));
+        let source = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<rusqlite::Error>());
+        assert!(matches!(source, Some(rusqlite::Error::QueryReturnedNoRows)), "{source:?}");
+    }
+
+    #[test]
+    fn a_store_error_shows_its_context_and_each_cause_once() {
+        // Without a message of its own, SQLite's error shows its source's text: written once here.
+        let full = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL), None);
+        let text = full.to_string();
+        let e = StoreError::unavailable_because("the group commit failed", full);
+        assert_eq!(e.to_string(), format!("store unavailable: the group commit failed: {text}"));
+        assert_eq!(
+            StoreError::corrupt("the cursor key is not 32 bytes").to_string(),
+            "store corrupt: the cursor key is not 32 bytes"
+        );
+    }
+}
