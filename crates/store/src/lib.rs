@@ -175,9 +175,10 @@ impl StoreError {
     }
 }
 
-// Every driver and I/O failure is the backend's trouble, not the caller's: 503. A site that must
-// read a driver error otherwise (a missing row as corruption, a check violation as "not
-// created") matches it before `?` reaches these.
+// Every driver failure is the backend's trouble, not the caller's: 503. A site that must read a
+// driver error otherwise (a missing row as corruption, a check violation as "not created")
+// matches it before `?` reaches these. File system errors have no `From`: each site names the
+// file or thread it failed on.
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         Self::unavailable_from(e)
@@ -193,12 +194,6 @@ impl From<tokio_postgres::Error> for StoreError {
 impl From<deadpool_postgres::PoolError> for StoreError {
     fn from(e: deadpool_postgres::PoolError) -> Self {
         Self::unavailable_because("database connection", e)
-    }
-}
-
-impl From<std::io::Error> for StoreError {
-    fn from(e: std::io::Error) -> Self {
-        Self::unavailable_from(e)
     }
 }
 
@@ -323,9 +318,10 @@ pub trait Store: Send + Sync + 'static {
 
 /// The [`Store`] impl of a backend module laid out by concern: `ping` in the backend's own module,
 /// and every other method as the function of the same name in `tokens`, `ingest`, `query`,
-/// `checkpoints` or `retention`, taking the store first. An ingest is checked by
-/// [`prepare_batch`] here, once for both backends, and reaches the backend with its repeats. Both backends use it, so they have the
-/// same files for the same concerns by construction, and their impls cannot drift apart.
+/// `checkpoints` or `retention`, taking the store first. Both backends use it, so they have the
+/// same files for the same concerns by construction, and their impls cannot drift apart. An
+/// ingest is checked by [`prepare_batch`] here, once for both, and reaches the backend with the
+/// batch's repeats.
 macro_rules! store_by_concern {
     ($backend:ty) => {
         #[async_trait::async_trait]
