@@ -180,12 +180,11 @@ pub(super) async fn nodes(
             &[&org_ref, &levels, &idxs],
         )
         .await?;
-    let mut found: HashMap<(i64, i64), Option<Vec<u8>>> =
-        rows.iter().map(|r| ((r.get(0), r.get(1)), r.get(2))).collect();
+    let found: HashMap<(i64, i64), Option<Vec<u8>>> = rows.iter().map(|r| ((r.get(0), r.get(1)), r.get(2))).collect();
     wanted
         .iter()
         .map(|&(level, idx)| {
-            let stored = found.get_mut(&(i64::from(level), idx as i64)).and_then(Option::take);
+            let stored = found.get(&(i64::from(level), idx as i64)).cloned().flatten();
             crate::rows::merkle_node(level, idx, stored)
         })
         .collect()
