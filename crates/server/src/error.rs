@@ -91,15 +91,15 @@ impl From<ParamError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Unavailable(reason) => Self::unavailable(&reason),
+            StoreError::Unavailable { .. } => Self::unavailable(&e.to_string()),
             // A token's org always exists; reaching this means the org was removed underneath.
             StoreError::NoSuchOrg(_) => Self::forbidden("The organization of this token does not exist."),
             StoreError::OrgExists(org) => {
                 Self::new(StatusCode::CONFLICT, format!("Organization {org} already exists."))
             }
             StoreError::NoSuchToken(_) => Self::not_found("No such token."),
-            StoreError::Corrupt(reason) => {
-                tracing::error!(reason, "stored data could not be read");
+            StoreError::Corrupt { .. } => {
+                tracing::error!(reason = %e, "stored data could not be read");
                 Self::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "Stored data could not be read; the operator has been alerted in the server log.",

@@ -48,7 +48,7 @@ impl LogSigner {
         }
         let root = prove(store, org, |src| merkle::root(src, size)).await??;
         let note = sign_checkpoint(&Checkpoint::new(self.origin(org), size, root), &self.key)
-            .map_err(|e| StoreError::Corrupt(format!("cannot sign a checkpoint: {e}")))?;
+            .map_err(|e| StoreError::corrupt_because("cannot sign a checkpoint", e))?;
         let checkpoint = StoredCheckpoint { tree_size: size, root, note, created: Timestamp::now() };
         store.save_checkpoint(org, &checkpoint).await?;
         Ok(Some(checkpoint))
@@ -131,10 +131,10 @@ impl LogSigner {
         let ctx = auditrail_core::event::IngestContext { org, received: now };
         let event =
             auditrail_core::event::normalize(auditrail_core::Kind::System, &ctx, 0, record, uuid::Uuid::new_v4())
-                .map_err(|e| StoreError::Corrupt(format!("retention record: {e}")))?;
+                .map_err(|e| StoreError::corrupt(format!("retention record: {e}")))?;
         let receipt = store.ingest(org, auditrail_core::Kind::System, vec![event]).await.map_err(|e| match e {
             auditrail_store::IngestError::Store(s) => s,
-            other => StoreError::Corrupt(other.to_string()),
+            other => StoreError::corrupt_because("retention record", other),
         })?;
         self.checkpoint(store, org).await?;
         let record_seq = receipt.items.first().map_or(0, |i| i.seq);

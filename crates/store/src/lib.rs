@@ -13,6 +13,8 @@
 //!   held until commit), so "seq ≤ head" is a consistent snapshot for pagination;
 //! - idempotency by (org, kind, id).
 
+use std::borrow::Cow;
+
 use async_trait::async_trait;
 use auditrail_core::token::{TokenHash, TokenSecret};
 use auditrail_core::{EventId, EventQuery, Kind, NormalizedEvent, OrgId, Scope, Timestamp};
@@ -120,12 +122,21 @@ pub struct StoredCheckpoint {
     pub created: Timestamp,
 }
 
+/// The error a store met below it (a driver's, the file system's), kept as the cause of a
+/// [`StoreError`].
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The backend cannot be reached or refused the operation for reasons not the caller's (disk
     /// full, I/O error, database down). Maps to 503.
-    #[error("store unavailable: {0}")]
-    Unavailable(String),
+    #[error("store unavailable: {}", Reason(context, source))]
+    Unavailable {
+        /// What the store was doing, where the cause alone would not say.
+        context: Option<Cow<'static, str>>,
+        #[source]
+        source: Option<BoxError>,
+    },
     #[error("no such organization: {0}")]
     NoSuchOrg(OrgId),
     #[error("organization already exists: {0}")]
@@ -133,8 +144,81 @@ pub enum StoreError {
     #[error("no such token: {0}")]
     NoSuchToken(String),
     /// Stored data that this version cannot read: a bug or tampering, never the client's fault.
-    #[error("store corrupt: {0}")]
-    Corrupt(String),
+    #[error("store corrupt: {}", Reason(context, source))]
+    Corrupt {
+        /// What was found wrong, and where.
+        context: Option<Cow<'static, str>>,
+        #[source]
+        source: Option<BoxError>,
+    },
+}
+
+impl StoreError {
+    pub fn unavailable(context: impl Into<Cow<'static, str>>) -> Self {
+        Self::Unavailable { context: Some(context.into()), source: None }
+    }
+
+    pub fn unavailable_because(context: impl Into<Cow<'static, str>>, cause: impl Into<BoxError>) -> Self {
+        Self::Unavailable { context: Some(context.into()), source: Some(cause.into()) }
+    }
+
+    pub fn corrupt(context: impl Into<Cow<'static, str>>) -> Self {
+        Self::Corrupt { context: Some(context.into()), source: None }
+    }
+
+    pub fn corrupt_because(context: impl Into<Cow<'static, str>>, cause: impl Into<BoxError>) -> Self {
+        Self::Corrupt { context: Some(context.into()), source: Some(cause.into()) }
+    }
+
+    fn unavailable_from(cause: impl Into<BoxError>) -> Self {
+        Self::Unavailable { context: None, source: Some(cause.into()) }
+    }
+}
+
+// Every driver failure is the backend's trouble, not the caller's: 503. A site that must read a
+// driver error otherwise (a missing row as corruption, a check violation as "not created")
+// matches it before `?` reaches these. File system errors have no `From`: each site names the
+// file or thread it failed on.
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::unavailable_from(e)
+    }
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Self::unavailable_from(e)
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(e: deadpool_postgres::PoolError) -> Self {
+        Self::unavailable_because("database connection", e)
+    }
+}
+
+/// The reason a store error shows: its context, then each cause in the chain. The whole chain is
+/// written because these errors reach logs through `Display` alone, and PostgreSQL's driver
+/// keeps the server's message in a cause ("db error" by itself says nothing). A cause whose text
+/// is already written is left out: drivers often repeat their source's message in their own.
+struct Reason<'a>(&'a Option<Cow<'static, str>>, &'a Option<BoxError>);
+
+impl std::fmt::Display for Reason<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut text = self.0.as_deref().unwrap_or_default().to_owned();
+        let mut cause = self.1.as_deref().map(|e| e as &(dyn std::error::Error + 'static));
+        while let Some(e) = cause {
+            let part = e.to_string();
+            if !text.contains(&part) {
+                if !text.is_empty() {
+                    text.push_str(": ");
+                }
+                text.push_str(&part);
+            }
+            cause = e.source();
+        }
+        f.write_str(&text)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -149,15 +233,35 @@ pub enum IngestError {
     Store(#[from] StoreError),
 }
 
+// A driver error in the middle of an ingest is a store error like any other.
+impl From<rusqlite::Error> for IngestError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+impl From<tokio_postgres::Error> for IngestError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+/// Everything the server needs from a backend, in one order that both backends' code follows:
+/// lifecycle, orgs and tokens, ingest, reads, the log and its proofs, checkpoints, retention.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    // Lifecycle and health.
+
     /// Reachability, for `/readyz`.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// The secret that authenticates pagination cursors, shared by every replica of this store.
+    async fn cursor_key(&self) -> Result<[u8; 32], StoreError>;
+
+    // Orgs and tokens.
 
     async fn create_org(&self, id: &OrgId, name: &str) -> Result<Org, StoreError>;
     async fn org(&self, id: &OrgId) -> Result<Option<Org>, StoreError>;
     async fn orgs(&self) -> Result<Vec<Org>, StoreError>;
-
     /// Creates a token and returns its secret, which is not stored and cannot be shown again.
     async fn create_token(&self, org: &OrgId, token: NewToken) -> Result<(TokenInfo, TokenSecret), StoreError>;
     async fn tokens(&self, org: &OrgId) -> Result<Vec<TokenInfo>, StoreError>;
@@ -166,17 +270,20 @@ pub trait Store: Send + Sync + 'static {
     /// The principal for a valid (known, unrevoked, unexpired) token; records its use.
     async fn authenticate(&self, hash: &TokenHash, now: Timestamp) -> Result<Option<Principal>, StoreError>;
 
+    // Ingest.
+
     /// Stores a batch atomically and durably; the events must all be of `kind`.
     async fn ingest(&self, org: &OrgId, kind: Kind, events: Vec<NormalizedEvent>)
     -> Result<IngestReceipt, IngestError>;
+
+    // Reads.
 
     async fn events(&self, org: &OrgId, query: &EventQuery) -> Result<EventPage, StoreError>;
     async fn event_by_id(&self, org: &OrgId, kind: Kind, id: &EventId) -> Result<Option<StoredEvent>, StoreError>;
     /// Admin-audit categories seen in this org's events, sorted.
     async fn admin_categories(&self, org: &OrgId) -> Result<Vec<String>, StoreError>;
 
-    /// The secret that authenticates pagination cursors, shared by every replica of this store.
-    async fn cursor_key(&self) -> Result<[u8; 32], StoreError>;
+    // The log and its proofs.
 
     /// The org's log size: its highest committed seq (a consistent snapshot).
     async fn log_size(&self, org: &OrgId) -> Result<u64, StoreError>;
@@ -188,9 +295,14 @@ pub trait Store: Send + Sync + 'static {
     -> Result<Option<(Kind, u64)>, StoreError>;
     /// Log entries with `seq > after`, in seq order, at most `limit`.
     async fn log_entries(&self, org: &OrgId, after: u64, limit: u32) -> Result<Vec<LogEntry>, StoreError>;
+
+    // Checkpoints.
+
     async fn save_checkpoint(&self, org: &OrgId, checkpoint: &StoredCheckpoint) -> Result<(), StoreError>;
     /// Checkpoints, newest first, at most `limit`.
     async fn checkpoints(&self, org: &OrgId, limit: u32) -> Result<Vec<StoredCheckpoint>, StoreError>;
+
+    // Retention and legal hold.
 
     /// The org's own retention (days) and whether it is under legal hold.
     async fn retention_policy(&self, org: &OrgId) -> Result<RetentionPolicy, StoreError>;
@@ -203,6 +315,177 @@ pub trait Store: Send + Sync + 'static {
     /// Every seq ever deleted by retention, ascending.
     async fn deleted_seqs(&self, org: &OrgId) -> Result<Vec<u64>, StoreError>;
 }
+
+/// The [`Store`] impl of a backend module laid out by concern: `ping` in the backend's own module,
+/// and every other method as the function of the same name in `tokens`, `ingest`, `query`,
+/// `checkpoints` or `retention`, taking the store first. Both backends use it, so they have the
+/// same files for the same concerns by construction, and their impls cannot drift apart. An
+/// ingest is checked by [`prepare_batch`] here, once for both, and reaches the backend with the
+/// batch's repeats.
+macro_rules! store_by_concern {
+    ($backend:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::Store for $backend {
+            async fn ping(&self) -> Result<(), $crate::StoreError> {
+                ping(self).await
+            }
+
+            async fn cursor_key(&self) -> Result<[u8; 32], $crate::StoreError> {
+                query::cursor_key(self).await
+            }
+
+            async fn create_org(
+                &self,
+                id: &auditrail_core::OrgId,
+                name: &str,
+            ) -> Result<$crate::Org, $crate::StoreError> {
+                tokens::create_org(self, id, name).await
+            }
+
+            async fn org(&self, id: &auditrail_core::OrgId) -> Result<Option<$crate::Org>, $crate::StoreError> {
+                tokens::org(self, id).await
+            }
+
+            async fn orgs(&self) -> Result<Vec<$crate::Org>, $crate::StoreError> {
+                tokens::orgs(self).await
+            }
+
+            async fn create_token(
+                &self,
+                org: &auditrail_core::OrgId,
+                token: $crate::NewToken,
+            ) -> Result<($crate::TokenInfo, auditrail_core::token::TokenSecret), $crate::StoreError> {
+                tokens::create_token(self, org, token).await
+            }
+
+            async fn tokens(&self, org: &auditrail_core::OrgId) -> Result<Vec<$crate::TokenInfo>, $crate::StoreError> {
+                tokens::tokens(self, org).await
+            }
+
+            async fn revoke_token(&self, token_id: &str) -> Result<auditrail_core::OrgId, $crate::StoreError> {
+                tokens::revoke_token(self, token_id).await
+            }
+
+            async fn authenticate(
+                &self,
+                hash: &auditrail_core::token::TokenHash,
+                now: auditrail_core::Timestamp,
+            ) -> Result<Option<$crate::Principal>, $crate::StoreError> {
+                tokens::authenticate(self, hash, now).await
+            }
+
+            async fn ingest(
+                &self,
+                org: &auditrail_core::OrgId,
+                kind: auditrail_core::Kind,
+                events: Vec<auditrail_core::NormalizedEvent>,
+            ) -> Result<$crate::IngestReceipt, $crate::IngestError> {
+                let repeats = $crate::prepare_batch(kind, &events)?;
+                ingest::ingest(self, org, kind, events, repeats).await
+            }
+
+            async fn events(
+                &self,
+                org: &auditrail_core::OrgId,
+                query: &auditrail_core::EventQuery,
+            ) -> Result<$crate::EventPage, $crate::StoreError> {
+                query::events(self, org, query).await
+            }
+
+            async fn event_by_id(
+                &self,
+                org: &auditrail_core::OrgId,
+                kind: auditrail_core::Kind,
+                id: &auditrail_core::EventId,
+            ) -> Result<Option<$crate::StoredEvent>, $crate::StoreError> {
+                query::event_by_id(self, org, kind, id).await
+            }
+
+            async fn admin_categories(&self, org: &auditrail_core::OrgId) -> Result<Vec<String>, $crate::StoreError> {
+                query::admin_categories(self, org).await
+            }
+
+            async fn log_size(&self, org: &auditrail_core::OrgId) -> Result<u64, $crate::StoreError> {
+                query::log_size(self, org).await
+            }
+
+            async fn merkle_nodes(
+                &self,
+                org: &auditrail_core::OrgId,
+                wanted: &[(u32, u64)],
+            ) -> Result<Vec<[u8; 32]>, $crate::StoreError> {
+                query::merkle_nodes(self, org, wanted).await
+            }
+
+            async fn event_seq(
+                &self,
+                org: &auditrail_core::OrgId,
+                kind: Option<auditrail_core::Kind>,
+                id: &auditrail_core::EventId,
+            ) -> Result<Option<(auditrail_core::Kind, u64)>, $crate::StoreError> {
+                query::event_seq(self, org, kind, id).await
+            }
+
+            async fn log_entries(
+                &self,
+                org: &auditrail_core::OrgId,
+                after: u64,
+                limit: u32,
+            ) -> Result<Vec<$crate::LogEntry>, $crate::StoreError> {
+                query::log_entries(self, org, after, limit).await
+            }
+
+            async fn save_checkpoint(
+                &self,
+                org: &auditrail_core::OrgId,
+                checkpoint: &$crate::StoredCheckpoint,
+            ) -> Result<(), $crate::StoreError> {
+                checkpoints::save_checkpoint(self, org, checkpoint).await
+            }
+
+            async fn checkpoints(
+                &self,
+                org: &auditrail_core::OrgId,
+                limit: u32,
+            ) -> Result<Vec<$crate::StoredCheckpoint>, $crate::StoreError> {
+                checkpoints::checkpoints(self, org, limit).await
+            }
+
+            async fn retention_policy(
+                &self,
+                org: &auditrail_core::OrgId,
+            ) -> Result<$crate::RetentionPolicy, $crate::StoreError> {
+                retention::retention_policy(self, org).await
+            }
+
+            async fn set_retention(
+                &self,
+                org: &auditrail_core::OrgId,
+                days: Option<u32>,
+            ) -> Result<(), $crate::StoreError> {
+                retention::set_retention(self, org, days).await
+            }
+
+            async fn set_legal_hold(&self, org: &auditrail_core::OrgId, held: bool) -> Result<(), $crate::StoreError> {
+                retention::set_legal_hold(self, org, held).await
+            }
+
+            async fn delete_expired(
+                &self,
+                org: &auditrail_core::OrgId,
+                cutoff: auditrail_core::Timestamp,
+                max_seq: u64,
+            ) -> Result<Vec<u64>, $crate::StoreError> {
+                retention::delete_expired(self, org, cutoff, max_seq).await
+            }
+
+            async fn deleted_seqs(&self, org: &auditrail_core::OrgId) -> Result<Vec<u64>, $crate::StoreError> {
+                retention::deleted_seqs(self, org).await
+            }
+        }
+    };
+}
+pub(crate) use store_by_concern;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RetentionPolicy {
@@ -265,25 +548,34 @@ pub(crate) fn new_token(org: &OrgId, token: NewToken) -> (TokenInfo, TokenSecret
     (info, secret)
 }
 
-/// The principal of a token that can still be used at `now` (neither revoked nor expired).
 /// The stored digest equals the presented one, compared in constant time. The row was found by an
 /// index lookup on this digest, so this re-check is belt and braces: no code path ever compares a
 /// secret, or its digest, with an early-exit comparison.
-pub(crate) fn hash_matches(stored: &[u8], presented: &TokenHash) -> bool {
+fn hash_matches(stored: &[u8], presented: &TokenHash) -> bool {
     use subtle::ConstantTimeEq;
     stored.len() == presented.0.len() && bool::from(stored.ct_eq(&presented.0))
 }
 
-pub(crate) fn usable(principal: Principal, now: Timestamp) -> Option<Principal> {
+/// The principal of the token row found by the presented digest, if its digest matches (see
+/// [`hash_matches`]) and it can still be used at `now` (neither revoked nor expired).
+pub(crate) fn authenticated(
+    row: rows::TokenRow,
+    presented: &TokenHash,
+    now: Timestamp,
+) -> Result<Option<Principal>, StoreError> {
+    if !hash_matches(&row.hash, presented) {
+        return Ok(None);
+    }
+    let principal = row.into_principal()?;
     let expired = principal.token.expires.is_some_and(|e| e <= now);
-    (!principal.token.revoked && !expired).then_some(principal)
+    Ok((!principal.token.revoked && !expired).then_some(principal))
 }
 
 /// What every backend checks before writing a batch: all events are of `kind`, and ids repeated
 /// within the batch are identical (see [`in_batch_repeats`]).
 pub(crate) fn prepare_batch(kind: Kind, events: &[NormalizedEvent]) -> Result<Vec<Option<usize>>, IngestError> {
     if let Some(wrong) = events.iter().find(|e| e.kind != kind) {
-        return Err(StoreError::Corrupt(format!("a {} event was sent to the {kind} ingest", wrong.kind)).into());
+        return Err(StoreError::corrupt(format!("a {} event was sent to the {kind} ingest", wrong.kind)).into());
     }
     in_batch_repeats(events)
 }
@@ -310,5 +602,32 @@ impl TouchBuffer {
         }
         pending.1 = std::time::Instant::now();
         Some(std::mem::take(&mut pending.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_driver_error_is_unavailable_and_stays_the_source() {
+        let e: StoreError = rusqlite::Error::QueryReturnedNoRows.into();
+        assert!(matches!(e, StoreError::Unavailable { .. }), "{e:?}");
+        assert_eq!(e.to_string(), format!("store unavailable: {}", rusqlite::Error::QueryReturnedNoRows));
+        let source = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<rusqlite::Error>());
+        assert!(matches!(source, Some(rusqlite::Error::QueryReturnedNoRows)), "{source:?}");
+    }
+
+    #[test]
+    fn a_store_error_shows_its_context_and_each_cause_once() {
+        // Without a message of its own, SQLite's error shows its source's text: written once here.
+        let full = rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL), None);
+        let text = full.to_string();
+        let e = StoreError::unavailable_because("the group commit failed", full);
+        assert_eq!(e.to_string(), format!("store unavailable: the group commit failed: {text}"));
+        assert_eq!(
+            StoreError::corrupt("the cursor key is not 32 bytes").to_string(),
+            "store corrupt: the cursor key is not 32 bytes"
+        );
     }
 }

@@ -22,7 +22,7 @@ impl NodeSource for Frontier {
     type Error = StoreError;
     fn node(&mut self, level: u32, index: u64) -> Result<Hash, StoreError> {
         self.nodes.get(&(level, index)).copied().ok_or_else(|| {
-            StoreError::Corrupt(format!("Merkle frontier node ({level}, {index}) is missing: the log needs repair"))
+            StoreError::corrupt(format!("Merkle frontier node ({level}, {index}) is missing: the log needs repair"))
         })
     }
 }
@@ -45,19 +45,22 @@ pub(crate) fn leaf(org: &OrgId, kind: Kind, seq: u64, event: &NormalizedEvent) -
 
 /// Every complete subtree node of the org's tree, recomputed from its stored events `(seq, kind
 /// code, body)` in seq order: for stores whose events predate their Merkle log.
-pub(crate) fn rebuild(
+pub(crate) fn rebuild<E>(
     org: &OrgId,
-    events: impl IntoIterator<Item = Result<(i64, i64, String), StoreError>>,
-) -> Result<Vec<(u32, u64, Hash)>, StoreError> {
+    events: impl IntoIterator<Item = Result<(i64, i64, String), E>>,
+) -> Result<Vec<(u32, u64, Hash)>, StoreError>
+where
+    StoreError: From<E>,
+{
     let mut tree = merkle::MemoryTree::new();
     for event in events {
         let (seq, kind, body) = event?;
         let entry = crate::rows::log_entry(seq, kind, String::new(), body)?;
         if entry.seq != tree.size() + 1 {
-            return Err(StoreError::Corrupt(format!("org {org}: seq {} is missing", tree.size() + 1)));
+            return Err(StoreError::corrupt(format!("org {org}: seq {} is missing", tree.size() + 1)));
         }
         let leaf = auditrail_core::event::stored_leaf(org, entry.kind, entry.seq, &entry.body)
-            .map_err(|e| StoreError::Corrupt(format!("event seq {seq} cannot be hashed: {e}")))?;
+            .map_err(|e| StoreError::corrupt_because(format!("event seq {seq} cannot be hashed"), e))?;
         tree.push(leaf);
     }
     let size = tree.size();
@@ -80,7 +83,7 @@ pub(crate) fn extend(
 ) -> Result<Vec<(u32, u64, Hash)>, StoreError> {
     let mut out = Vec::with_capacity(new.len() * 2);
     for &(index, seq) in new {
-        let leaf_index = seq.checked_sub(1).ok_or_else(|| StoreError::Corrupt("seq 0 allocated".to_owned()))?;
+        let leaf_index = seq.checked_sub(1).ok_or_else(|| StoreError::corrupt("seq 0 allocated"))?;
         let nodes = merkle::append(frontier, leaf_index, leaf(org, kind, seq, &events[index]))?;
         for &(level, idx, hash) in &nodes {
             frontier.nodes.insert((level, idx), hash);

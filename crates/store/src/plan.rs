@@ -354,6 +354,15 @@ pub(crate) fn page_sql(dialect: Dialect, org_ref: i64, query: &EventQuery, snaps
     (sqls, cut)
 }
 
+/// Every statement a query runs (each stream, and the count when asked), for `EXPLAIN`.
+pub(crate) fn statements(dialect: Dialect, org_ref: i64, query: &EventQuery) -> Vec<StreamSql> {
+    let (mut statements, _) = page_sql(dialect, org_ref, query, 0);
+    if query.with_total {
+        statements.push(count_sql(dialect, org_ref, query, 0));
+    }
+    statements
+}
+
 /// Merges streams sorted by (created, seq) lazily, dropping an event met twice (through two
 /// streams) and the first `cut.skip` events, until `cut.want` rows are collected.
 ///
@@ -435,7 +444,7 @@ pub(crate) fn finish_page(rows: Vec<Row>, limit: u32) -> Result<(Vec<StoredEvent
         .take(limit as usize)
         .map(|r| {
             let created = Timestamp::from_millis(r.created).ok_or_else(|| {
-                StoreError::Corrupt(format!("event seq {} has created {} out of range", r.seq, r.created))
+                StoreError::corrupt(format!("event seq {} has created {} out of range", r.seq, r.created))
             })?;
             Ok(StoredEvent { seq: r.seq, created, body: r.body })
         })

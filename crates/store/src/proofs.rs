@@ -28,7 +28,7 @@ impl NodeSource for MapSource {
         self.nodes
             .get(&(level, index))
             .copied()
-            .ok_or_else(|| StoreError::Corrupt(format!("Merkle node ({level}, {index}) was not fetched")))
+            .ok_or_else(|| StoreError::corrupt(format!("Merkle node ({level}, {index}) was not fetched")))
     }
 }
 

@@ -6,19 +6,24 @@ use auditrail_core::{EventId, Kind, OrgId, Scope, Timestamp};
 use crate::{LogEntry, Org, Principal, StoreError, StoredCheckpoint, TokenInfo};
 
 pub(crate) fn parse_org_row(id: String, name: String, created: i64) -> Result<Org, StoreError> {
-    Ok(Org {
-        id: OrgId::parse(&id, "org_id").map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        name,
-        created: stored_time(created)?,
-    })
+    Ok(Org { id: stored_org_id(&id)?, name, created: stored_time(created)? })
+}
+
+pub(crate) fn stored_org_id(id: &str) -> Result<OrgId, StoreError> {
+    OrgId::parse(id, "org_id").map_err(|e| StoreError::corrupt_because("a stored organization id", e))
+}
+
+/// The cursor key as stored in `meta`.
+pub(crate) fn cursor_key(raw: Vec<u8>) -> Result<[u8; 32], StoreError> {
+    raw.try_into().map_err(|_| StoreError::corrupt("the cursor key is not 32 bytes"))
 }
 
 pub(crate) fn stored_time(ms: i64) -> Result<Timestamp, StoreError> {
-    Timestamp::from_millis(ms).ok_or_else(|| StoreError::Corrupt(format!("timestamp {ms} out of range")))
+    Timestamp::from_millis(ms).ok_or_else(|| StoreError::corrupt(format!("timestamp {ms} out of range")))
 }
 
 fn parse_scopes(raw: &str) -> Result<Vec<Scope>, StoreError> {
-    raw.split_whitespace().map(|s| s.parse::<Scope>().map_err(StoreError::Corrupt)).collect()
+    raw.split_whitespace().map(|s| s.parse::<Scope>().map_err(StoreError::corrupt)).collect()
 }
 
 pub(crate) struct TokenRow {
@@ -57,12 +62,19 @@ impl TokenRow {
 
 pub(crate) fn log_entry(seq: i64, kind: i64, id: String, body: String) -> Result<LogEntry, StoreError> {
     let kind =
-        Kind::from_code(kind).ok_or_else(|| StoreError::Corrupt(format!("event seq {seq} has unknown kind {kind}")))?;
+        Kind::from_code(kind).ok_or_else(|| StoreError::corrupt(format!("event seq {seq} has unknown kind {kind}")))?;
     Ok(LogEntry { seq: seq as u64, kind, id: EventId::from_stored(id), body })
 }
 
 pub(crate) fn checkpoint(size: i64, root: Vec<u8>, note: String, created: i64) -> Result<StoredCheckpoint, StoreError> {
     let root: [u8; 32] =
-        root.try_into().map_err(|_| StoreError::Corrupt(format!("checkpoint of size {size} has a malformed root")))?;
+        root.try_into().map_err(|_| StoreError::corrupt(format!("checkpoint of size {size} has a malformed root")))?;
     Ok(StoredCheckpoint { tree_size: size as u64, root, note, created: stored_time(created)? })
+}
+
+/// A stored Merkle node, as read by (level, index): missing or not a hash is corruption.
+pub(crate) fn merkle_node(level: u32, idx: u64, stored: Option<Vec<u8>>) -> Result<[u8; 32], StoreError> {
+    stored
+        .and_then(|h| <[u8; 32]>::try_from(h).ok())
+        .ok_or_else(|| StoreError::corrupt(format!("Merkle node ({level}, {idx}) is missing or malformed")))
 }

@@ -322,20 +322,12 @@ fn all_positions(range: TimeRange) -> [Position; 3] {
     [Position::Offset(0), Position::Offset(50), Position::After { created: range.from(), seq: 3 }]
 }
 
-/// On SQLite, at a first page and at a keyset position: each statement is an index search, never a
-/// full scan and never a temporary B-tree for ordering.
-#[tokio::test]
-async fn every_filter_combination_is_a_seek_without_sorting() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path()).unwrap();
-    store.create_org(&org(1), "One").await.unwrap();
-    let o = org(1);
-    let combos = all_filter_combinations();
-    let range = TimeRange::new(Timestamp::from_millis(0).unwrap(), Timestamp::from_millis(1_000_000).unwrap()).unwrap();
-    let mut checked = 0;
-    for (kind, filters) in combos {
+/// Every filter combination at every position within `range`: what the plan tests explain.
+fn all_queries(range: TimeRange) -> Vec<EventQuery> {
+    let mut queries = Vec::new();
+    for (kind, filters) in all_filter_combinations() {
         for position in all_positions(range) {
-            let query = EventQuery {
+            queries.push(EventQuery {
                 kind,
                 range,
                 filters: filters.clone(),
@@ -343,15 +335,30 @@ async fn every_filter_combination_is_a_seek_without_sorting() {
                 snapshot: Some(10),
                 limit: 100,
                 with_total: kind == Kind::Connect,
-            };
-            for (sql, plan) in store.explain(&o, &query).await.unwrap() {
-                checked += 1;
-                assert!(plan.iter().any(|l| l.starts_with("SEARCH ")), "{sql}\n{plan:#?}");
-                for line in &plan {
-                    let full_scan = line.starts_with("SCAN ");
-                    let sort = line.contains("TEMP B-TREE");
-                    assert!(!full_scan && !sort, "{kind} {filters:?} {position:?}\n{sql}\nplan: {plan:#?}");
-                }
+            });
+        }
+    }
+    queries
+}
+
+/// On SQLite, at a first page and at a keyset position: each statement is an index search, never a
+/// full scan and never a temporary B-tree for ordering.
+#[tokio::test]
+async fn every_filter_combination_is_a_seek_without_sorting() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    store.create_org(&org(1), "One").await.unwrap();
+    let range = TimeRange::new(Timestamp::from_millis(0).unwrap(), Timestamp::from_millis(1_000_000).unwrap()).unwrap();
+    let mut checked = 0;
+    for query in all_queries(range) {
+        let (kind, filters, position) = (query.kind, &query.filters, query.position);
+        for (sql, plan) in store.explain(&org(1), &query).await.unwrap() {
+            checked += 1;
+            assert!(plan.iter().any(|l| l.starts_with("SEARCH ")), "{sql}\n{plan:#?}");
+            for line in &plan {
+                let full_scan = line.starts_with("SCAN ");
+                let sort = line.contains("TEMP B-TREE");
+                assert!(!full_scan && !sort, "{kind} {filters:?} {position:?}\n{sql}\nplan: {plan:#?}");
             }
         }
     }
@@ -367,26 +374,16 @@ async fn every_filter_combination_is_an_index_scan_on_postgres() {
     store.create_org(&org(1), "One").await.unwrap();
     let range = TimeRange::new(Timestamp::from_millis(0).unwrap(), Timestamp::now()).unwrap();
     let mut checked = 0;
-    for (kind, filters) in all_filter_combinations() {
-        for position in all_positions(range) {
-            let query = EventQuery {
-                kind,
-                range,
-                filters: filters.clone(),
-                position,
-                snapshot: Some(10),
-                limit: 100,
-                with_total: kind == Kind::Connect,
-            };
-            for (sql, plan) in store.explain(&org(1), &query).await.unwrap() {
-                checked += 1;
-                let text = plan.join("\n");
-                // Plan nodes are the lines with a cost estimate; "Sort Key:" of a Merge Append is a property.
-                let nodes = plan.iter().filter_map(|l| l.split("  (cost=").next().filter(|_| l.contains("(cost=")));
-                for node in nodes {
-                    let node = node.trim_start().trim_start_matches("->").trim();
-                    assert!(!node.contains("Seq Scan") && !node.ends_with("Sort"), "{kind} {filters:?}\n{sql}\n{text}");
-                }
+    for query in all_queries(range) {
+        let (kind, filters) = (query.kind, &query.filters);
+        for (sql, plan) in store.explain(&org(1), &query).await.unwrap() {
+            checked += 1;
+            let text = plan.join("\n");
+            // Plan nodes are the lines with a cost estimate; "Sort Key:" of a Merge Append is a property.
+            let nodes = plan.iter().filter_map(|l| l.split("  (cost=").next().filter(|_| l.contains("(cost=")));
+            for node in nodes {
+                let node = node.trim_start().trim_start_matches("->").trim();
+                assert!(!node.contains("Seq Scan") && !node.ends_with("Sort"), "{kind} {filters:?}\n{sql}\n{text}");
             }
         }
     }

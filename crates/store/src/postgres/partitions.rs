@@ -8,12 +8,12 @@
 
 use std::collections::HashSet;
 
-use auditrail_core::Timestamp;
+use auditrail_core::{NormalizedEvent, Timestamp};
 use deadpool_postgres::Object;
 
 use crate::StoreError;
 
-use super::pg_error;
+use super::PostgresStore;
 
 const LOCK_KEY: i64 = 0x6175_6469_7470_6172; // "auditpar"
 const MONTHS_BACK: i64 = 120;
@@ -62,8 +62,7 @@ pub(crate) async fn existing(client: &Object) -> Result<HashSet<Month>, StoreErr
              WHERE i.inhparent = 'events'::regclass",
             &[],
         )
-        .await
-        .map_err(pg_error)?;
+        .await?;
     Ok(rows
         .iter()
         .filter_map(|r| {
@@ -79,21 +78,40 @@ pub(crate) async fn existing(client: &Object) -> Result<HashSet<Month>, StoreErr
 /// (the default partition already holds rows of that month); such events stay in the default.
 pub(crate) async fn ensure(client: &mut Object, month: Month) -> Result<bool, StoreError> {
     let (Some(from), Some(to)) = (month.start_ms(), month.next().start_ms()) else { return Ok(false) };
-    let tx = client.transaction().await.map_err(pg_error)?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY]).await.map_err(pg_error)?;
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY]).await?;
     let sql =
         format!("CREATE TABLE IF NOT EXISTS {} PARTITION OF events FOR VALUES FROM ({from}) TO ({to})", month.name());
     match tx.batch_execute(&sql).await {
         Ok(()) => {
-            tx.commit().await.map_err(pg_error)?;
+            tx.commit().await?;
             Ok(true)
         }
         Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::CHECK_VIOLATION) => {
             tracing::info!(partition = month.name(), "rows of this month are in the default partition; not splitting");
             Ok(false)
         }
-        Err(e) => Err(pg_error(e)),
+        Err(e) => Err(e.into()),
     }
+}
+
+/// Makes sure each month of the batch has its partition (or deliberately uses the default).
+pub(super) async fn ensure_for(store: &PostgresStore, events: &[NormalizedEvent]) -> Result<(), StoreError> {
+    let now = Timestamp::now().millis();
+    let months: HashSet<Month> =
+        events.iter().filter_map(|e| Month::of(e.created.millis())).filter(|m| creatable(*m, now)).collect();
+    let mut known = store.partitions.lock().await;
+    let missing: Vec<Month> = months.into_iter().filter(|m| !known.contains(m)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut client = store.write_client().await?;
+    for month in missing {
+        ensure(&mut client, month).await?;
+        // Created or deliberately left to the default partition: either way, decided.
+        known.insert(month);
+    }
+    Ok(())
 }
 
 /// The current month and the next few, created at start so ordinary ingest never waits on DDL.

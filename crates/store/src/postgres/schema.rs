@@ -15,8 +15,6 @@ use deadpool_postgres::Object;
 
 use crate::StoreError;
 
-use super::pg_error;
-
 const LOCK_KEY: i64 = 0x6175_6469_7472_6c31; // "auditrl1"
 
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -143,7 +141,7 @@ pub(crate) async fn migrate(client: &mut Object) -> Result<Vec<i64>, StoreError>
 
 /// Applies the migrations up to `version` (all of them in normal use).
 pub(crate) async fn migrate_to(client: &mut Object, version: i64) -> Result<Vec<i64>, StoreError> {
-    client.execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY]).await.map_err(pg_error)?;
+    client.execute("SELECT pg_advisory_lock($1)", &[&LOCK_KEY]).await?;
     let result = apply(client, version).await;
     // Session-level lock: released explicitly (and by the server if this connection dies).
     let _ = client.execute("SELECT pg_advisory_unlock($1)", &[&LOCK_KEY]).await;
@@ -155,35 +153,28 @@ async fn apply(client: &mut Object, until: i64) -> Result<Vec<i64>, StoreError> 
         .batch_execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version bigint PRIMARY KEY, applied_at bigint NOT NULL)",
         )
-        .await
-        .map_err(pg_error)?;
+        .await?;
     let mut applied = Vec::new();
     for &(version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v <= until) {
-        let tx = client.transaction().await.map_err(pg_error)?;
+        let tx = client.transaction().await?;
         let done: bool = tx
             .query_one("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)", &[&version])
-            .await
-            .map_err(pg_error)?
+            .await?
             .get(0);
         if !done {
-            tx.batch_execute(sql).await.map_err(pg_error)?;
+            tx.batch_execute(sql).await?;
             tx.execute(
                 "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
                 &[&version, &auditrail_core::Timestamp::now().millis()],
             )
-            .await
-            .map_err(pg_error)?;
+            .await?;
             applied.push(version);
         }
-        tx.commit().await.map_err(pg_error)?;
+        tx.commit().await?;
     }
-    let newest: i64 = client
-        .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[])
-        .await
-        .map_err(pg_error)?
-        .get(0);
+    let newest: i64 = client.query_one("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", &[]).await?.get(0);
     if newest > latest_version() {
-        return Err(StoreError::Unavailable(format!(
+        return Err(StoreError::unavailable(format!(
             "the database has schema version {newest}, newer than this binary's {}; upgrade auditrail",
             latest_version()
         )));

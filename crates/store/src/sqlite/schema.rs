@@ -28,8 +28,6 @@ use rusqlite::{Connection, params};
 
 use crate::StoreError;
 
-use super::unavailable;
-
 const MIGRATIONS: &[(i64, &str)] = &[
     (
         1,
@@ -238,8 +236,8 @@ pub(crate) fn register_functions(conn: &Connection) -> Result<(), StoreError> {
             let id: String = ctx.get(0)?;
             Ok(id_hash(&id))
         },
-    )
-    .map_err(unavailable)
+    )?;
+    Ok(())
 }
 
 /// The newest schema version this binary knows.
@@ -252,30 +250,27 @@ pub fn migrate(conn: &mut Connection) -> Result<Vec<i64>, StoreError> {
     register_functions(conn)?;
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);",
-    )
-    .map_err(unavailable)?;
+    )?;
     let mut applied = Vec::new();
     for &(version, sql) in MIGRATIONS {
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(unavailable)?;
-        let done: bool = tx
-            .query_row("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)", [version], |r| r.get(0))
-            .map_err(unavailable)?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let done: bool =
+            tx.query_row("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)", [version], |r| {
+                r.get(0)
+            })?;
         if !done {
-            tx.execute_batch(sql).map_err(unavailable)?;
+            tx.execute_batch(sql)?;
             tx.execute(
                 "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
                 params![version, auditrail_core::Timestamp::now().millis()],
-            )
-            .map_err(unavailable)?;
+            )?;
             applied.push(version);
         }
-        tx.commit().map_err(unavailable)?;
+        tx.commit()?;
     }
-    let newest: i64 = conn
-        .query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))
-        .map_err(unavailable)?;
+    let newest: i64 = conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
     if newest > latest_version() {
-        return Err(StoreError::Unavailable(format!(
+        return Err(StoreError::unavailable(format!(
             "the store has schema version {newest}, newer than this binary's {}; upgrade auditrail",
             latest_version()
         )));

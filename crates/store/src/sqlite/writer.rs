@@ -9,16 +9,16 @@
 //! commit fails, every batch of the group is told so and none is acknowledged.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use auditrail_core::{Kind, NormalizedEvent, OrgId};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::allocate::{Existing, allocate};
-use crate::merkle_log::{self, Frontier};
 use crate::{IngestError, IngestReceipt, StoreError};
 
-use super::{schema, unavailable};
+use super::ingest::{Terms, apply_ingest};
+use super::tokens::touch_tokens;
 
 /// Upper bound on events in one group commit, so one commit's latency stays bounded.
 const MAX_GROUP_EVENTS: usize = 50_000;
@@ -72,67 +72,18 @@ pub(crate) fn run(
         commit_group(&mut conn, &mut terms, group);
         // The WAL grew: let the checkpoint thread look (a nudge already pending is enough).
         let _ = nudge.try_send(());
-        super::checkpoint::truncate_if_asked(&conn, &truncate);
+        super::wal::truncate_if_asked(&conn, &truncate);
     }
     tracing::debug!("writer stopped: every sender is gone");
 }
 
 type Reply = (oneshot::Sender<Result<IngestReceipt, IngestError>>, Result<IngestReceipt, IngestError>);
 
-/// Interned filter values (see `schema`): term → ref per org, as committed. Whenever a batch or
-/// a commit fails, the cache is dropped, since refs it handed out may have been rolled back.
-#[derive(Default)]
-struct Terms {
-    /// Per org: term → ref (looked up by `&str`, no allocation on a hit).
-    refs: HashMap<i64, HashMap<String, i64>>,
-    cached: usize,
-    next: HashMap<i64, i64>,
-}
+/// Why a whole group is refused: one cause, shared by every batch of the group.
+type Cause = Arc<dyn std::error::Error + Send + Sync>;
 
-/// Entries kept before the cache starts over: bounds memory with many distinct actors.
-const MAX_CACHED_TERMS: usize = 200_000;
-
-impl Terms {
-    fn intern(&mut self, conn: &Connection, org_ref: i64, term: Option<&str>) -> Result<Option<i64>, StoreError> {
-        let Some(term) = term else { return Ok(None) };
-        if let Some(r) = self.refs.get(&org_ref).and_then(|m| m.get(term)) {
-            return Ok(Some(*r));
-        }
-        if self.cached >= MAX_CACHED_TERMS {
-            self.refs.clear();
-            self.cached = 0;
-        }
-        let found: Option<i64> = conn
-            .prepare_cached("SELECT term_ref FROM terms WHERE org_ref = ?1 AND term = ?2")
-            .and_then(|mut s| s.query_row(params![org_ref, term], |r| r.get(0)).optional())
-            .map_err(unavailable)?;
-        let term_ref = match found {
-            Some(r) => r,
-            None => {
-                let next = match self.next.get(&org_ref) {
-                    Some(n) => *n,
-                    None => conn
-                        .prepare_cached("SELECT COALESCE(MAX(term_ref), 0) + 1 FROM terms WHERE org_ref = ?1")
-                        .and_then(|mut s| s.query_row([org_ref], |r| r.get(0)))
-                        .map_err(unavailable)?,
-                };
-                conn.prepare_cached("INSERT INTO terms (org_ref, term, term_ref) VALUES (?1, ?2, ?3)")
-                    .and_then(|mut s| s.execute(params![org_ref, term, next]))
-                    .map_err(unavailable)?;
-                self.next.insert(org_ref, next + 1);
-                next
-            }
-        };
-        self.refs.entry(org_ref).or_default().insert(term.to_owned(), term_ref);
-        self.cached += 1;
-        Ok(Some(term_ref))
-    }
-
-    fn forget(&mut self) {
-        self.refs.clear();
-        self.cached = 0;
-        self.next.clear();
-    }
+fn refused(context: &'static str, cause: &Cause) -> Result<IngestReceipt, IngestError> {
+    Err(StoreError::unavailable_because(context, cause.clone()).into())
 }
 
 fn commit_group(conn: &mut Connection, terms: &mut Terms, group: Vec<WriteOp>) {
@@ -140,11 +91,11 @@ fn commit_group(conn: &mut Connection, terms: &mut Terms, group: Vec<WriteOp>) {
     let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
-            let reason = e.to_string();
-            tracing::error!(error = %reason, "cannot begin a write transaction");
+            let cause: Cause = Arc::new(e);
+            tracing::error!(error = %cause, "cannot begin a write transaction");
             for op in group {
                 if let WriteOp::Ingest { reply, .. } = op {
-                    let _ = reply.send(Err(IngestError::Store(StoreError::Unavailable(reason.clone()))));
+                    let _ = reply.send(refused("cannot begin a write transaction", &cause));
                 }
             }
             return;
@@ -154,11 +105,11 @@ fn commit_group(conn: &mut Connection, terms: &mut Terms, group: Vec<WriteOp>) {
     // error or out of memory): the work of earlier batches is gone, and running later ones would
     // not be in a transaction at all (their savepoint would begin and commit one of its own), so
     // the rest of the group is refused without being run.
-    let mut rolled_back: Option<String> = None;
+    let mut rolled_back: Option<Cause> = None;
     for op in group {
-        if let Some(reason) = &rolled_back {
+        if let Some(cause) = &rolled_back {
             if let WriteOp::Ingest { reply, .. } = op {
-                replies.push((reply, Err(IngestError::Store(StoreError::Unavailable(reason.clone())))));
+                replies.push((reply, refused("the group's transaction was rolled back", cause)));
             }
             continue;
         }
@@ -168,7 +119,7 @@ fn commit_group(conn: &mut Connection, terms: &mut Terms, group: Vec<WriteOp>) {
                 if let Err(e) = &result {
                     terms.forget();
                     if tx.is_autocommit() {
-                        rolled_back = Some(e.to_string());
+                        rolled_back = Some(Arc::from(crate::BoxError::from(e.to_string())));
                     }
                 }
                 replies.push((reply, result));
@@ -177,17 +128,17 @@ fn commit_group(conn: &mut Connection, terms: &mut Terms, group: Vec<WriteOp>) {
                 if let Err(e) = in_savepoint(&tx, |sp| touch_tokens(sp, &touched)) {
                     tracing::warn!(error = %e, "could not record token use");
                     if tx.is_autocommit() {
-                        rolled_back = Some(e.to_string());
+                        rolled_back = Some(Arc::new(e));
                     }
                 }
             }
         }
     }
-    if let Some(reason) = rolled_back {
+    if let Some(cause) = rolled_back {
         terms.forget();
-        tracing::error!(error = %reason, "the group's transaction was rolled back; nothing of it is acknowledged");
+        tracing::error!(error = %cause, "the group's transaction was rolled back; nothing of it is acknowledged");
         for (reply, _) in replies {
-            let _ = reply.send(Err(IngestError::Store(StoreError::Unavailable(reason.clone()))));
+            let _ = reply.send(refused("the group's transaction was rolled back", &cause));
         }
         return;
     }
@@ -200,23 +151,23 @@ fn commit_group(conn: &mut Connection, terms: &mut Terms, group: Vec<WriteOp>) {
         }
         Err(e) => {
             terms.forget();
-            let reason = e.to_string();
-            tracing::error!(error = %reason, "group commit failed; nothing of it is acknowledged");
+            let cause: Cause = Arc::new(e);
+            tracing::error!(error = %cause, "group commit failed; nothing of it is acknowledged");
             for (reply, _) in replies {
-                let _ = reply.send(Err(IngestError::Store(StoreError::Unavailable(reason.clone()))));
+                let _ = reply.send(refused("the group commit failed", &cause));
             }
         }
     }
 }
 
-fn in_savepoint<T, E: From<StoreError>>(
+fn in_savepoint<T, E: From<rusqlite::Error>>(
     tx: &rusqlite::Transaction<'_>,
     work: impl FnOnce(&Connection) -> Result<T, E>,
 ) -> Result<T, E> {
-    tx.execute_batch("SAVEPOINT batch").map_err(|e| E::from(unavailable(e)))?;
+    tx.execute_batch("SAVEPOINT batch")?;
     match work(tx) {
         Ok(value) => {
-            tx.execute_batch("RELEASE batch").map_err(|e| E::from(unavailable(e)))?;
+            tx.execute_batch("RELEASE batch")?;
             Ok(value)
         }
         Err(e) => {
@@ -226,137 +177,4 @@ fn in_savepoint<T, E: From<StoreError>>(
             Err(e)
         }
     }
-}
-
-fn apply_ingest(
-    conn: &Connection,
-    terms: &mut Terms,
-    org_ref: i64,
-    org: &OrgId,
-    kind: Kind,
-    events: &[NormalizedEvent],
-    repeats: &[Option<usize>],
-) -> Result<IngestReceipt, IngestError> {
-    let head: i64 = conn
-        .prepare_cached("SELECT head_seq FROM orgs WHERE org_ref = ?1")
-        .and_then(|mut s| s.query_row([org_ref], |r| r.get(0)))
-        .map_err(unavailable)?;
-    let allocation = allocate(events, repeats, head as u64, |event| existing(conn, org_ref, kind, event.id.as_str()))?;
-    let mut insert = conn
-        .prepare_cached(
-            "INSERT INTO events (pos, org_ref, kind, created, seq, id_hash, actor, email, category, event_type, \
-             content_hash, id, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-        )
-        .map_err(unavailable)?;
-    let mut insert_role = conn
-        .prepare_cached(
-            "INSERT OR IGNORE INTO event_roles (org_ref, kind, role, created, pos) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )
-        .map_err(unavailable)?;
-    let mut insert_category = conn
-        .prepare_cached("INSERT OR IGNORE INTO admin_categories (org_ref, category) VALUES (?1, ?2)")
-        .map_err(unavailable)?;
-    let mut categories_seen: Vec<&str> = Vec::new();
-    for &(index, seq) in &allocation.new {
-        let event = &events[index];
-        let pos = schema::pos(org_ref, seq);
-        let actor = terms.intern(conn, org_ref, event.actor_id.as_deref())?;
-        let email = terms.intern(conn, org_ref, event.actor_email.as_deref())?;
-        let category = terms.intern(conn, org_ref, event.category.as_deref())?;
-        let event_type = terms.intern(conn, org_ref, event.event_type.map(|t| t.as_str()))?;
-        insert
-            .execute(params![
-                pos,
-                org_ref,
-                kind.code(),
-                event.created.millis(),
-                seq as i64,
-                schema::id_hash(event.id.as_str()),
-                actor,
-                email,
-                category,
-                event_type,
-                event.content_hash.as_slice(),
-                event.id.as_str(),
-                event.body,
-            ])
-            .map_err(unavailable)?;
-        for role in &event.roles {
-            insert_role
-                .execute(params![org_ref, kind.code(), role, event.created.millis(), pos])
-                .map_err(unavailable)?;
-        }
-        if kind == Kind::Admin
-            && let Some(category) = event.category.as_deref()
-            && !categories_seen.contains(&category)
-        {
-            categories_seen.push(category);
-            insert_category.execute(params![org_ref, category]).map_err(unavailable)?;
-        }
-    }
-    if !allocation.new.is_empty() {
-        let wanted = Frontier::wanted(head as u64);
-        let mut node = conn
-            .prepare_cached("SELECT hash FROM merkle_nodes WHERE org_ref = ?1 AND level = ?2 AND idx = ?3")
-            .map_err(unavailable)?;
-        let hashes = wanted
-            .iter()
-            .map(|&(level, idx)| {
-                // Missing is corruption; failing to read (I/O error, disk trouble) is unavailability.
-                let hash: Vec<u8> =
-                    node.query_row(params![org_ref, level, idx as i64], |r| r.get(0)).map_err(|e| match e {
-                        rusqlite::Error::QueryReturnedNoRows => {
-                            StoreError::Corrupt(format!("Merkle frontier node ({level}, {idx}) is missing"))
-                        }
-                        other => unavailable(other),
-                    })?;
-                <[u8; 32]>::try_from(hash)
-                    .map_err(|_| StoreError::Corrupt(format!("Merkle node ({level}, {idx}) malformed")))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let mut frontier = Frontier::new(&wanted, hashes);
-        let nodes = merkle_log::extend(&mut frontier, org, kind, events, &allocation.new)?;
-        let mut insert_node = conn
-            .prepare_cached("INSERT INTO merkle_nodes (org_ref, level, idx, hash) VALUES (?1, ?2, ?3, ?4)")
-            .map_err(unavailable)?;
-        for (level, idx, hash) in nodes {
-            insert_node.execute(params![org_ref, level, idx as i64, hash.as_slice()]).map_err(unavailable)?;
-        }
-    }
-    conn.prepare_cached("UPDATE orgs SET head_seq = ?2 WHERE org_ref = ?1")
-        .and_then(|mut s| s.execute(params![org_ref, allocation.head as i64]))
-        .map_err(unavailable)?;
-    Ok(allocation.receipt)
-}
-
-/// The stored event of `kind` with this id, if any: found through the id's hash, confirmed by the id.
-fn existing(conn: &Connection, org_ref: i64, kind: Kind, id: &str) -> Result<Option<Existing>, StoreError> {
-    let mut find = conn
-        .prepare_cached(
-            "SELECT seq, created, content_hash, id FROM events INDEXED BY events_by_id \
-             WHERE org_ref = ?1 AND kind = ?2 AND id_hash = ?3",
-        )
-        .map_err(unavailable)?;
-    let mut rows = find.query(params![org_ref, kind.code(), schema::id_hash(id)]).map_err(unavailable)?;
-    while let Some(row) = rows.next().map_err(unavailable)? {
-        let stored: String = row.get(3).map_err(unavailable)?;
-        if stored == id {
-            return Ok(Some(Existing {
-                seq: row.get::<_, i64>(0).map_err(unavailable)? as u64,
-                created_ms: row.get(1).map_err(unavailable)?,
-                content_hash: row.get(2).map_err(unavailable)?,
-            }));
-        }
-    }
-    Ok(None)
-}
-
-fn touch_tokens(conn: &Connection, touched: &HashMap<String, i64>) -> Result<(), StoreError> {
-    let mut stmt = conn
-        .prepare_cached("UPDATE tokens SET last_used = MAX(COALESCE(last_used, 0), ?2) WHERE token_id = ?1")
-        .map_err(unavailable)?;
-    for (token_id, at) in touched {
-        stmt.execute(params![token_id, at]).map_err(unavailable)?;
-    }
-    Ok(())
 }
