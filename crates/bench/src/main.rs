@@ -83,11 +83,16 @@ async fn main() -> anyhow::Result<()> {
         if let Some(seed) = order_seed {
             events = ingest::shuffled(events, seed);
         }
-        let served = {
+        let (served, peak_rss) = {
             let server = Server::start(&cli, &["--data", &data]).await?;
             let run = ingest::over_http(std::slice::from_ref(&server.base), &token, &events, 4).await?;
-            eprintln!("auditrail {label}: {:.0} events/s", run.rate());
-            run
+            let peak_rss = server.peak_rss_mib();
+            eprintln!(
+                "auditrail {label}: {:.0} events/s, server peak RSS {:.0} MiB",
+                run.rate(),
+                peak_rss.unwrap_or(0.0)
+            );
+            (run, peak_rss)
         };
         let naive_path = args.dir.join("naive.db");
         let naive = ingest::naive(&naive_path, &org, &events)?;
@@ -100,6 +105,7 @@ async fn main() -> anyhow::Result<()> {
             "auditrail_events_per_s": served.rate(),
             "naive_events_per_s": naive.rate(),
             "ratio": served.rate() / naive.rate(),
+            "server_peak_rss_mib": peak_rss,
             "auditrail_curve": served.curve,
             "naive_curve": naive.curve,
         });
@@ -206,6 +212,10 @@ async fn measure_reads(cli: &Cli, args: &Args, size: usize) -> anyhow::Result<Va
         ("admin, no filter", admin("")),
         ("admin, actorId", admin(&format!("&actorId={}", enc(&actor)))),
         ("admin, eventCategories", admin(&format!("&eventCategories={}", enc(&category)))),
+        (
+            "admin, actorId + eventCategories",
+            admin(&format!("&actorId={}&eventCategories={}", enc(&actor), enc(&category))),
+        ),
         ("compliance, resource", format!("{compliance}&resource={resource}")),
     ] {
         let l = reader.latency(&url, n).await?;
@@ -360,6 +370,13 @@ fn table(r: &Value, args: &Args) -> String {
                 num(f(&i["naive_events_per_s"]))
             ),
             met(ratio >= 2.0),
+        ));
+        let rss = f(&i["server_peak_rss_mib"]);
+        rows.push((
+            format!("Server peak RSS under the ingest load, {label}"),
+            "< 100 MB".into(),
+            format!("{rss:.0} MiB"),
+            met(rss < 100.0),
         ));
     }
     for (size, reads) in r["reads"].as_object().into_iter().flatten() {
