@@ -5,11 +5,9 @@
 //! progress on stderr, exit 0 on success and non-zero with a one-line reason otherwise.
 
 mod cli;
-mod client;
 mod commands;
 mod demo;
 mod progress;
-mod pull_state;
 mod seed;
 mod signing;
 mod timearg;

@@ -19,9 +19,10 @@ use auditrail_core::{Kind, Timestamp};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use auditrail_client::pages::{DAY_MS, Page, Query, Walker, compact};
+use auditrail_client::{Api, open_export, printable};
+
 use crate::cli::{ExportArgs, ExportFormat, FilterArgs};
-use crate::client::pages::{DAY_MS, Page, Query, Walker, compact};
-use crate::client::{Api, printable};
 use crate::{progress, timearg};
 
 /// How far back `events list` and `export` read when `--from` is not given.
@@ -72,11 +73,10 @@ pub async fn query(api: &Api, f: &FilterArgs, default_days: i64, max: Option<u32
         bail!("--from ({from}) is after --to ({to})");
     }
     let org = if matches!(kind, Kind::Admin | Kind::Security) {
-        let me = api.get_json(api.url("/v1/people/me")).await.context("cannot find the token's organization")?;
-        let Some(org) = me.get("orgId").and_then(Value::as_str) else {
+        let Some(org) = api.token_org().await.context("cannot find the token's organization")? else {
             bail!("/v1/people/me did not name an orgId");
         };
-        Some(org.to_owned())
+        Some(org)
     } else {
         None
     };
@@ -156,7 +156,7 @@ pub async fn export(api: &Api, args: &ExportArgs) -> anyhow::Result<()> {
         csv.header(&mut sink)?;
     }
     let mut writer = EventWriter { csv, terminal };
-    if let Some(written) = export_streamed(api, args, &query, &mut sink, &mut writer, &bar).await? {
+    if let Some(written) = export_streamed(api, args.limit, &query, &mut sink, &mut writer, &bar).await? {
         return finish_export(bar, sink, args, kind, written);
     }
     // Fetching the next page overlaps with writing this one (the server works while we write);
@@ -237,47 +237,23 @@ fn finish_export(
     Ok(())
 }
 
-/// The whole export as one streamed response of an auditrail server (`GET /auditrail/v1/export`),
-/// when the filters are ones it takes; `None` when the server has no such endpoint (another
-/// Webex-compatible server) or a filter needs the Webex-shaped listings, which are then paged.
+/// The whole export as one streamed response (see [`open_export`]); `None` when the server has
+/// no such endpoint or a filter needs the Webex-shaped listings, which are then paged.
 async fn export_streamed(
     api: &Api,
-    args: &ExportArgs,
+    limit: Option<u64>,
     query: &Query,
     sink: &mut Sink,
     writer: &mut EventWriter,
     bar: &indicatif::ProgressBar,
 ) -> anyhow::Result<Option<u64>> {
-    let f = &args.filters;
-    let listing_only = f.range.is_some()
-        || !f.categories.is_empty()
-        || f.resource.is_some()
-        || f.event_type.is_some()
-        || f.service_type.is_some()
-        || !f.roles.is_empty()
-        || f.actors.len() > 1;
-    if listing_only {
-        return Ok(None);
-    }
-    let mut url = api.url("/auditrail/v1/export");
-    {
-        let mut pairs = url.query_pairs_mut();
-        pairs.append_pair("kind", query.kind.as_str());
-        if let Some(from) = query.from {
-            pairs.append_pair("from", &from.to_string());
-        }
-        pairs.append_pair("to", &query.to.to_string());
-        if let Some(actor) = f.actors.first() {
-            pairs.append_pair("actorId", actor);
-        }
-    }
-    let Some(mut response) = api.get_stream(url).await? else { return Ok(None) };
+    let Some(mut stream) = open_export(api, query).await? else { return Ok(None) };
     let mut pending: Vec<u8> = Vec::new();
     let mut written = 0u64;
-    let raw_copy = writer.csv.is_none() && !writer.terminal && args.limit.is_none();
+    let raw_copy = writer.csv.is_none() && !writer.terminal && limit.is_none();
     let mut ends_on_a_line = true;
     'stream: while let Some(chunk) =
-        response.chunk().await.context("the export stream broke off before its end; nothing was written")?
+        stream.chunk().await.context("the export stream broke off before its end; nothing was written")?
     {
         // NDJSON to a file or pipe, no limit: the server's lines are written as they come; only
         // counted (JSON already escapes every control character but DEL and C1, which only a
@@ -296,7 +272,7 @@ async fn export_streamed(
         let Some(end) = pending.iter().rposition(|b| *b == b'\n') else { continue };
         let lines: Vec<u8> = pending.drain(..=end).collect();
         for line in lines.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-            if args.limit.is_some_and(|l| written >= l) {
+            if limit.is_some_and(|l| written >= l) {
                 break 'stream;
             }
             let line = std::str::from_utf8(line).context("the server sent an event that is not UTF-8")?;
@@ -306,7 +282,7 @@ async fn export_streamed(
         }
         bar.set_position(written);
     }
-    if !ends_on_a_line || (!pending.is_empty() && args.limit.is_none_or(|l| written < l)) {
+    if !ends_on_a_line || (!pending.is_empty() && limit.is_none_or(|l| written < l)) {
         bail!("the export stream ended in the middle of an event; nothing was written");
     }
     Ok(Some(written))
