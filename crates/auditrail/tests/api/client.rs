@@ -9,46 +9,24 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpListener as StdListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use auditrail_testkit::ServerProcess;
 use serde_json::{Value, json};
 use tempfile::TempDir;
+
+use crate::helpers::{
+    auditrail as run, auditrail_command as command, auditrail_fails as fails, auditrail_ok as ok, serve,
+};
 
 const READ_SCOPES: &str = "audit:events_read,spark-compliance:events_read";
 const KINDS: [&str; 4] = ["admin", "compliance", "connect", "security"];
 
-/// The binary with a clean environment: nothing of the developer's AUDITRAIL_* leaks in.
-fn command(args: &[&str]) -> Command {
-    crate::helpers::auditrail_command(args)
-}
-
-fn run(args: &[&str]) -> Output {
-    command(args).output().expect("run auditrail")
-}
-
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Must succeed; returns stdout.
-fn ok(args: &[&str]) -> String {
-    let out = run(args);
-    assert!(out.status.success(), "auditrail {args:?} failed:\n{}", text(&out.stderr));
-    text(&out.stdout)
-}
-
-/// Must exit 1 with exactly one line on stderr and nothing on stdout; returns that line.
-fn fails(args: &[&str]) -> String {
-    let out = run(args);
-    assert_eq!(out.status.code(), Some(1), "auditrail {args:?} should exit 1; stderr: {}", text(&out.stderr));
-    let err = text(&out.stderr);
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "auditrail {args:?}: expected one line on stderr, got:\n{err}");
-    assert!(text(&out.stdout).trim().is_empty(), "nothing on stdout on failure");
-    lines[0].to_owned()
 }
 
 fn free_port() -> u16 {
@@ -63,7 +41,7 @@ fn ts(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms).expect("ms").strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
-/// One `auditrail serve` process with its own data dir, org and tokens; killed on drop.
+/// One `auditrail serve` process with its own data dir, org and tokens; stopped on drop.
 struct Server {
     dir: TempDir,
     base: String,
@@ -72,7 +50,7 @@ struct Server {
     reader: String,
     /// auditrail:ingest.
     ingester: String,
-    child: Child,
+    _process: ServerProcess,
     http: reqwest::blocking::Client,
     /// The PostgreSQL database it runs on, on the suite's PostgreSQL pass.
     _database: Option<auditrail_testkit::TestDatabase>,
@@ -119,25 +97,12 @@ impl Server {
             .timeout(Duration::from_secs(30))
             .build()
             .expect("client");
-        for _ in 0..5 {
-            let listen = format!("127.0.0.1:{}", free_port());
-            // The 429-injecting proxy passes requests through unchanged, so they name its own
-            // address in Host: allow any port on 127.0.0.1, as an operator behind such a proxy would.
-            let serve = with_store(&["serve", "--listen", &listen, "--allowed-host", "127.0.0.1"]);
-            let mut child = command(&serve.iter().map(String::as_str).collect::<Vec<_>>())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn serve");
-            let base = format!("http://{listen}");
-            if wait_ready(&http, &base, &mut child) {
-                return Server { dir, base, org, reader, ingester, child, http, _database: database };
-            }
-            // The port was taken between probing and binding: try another.
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("auditrail serve did not start");
+        // The 429-injecting proxy passes requests through unchanged, so they name its own
+        // address in Host: allow any port on 127.0.0.1, as an operator behind such a proxy would.
+        let args = with_store(&["--allowed-host", "127.0.0.1"]);
+        let process = serve(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        let base = process.base().to_owned();
+        Server { dir, base, org, reader, ingester, _process: process, http, _database: database }
     }
 
     fn data(&self) -> &str {
@@ -206,27 +171,6 @@ impl Server {
 
     fn count(&self, kind: &str) -> usize {
         self.events(kind).len()
-    }
-}
-
-fn wait_ready(http: &reqwest::blocking::Client, base: &str, child: &mut Child) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return false;
-        }
-        if http.get(format!("{base}/readyz")).send().is_ok_and(|r| r.status().is_success()) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
