@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, admin_event, auditrail_command, now_ms, serve, spawn_app, ts};
+use crate::helpers::{TestApp, admin_event, auditrail_command, now_ms, org_and_token, serve, spawn_app, ts};
 
 const TOKEN: &str = "atr_cli_security_secret_token";
 
@@ -34,13 +34,10 @@ fn args(list: &[&str]) -> Vec<String> {
 }
 
 /// A data directory with one org and a token of `scope`: (temp dir, data path, token).
-async fn store_with_token(name: &str, scope: &str) -> (tempfile::TempDir, String, String) {
+fn store_with_token(name: &str, scope: &str) -> (tempfile::TempDir, String, String) {
     let root = tempfile::tempdir().expect("temp dir");
     let data = root.path().join("data").display().to_string();
-    let org = text(&run(args(&["org", "create", "--data", &data, "--name", name])).await.stdout).trim().to_owned();
-    let token = text(&run(args(&["token", "create", "--data", &data, "--org", &org, "--scope", scope])).await.stdout)
-        .trim()
-        .to_owned();
+    let (_, token) = org_and_token(&["--data", &data], name, scope);
     (root, data, token)
 }
 
@@ -396,7 +393,7 @@ async fn the_store_is_private_and_a_shared_signing_key_is_reported() {
 /// metrics listener, the per-token rate limit and the head size limit, on a real process.
 #[tokio::test]
 async fn serve_flags_reach_the_server() {
-    let (_root, data, token) = store_with_token("Flags", "audit:events_read").await;
+    let (_root, data, token) = store_with_token("Flags", "audit:events_read");
     let metrics = free_address();
     let flags = ["--metrics-listen", &metrics, "--rate-limit", "1", "--rate-burst", "1", "--max-header-bytes", "4096"];
     let server = serve(&[&["--data", data.as_str()], &flags[..]].concat());
@@ -424,7 +421,7 @@ async fn serve_flags_reach_the_server() {
 /// no made-up hosts in `Link`s); `--allowed-host` names others; probes answer any host.
 #[tokio::test]
 async fn serve_answers_only_for_its_hosts() {
-    let (_root, data, token) = store_with_token("Hosts", "audit:events_read").await;
+    let (_root, data, token) = store_with_token("Hosts", "audit:events_read");
     for extra in [None, Some("audit.example.com")] {
         let mut argv = vec!["--data", &data];
         if let Some(host) = extra {

@@ -459,21 +459,11 @@ fn export_then_ingest_preserves_every_event() {
 #[test]
 fn events_list_json_and_errors_explain() {
     let server = Server::start(None, Some(60));
-    let out = ok(&[
-        "events",
-        "list",
-        "--server",
-        &server.base,
-        "--token",
-        &server.reader,
-        "--kind",
-        "admin",
-        "--from",
-        "30d",
-        "--limit",
-        "5",
-        "--json",
-    ]);
+    let list_admin = |extra: &[&str]| {
+        let args = ["events", "list", "--server", &server.base, "--token", &server.reader, "--kind", "admin"];
+        ok(&[&args[..], &["--from", "30d"], extra].concat())
+    };
+    let out = list_admin(&["--limit", "5", "--json"]);
     let listed: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).expect("NDJSON line")).collect();
     assert_eq!(listed.len(), 5);
     let all = server.events("admin");
@@ -485,22 +475,7 @@ fn events_list_json_and_errors_explain() {
     assert!(listed.windows(2).all(|w| w[0]["created"].as_str() <= w[1]["created"].as_str()), "oldest first");
     assert_eq!(listed[0]["created"], oldest[0]["created"]);
     // Filters reach the API: only LOGINS.
-    let out = ok(&[
-        "events",
-        "list",
-        "--server",
-        &server.base,
-        "--token",
-        &server.reader,
-        "--kind",
-        "admin",
-        "--from",
-        "30d",
-        "--category",
-        "LOGINS",
-        "--limit",
-        "0",
-    ]);
+    let out = list_admin(&["--category", "LOGINS", "--limit", "0"]);
     assert!(out.lines().count() > 0);
     assert!(out.lines().all(|l| l.contains("\"eventCategory\":\"LOGINS\"")), "{out}");
     // Compliance with a resource filter, through the environment variables.

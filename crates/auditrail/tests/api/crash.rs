@@ -14,7 +14,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{assert_webex_error, auditrail, auditrail_ok as cli, serve, ts};
+use crate::helpers::{assert_webex_error, auditrail, serve, ts};
 
 /// One `auditrail serve` on the store `store` names. The access log stays on: the records of
 /// reads made during a round are in the log too.
@@ -24,13 +24,7 @@ fn start_server(store: &[&str]) -> ServerProcess {
 
 /// An org with an ingest+read token in a store given by `store` arguments.
 fn org_and_token(store: &[&str]) -> (String, String) {
-    let mut args = vec!["org", "create", "--name", "Crash"];
-    args.extend_from_slice(store);
-    let org = cli(&args);
-    let mut args =
-        vec!["token", "create", "--org", &org, "--scope", "auditrail:ingest,audit:events_read,auditrail:admin"];
-    args.extend_from_slice(store);
-    (org.clone(), cli(&args))
+    crate::helpers::org_and_token(store, "Crash", "auditrail:ingest,audit:events_read,auditrail:admin")
 }
 
 fn batch(tag: &str, n: usize, created_ms: i64) -> Vec<Value> {

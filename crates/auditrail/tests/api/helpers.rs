@@ -462,6 +462,14 @@ pub fn auditrail_fails(args: &[&str]) -> String {
     lines[0].to_owned()
 }
 
+/// A new org named `name` and a token of `scopes` for it, made with the CLI in the store `store`
+/// names (`--data DIR`, `--database-url URL`…): (org id, token).
+pub fn org_and_token(store: &[&str], name: &str, scopes: &str) -> (String, String) {
+    let org = auditrail_ok(&[&["org", "create", "--name", name], store].concat());
+    let token = auditrail_ok(&[&["token", "create", "--org", &org, "--scope", scopes], store].concat());
+    (org, token)
+}
+
 /// `auditrail serve ARGS` on a free loopback port, once it listens.
 pub fn serve(args: &[&str]) -> ServerProcess {
     start(Serve::new(AUDITRAIL).args(args))

@@ -8,7 +8,7 @@ use std::time::Duration;
 use auditrail_testkit::Serve;
 use serde_json::json;
 
-use crate::helpers::{AUDITRAIL, auditrail_ok as ok, start, ts};
+use crate::helpers::{AUDITRAIL, auditrail_ok as ok, org_and_token, start, ts};
 
 fn strace() -> Option<String> {
     let found = Command::new("strace").arg("-V").stdout(Stdio::null()).stderr(Stdio::null()).status();
@@ -51,8 +51,7 @@ async fn an_ingest_is_synced_before_it_is_acknowledged() {
     };
     let root = tempfile::tempdir().expect("temp dir");
     let data = root.path().join("data").display().to_string();
-    let org = ok(&["org", "create", "--data", &data, "--name", "Durable"]);
-    let token = ok(&["token", "create", "--data", &data, "--org", &org, "--scope", "auditrail:ingest"]);
+    let (_, token) = org_and_token(&["--data", &data], "Durable", "auditrail:ingest");
     let trace_path = root.path().join("trace.txt");
     let trace_file = trace_path.display().to_string();
     let calls_traced = "trace=fsync,fdatasync,sendto,write,writev";

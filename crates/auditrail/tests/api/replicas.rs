@@ -13,7 +13,9 @@ use auditrail_testkit::{ServerProcess, TempPostgres, execute, query_text};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{admin_event, assert_webex_error, at, auditrail_ok, compliance_event, enc, next_link, serve};
+use crate::helpers::{
+    admin_event, assert_webex_error, at, auditrail_ok, compliance_event, enc, next_link, org_and_token, serve,
+};
 
 const REPLICAS: usize = 3;
 const CLIENTS: usize = 6;
@@ -58,8 +60,8 @@ async fn three_replicas_on_one_postgres_agree_on_everything() {
     let db = auditrail_testkit::fresh_database().await.expect("PostgreSQL for the replica test");
     let url = db.url.clone();
     cli(&url, &["migrate"]);
-    let org = cli(&url, &["org", "create", "--name", "Replicated Inc."]);
-    let token = cli(&url, &["token", "create", "--org", &org, "--scope", "auditrail:ingest,audit:events_read"]);
+    let (org, token) =
+        org_and_token(&["--database-url", &url], "Replicated Inc.", "auditrail:ingest,audit:events_read");
     let client = reqwest::Client::new();
     // Replicas share one signing key: here, one data directory that holds only the key.
     let key_dir = tempfile::tempdir().expect("temp dir");
@@ -254,18 +256,8 @@ async fn reads_can_be_served_by_a_streaming_standby() {
     assert!(refused.contains("read-only"), "{refused}");
 
     cli(&write_url, &["migrate"]);
-    let org = cli(&write_url, &["org", "create", "--name", "Standby Inc."]);
-    let token = cli(
-        &write_url,
-        &[
-            "token",
-            "create",
-            "--org",
-            &org,
-            "--scope",
-            "auditrail:ingest,audit:events_read,spark-compliance:events_read",
-        ],
-    );
+    let scopes = "auditrail:ingest,audit:events_read,spark-compliance:events_read";
+    let (org, token) = org_and_token(&["--database-url", &write_url], "Standby Inc.", scopes);
     let client = reqwest::Client::new();
     // The data directory only holds the signing key when the store is PostgreSQL.
     let key_dir = tempfile::tempdir().expect("temp dir");

@@ -11,7 +11,7 @@ use auditrail_testkit::ServerProcess;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{admin_event, auditrail, auditrail_ok as ok, serve};
+use crate::helpers::{admin_event, auditrail, auditrail_ok, org_and_token, serve};
 
 /// A running `auditrail serve` with the given arguments and a token of its org. No access log:
 /// these tests count log entries exactly, and access records, written on every read, would add
@@ -76,17 +76,8 @@ fn copy_dir(from: &Path, to: &Path) {
 /// and the latest checkpoint note.
 async fn signed_store(dir: &Path) -> (String, String, String) {
     let data = dir.display().to_string();
-    let org = ok(&["org", "create", "--data", &data, "--name", "Evidence"]);
-    let token = ok(&[
-        "token",
-        "create",
-        "--data",
-        &data,
-        "--org",
-        &org,
-        "--scope",
-        "auditrail:ingest,auditrail:admin,audit:events_read",
-    ]);
+    let scopes = "auditrail:ingest,auditrail:admin,audit:events_read";
+    let (org, token) = org_and_token(&["--data", &data], "Evidence", scopes);
     let signer = Signer::start(&["--data", &data, "--checkpoint-seconds", "3600"], &token);
     for batch in 0..2 {
         let items: Vec<Value> = (0..30)
@@ -123,8 +114,7 @@ fn org_with_token(name: &str, scopes: &str) -> (tempfile::TempDir, std::path::Pa
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("data");
     let data = dir.display().to_string();
-    let org = ok(&["org", "create", "--data", &data, "--name", name]);
-    let token = ok(&["token", "create", "--data", &data, "--org", &org, "--scope", scopes]);
+    let (_, token) = org_and_token(&["--data", &data], name, scopes);
     (root, dir, data, token)
 }
 
@@ -246,11 +236,8 @@ async fn verify_detects_tampering_on_postgres() {
         v
     };
     let run = |args: Vec<String>| auditrail(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    let out = run(with_db(&["org", "create", "--name", "PG Evidence"]));
-    assert!(out.status.success());
-    let org = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let out = run(with_db(&["token", "create", "--org", &org, "--scope", "auditrail:ingest,auditrail:admin"]));
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let store = ["--database-url", &url, "--data", &key_dir];
+    let (_, token) = org_and_token(&store, "PG Evidence", "auditrail:ingest,auditrail:admin");
     let args = with_db(&["--rate-limit", "0"]);
     let signer = Signer::start(&args.iter().map(String::as_str).collect::<Vec<_>>(), &token);
     let items: Vec<Value> =
@@ -411,7 +398,7 @@ fn old_and_new(old: usize, new: i64) -> Vec<Value> {
 /// `auditrail ARGS… STORE…` must succeed; returns stdout.
 fn ok_on(store: &[String], args: &[&str]) -> String {
     let full: Vec<&str> = args.iter().copied().chain(store.iter().map(String::as_str)).collect();
-    ok(&full)
+    auditrail_ok(&full)
 }
 
 /// Retention end to end on the store `store` names (its signing key in `key_dir`): a legal hold
@@ -419,9 +406,9 @@ fn ok_on(store: &[String], args: &[&str]) -> String {
 /// system record; the rest verifies in the store and offline against the signed checkpoint after
 /// the run.
 async fn retention_and_a_legal_hold(store: &[String], key_dir: &Path) {
-    let org = ok_on(store, &["org", "create", "--name", "Retained"]);
     let scopes = "auditrail:ingest,auditrail:admin,audit:events_read";
-    let token = ok_on(store, &["token", "create", "--org", &org, "--scope", scopes]);
+    let store_args: Vec<&str> = store.iter().map(String::as_str).collect();
+    let (org, token) = org_and_token(&store_args, "Retained", scopes);
     ok_on(store, &["retention", "set", "--org", &org, "--days", "30"]);
     ok_on(store, &["hold", "set", "--org", &org]);
     let serve: Vec<&str> = store.iter().map(String::as_str).chain(["--rate-limit", "0"]).collect();
