@@ -7,6 +7,8 @@
 use std::collections::HashSet;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use auditrail_testkit::{ServerProcess, TempPostgres};
@@ -106,17 +108,21 @@ fn verify(store: &[&str]) {
 
 /// Clients ingest batches with known ids (admin and security events) until the server dies under
 /// them, while a reader lists both kinds (each read writes an access record); returns which
-/// batches were acknowledged and which were not (unknown fate).
+/// batches were acknowledged and which were not (unknown fate). The kill comes `kill_after` the
+/// start, and not before a first batch was acknowledged: a loaded machine can take longer than
+/// that for a fresh server's first commit, and a round without one would test nothing.
 async fn ingest_until_killed(
     server: &ServerProcess,
     token: &str,
     round: usize,
     kill_after: Duration,
 ) -> (Vec<Batch>, Vec<Batch>) {
+    let acknowledged = Arc::new(AtomicUsize::new(0));
     let mut clients = Vec::new();
     for c in 0..4 {
         let base = server.base().to_owned();
         let token = token.to_owned();
+        let acknowledged = acknowledged.clone();
         let kind = if c % 2 == 0 { "admin" } else { "security" };
         clients.push(tokio::spawn(async move {
             let client = reqwest::Client::new();
@@ -128,7 +134,10 @@ async fn ingest_until_killed(
                     1_700_000_000_000 + (round * 1_000_000 + b * 1000) as i64,
                 );
                 match post_kind(&client, &base, &token, kind, &items).await {
-                    Ok(StatusCode::OK) => acked.push((kind, items)),
+                    Ok(StatusCode::OK) => {
+                        acked.push((kind, items));
+                        acknowledged.fetch_add(1, Ordering::SeqCst);
+                    }
                     Ok(status) => panic!("ingest answered {status} before the kill"),
                     Err(_) => {
                         unknown.push((kind, items));
@@ -165,6 +174,10 @@ async fn ingest_until_killed(
         })
     };
     tokio::time::sleep(kill_after).await;
+    let waiting = Instant::now();
+    while acknowledged.load(Ordering::SeqCst) == 0 && waiting.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     server.kill().expect("kill -9");
     let (mut acked, mut unknown) = (Vec::new(), Vec::new());
     for c in clients {
