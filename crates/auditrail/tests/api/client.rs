@@ -378,26 +378,20 @@ fn export_then_ingest_preserves_every_event() {
     let source = Server::start(None, Some(240));
     let fresh = Server::start(Some(&source.org), None);
     let dir = tempfile::tempdir().expect("dir");
+    let export = |kind: &str, extra: &[&str]| {
+        let args = ["export", "--server", &source.base, "--token", &source.reader, "--kind", kind, "--from", "40d"];
+        ok(&[&args[..], extra].concat())
+    };
+    let ingest = |file: &str, kind: &str, extra: &[&str]| {
+        let args = ["ingest", file, "--kind", kind, "--server", &fresh.base, "--token", &fresh.ingester];
+        let out = run(&[&args[..], extra].concat());
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stderr)
+    };
     for kind in KINDS {
         let file: PathBuf = dir.path().join(format!("{kind}.ndjson"));
         let file = file.to_str().expect("utf-8");
-        ok(&[
-            "export",
-            "--server",
-            &source.base,
-            "--token",
-            &source.reader,
-            "--kind",
-            kind,
-            "--from",
-            "40d",
-            "--format",
-            "ndjson",
-            "--out",
-            file,
-            "--max",
-            "7",
-        ]);
+        export(kind, &["--format", "ndjson", "--out", file, "--max", "7"]);
         let exported = std::fs::read_to_string(file).expect("export file");
         let served = source.events(kind);
         assert_eq!(exported.lines().count(), served.len(), "{kind}: one line per event");
@@ -407,45 +401,16 @@ fn export_then_ingest_preserves_every_event() {
             // Verbatim: the line is the served JSON text itself.
             assert_eq!(line, serde_json::to_string(&served[id]).expect("json"), "{kind} {id}");
         }
-        let err = text(
-            &command(&[
-                "ingest",
-                file,
-                "--kind",
-                kind,
-                "--server",
-                &fresh.base,
-                "--token",
-                &fresh.ingester,
-                "--batch",
-                "50",
-            ])
-            .output()
-            .expect("ingest")
-            .stderr,
-        );
+        let err = ingest(file, kind, &["--batch", "50"]);
         assert!(err.contains(&format!("{} new, 0 duplicates", served.len())), "{err}");
         assert_same_events(kind, &served, &fresh.events(kind));
         // Re-running is safe: everything is a duplicate.
-        let out = run(&["ingest", file, "--kind", kind, "--server", &fresh.base, "--token", &fresh.ingester]);
-        assert!(out.status.success());
-        assert!(text(&out.stderr).contains(&format!("0 new, {} duplicates", served.len())), "{}", text(&out.stderr));
+        let err = ingest(file, kind, &[]);
+        assert!(err.contains(&format!("0 new, {} duplicates", served.len())), "{err}");
         assert_eq!(fresh.count(kind), served.len());
     }
     // CSV: a header and one record per event.
-    let csv = ok(&[
-        "export",
-        "--server",
-        &source.base,
-        "--token",
-        &source.reader,
-        "--kind",
-        "connect",
-        "--from",
-        "40d",
-        "--format",
-        "csv",
-    ]);
+    let csv = export("connect", &["--format", "csv"]);
     let mut lines = csv.split("\r\n").filter(|l| !l.is_empty());
     assert_eq!(
         lines.next(),
