@@ -50,9 +50,11 @@ pub enum Retry {
 pub struct HttpError {
     /// How the answering end is named in messages ("the server", "the source").
     pub who: String,
+    /// The HTTP status of the answer.
     pub status: StatusCode,
     /// The server's own words, made printable (see [`printable`]) and cut to 600 characters.
     pub message: String,
+    /// The server's tracking id of the request (body `trackingId`/`transid`, or the header).
     pub tracking_id: Option<String>,
 }
 

@@ -12,6 +12,8 @@
 //! into the errors (one line each), retries are logged with `tracing`, and the caller decides
 //! what a person sees.
 
+#![warn(missing_docs)]
+
 mod api;
 mod export;
 pub mod pages;

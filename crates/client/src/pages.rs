@@ -23,6 +23,7 @@ use serde_json::{Value, json};
 
 use crate::api::{Api, Retry, printable};
 
+/// One day in milliseconds, the unit of default ranges.
 pub const DAY_MS: i64 = 86_400_000;
 /// The longest window one request may cover (admin audit allows 366 days; we stay a day short).
 const WINDOW_MS: i64 = 365 * DAY_MS;
@@ -30,25 +31,35 @@ const WINDOW_MS: i64 = 365 * DAY_MS;
 /// What to read. Filters not meaningful for `kind` are `None`/empty (the caller checks).
 #[derive(Debug, Clone)]
 pub struct Query {
+    /// Which API: admin or security audit, compliance events, Connect audit logs, access log.
     pub kind: Kind,
     /// The org's id, for admin audit (`orgId` is required there).
     pub org: Option<String>,
+    /// The oldest `created` to read; required by every API but compliance's.
     pub from: Option<Timestamp>,
+    /// The newest `created` to read.
     pub to: Timestamp,
     /// Admin/compliance: at most one (`actorId`); Connect: any number (`actorIds`).
     pub actors: Vec<String>,
+    /// `eventCategories` (admin, security and Connect).
     pub categories: Vec<String>,
+    /// Compliance `resource`.
     pub resource: Option<String>,
+    /// Compliance `type`.
     pub event_type: Option<String>,
+    /// Compliance `serviceType`.
     pub service_type: Option<String>,
+    /// Connect `adminRoles`.
     pub roles: Vec<String>,
     /// Connect numeric range instead of custom windows.
     pub range: Option<String>,
+    /// Items per page asked of the API; `None` for its default.
     pub max: Option<u32>,
 }
 
 /// One page of raw items.
 pub struct Page {
+    /// The items as the server sent them, in its order (oldest first).
     pub items: Vec<Box<RawValue>>,
     /// The window this page belongs to.
     pub window: Window,
@@ -61,7 +72,9 @@ pub struct Page {
 /// An inclusive window of `created`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
+    /// `None`: from the API's own beginning (compliance, a Connect numeric range).
     pub from: Option<Timestamp>,
+    /// The window's newest `created`.
     pub to: Timestamp,
 }
 

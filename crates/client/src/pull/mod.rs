@@ -32,13 +32,17 @@ const CONNECT_EXPORT: &str = "/connectapi/v1/auditManager/audit-logs/export";
 
 /// One run of pull: where it reads, where it writes, and from when.
 pub struct Pull {
+    /// The Webex-compatible source read from.
     pub source: Api,
     /// Where Connect logs are read (see [`connect_url`]).
     pub connect_url: Url,
+    /// The auditrail server written to; its token must act for `org`.
     pub dest: Api,
+    /// The org mirrored, the same on both ends.
     pub org: OrgId,
     /// The org id as the user gave it, sent to the source (`orgId` of admin and security audit).
     pub org_as_given: String,
+    /// The marks and locks of this run.
     pub state: State,
     /// Where a kind without a mark starts.
     pub since: Timestamp,
