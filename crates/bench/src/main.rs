@@ -84,7 +84,7 @@ async fn main() -> anyhow::Result<()> {
             events = ingest::shuffled(events, seed);
         }
         let (served, peak_rss) = {
-            let server = Server::start(&cli, &["--data", &data]).await?;
+            let server = Server::start(&cli, &["--data", &data])?;
             let run = ingest::over_http(std::slice::from_ref(&server.base), &token, &events, 4).await?;
             let peak_rss = server.peak_rss_mib();
             eprintln!(
@@ -185,7 +185,7 @@ async fn measure_reads(cli: &Cli, args: &Args, size: usize) -> anyhow::Result<Va
             (org, token)
         }
     };
-    let server = Server::start(cli, &["--data", &data]).await?;
+    let server = Server::start(cli, &["--data", &data])?;
     let rss_idle = server.rss_mib();
     let reader = Reader { client: reqwest::Client::new(), base: server.base.clone(), token: token.clone() };
     let now = jiff::Timestamp::now();
@@ -303,7 +303,7 @@ async fn postgres(cli: &Cli, args: &Args, now: i64) -> anyhow::Result<Value> {
         let events = ingest::events(&org, args.ingest_events / 2, args.seed + replicas as u64, now);
         let mut servers = Vec::new();
         for _ in 0..replicas {
-            servers.push(Server::start(cli, &store).await?);
+            servers.push(Server::start(cli, &store)?);
         }
         let bases: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
         let run = ingest::over_http(&bases, &token, &events, 6).await?;

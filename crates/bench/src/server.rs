@@ -1,10 +1,11 @@
 //! Real `auditrail` processes: the CLI for setup and `serve` under measurement.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
+use auditrail_testkit::{Serve, ServerProcess, auditrail_command};
 
 /// Where the `auditrail` binary is: given, or next to this one (same build profile).
 pub fn auditrail_bin(given: Option<&Path>) -> anyhow::Result<PathBuf> {
@@ -29,14 +30,7 @@ pub struct Cli {
 
 impl Cli {
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(&self.bin);
-        cmd.args(args).stdin(Stdio::null());
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("AUDITRAIL_") {
-                cmd.env_remove(&key);
-            }
-        }
-        cmd
+        auditrail_command(&self.bin, args)
     }
 
     /// Runs a CLI command; its stdout, trimmed.
@@ -67,67 +61,41 @@ impl Cli {
     }
 }
 
-/// One `serve` process; killed on drop.
+/// One `serve` process; stopped on drop (SIGTERM, SIGKILL after 30 s).
 pub struct Server {
     pub base: String,
-    child: Child,
+    process: ServerProcess,
 }
 
 impl Server {
-    pub async fn start(cli: &Cli, store: &[&str]) -> anyhow::Result<Server> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let listen = format!("127.0.0.1:{port}");
+    pub fn start(cli: &Cli, store: &[&str]) -> anyhow::Result<Server> {
         // Default settings but for the rate limit (the load generator is one token): the access
-        // log records every read, as it does for users.
-        let mut args = vec!["serve", "--listen", &listen, "--rate-limit", "0"];
-        args.extend_from_slice(store);
-        let child =
-            cli.command(&args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().context("cannot start serve")?;
-        let server = Server { base: format!("http://{listen}"), child };
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(600);
-        loop {
-            if let Ok(r) = client.get(format!("{}/readyz", server.base)).send().await
-                && r.status().is_success()
-            {
-                return Ok(server);
-            }
-            if Instant::now() > deadline {
-                bail!("serve did not become ready");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        // log records every read, as it does for users. A large store takes a while to open.
+        let process = Serve::new(&cli.bin)
+            .args(["--rate-limit", "0"])
+            .args(store)
+            .ready_within(Duration::from_secs(600))
+            .stop_within(Duration::from_secs(30))
+            .start()
+            .map_err(|e| anyhow::anyhow!("cannot start serve: {e}"))?;
+        Ok(Server { base: process.base().to_owned(), process })
     }
 
     /// Peak resident memory of the process so far, in MiB (VmHWM).
     pub fn peak_rss_mib(&self) -> Option<f64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-        let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kib / 1024.0)
+        self.memory_mib("VmHWM:")
     }
 
     /// Current resident memory in MiB (VmRSS).
     pub fn rss_mib(&self) -> Option<f64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        self.memory_mib("VmRSS:")
+    }
+
+    fn memory_mib(&self, field: &str) -> Option<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.process.pid())).ok()?;
+        let line = status.lines().find(|l| l.starts_with(field))?;
         let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
         Some(kib / 1024.0)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

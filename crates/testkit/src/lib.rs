@@ -1,13 +1,20 @@
-//! Real PostgreSQL for tests, never a mock.
+//! Test support: real processes, never mocks.
 //!
-//! `scripts/test.sh` starts one throwaway cluster for the whole run and exports its URL as
-//! `AUDITRAIL_TEST_PG_URL`; every test then gets a fresh database of its own on it. A test run
-//! without that variable (plain `cargo test`) starts a private cluster per test instead, which is
-//! slower but needs nothing but PostgreSQL's binaries (Debian's `postgresql` package). A cluster is
-//! `initdb` + `pg_ctl start` in a temporary directory on a free loopback port, stopped on drop.
-//! [`TempPostgres::start_standby`] adds a real streaming hot standby of a cluster (for
+//! [`Serve`] starts a real `auditrail serve` (for the HTTP suite's process tests and the
+//! benchmark harness) and [`ServerProcess`] stops it; see the `server` module.
+//!
+//! Real PostgreSQL: `scripts/test.sh` starts one throwaway cluster for the whole run and exports
+//! its URL as `AUDITRAIL_TEST_PG_URL`; every test then gets a fresh database of its own on it. A
+//! test run without that variable (plain `cargo test`) starts a private cluster per test instead,
+//! which is slower but needs nothing but PostgreSQL's binaries (Debian's `postgresql` package). A
+//! cluster is `initdb` + `pg_ctl start` in a temporary directory on a free loopback port, stopped
+//! on drop. [`TempPostgres::start_standby`] adds a real streaming hot standby of a cluster (for
 //! `--read-database-url`); [`execute`] and [`query_text`] run SQL for tests that have no driver of
 //! their own.
+
+mod server;
+
+pub use server::{Serve, ServerProcess, auditrail_command};
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

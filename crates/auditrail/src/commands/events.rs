@@ -19,9 +19,10 @@ use auditrail_core::{Kind, Timestamp};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use auditrail_client::pages::{DAY_MS, Page, Query, Walker, compact};
+use auditrail_client::{Api, open_export, printable};
+
 use crate::cli::{ExportArgs, ExportFormat, FilterArgs};
-use crate::client::pages::{DAY_MS, Page, Query, Walker, compact};
-use crate::client::{Api, printable};
 use crate::{progress, timearg};
 
 /// How far back `events list` and `export` read when `--from` is not given.
@@ -72,11 +73,10 @@ pub async fn query(api: &Api, f: &FilterArgs, default_days: i64, max: Option<u32
         bail!("--from ({from}) is after --to ({to})");
     }
     let org = if matches!(kind, Kind::Admin | Kind::Security) {
-        let me = api.get_json(api.url("/v1/people/me")).await.context("cannot find the token's organization")?;
-        let Some(org) = me.get("orgId").and_then(Value::as_str) else {
+        let Some(org) = api.token_org().await.context("cannot find the token's organization")? else {
             bail!("/v1/people/me did not name an orgId");
         };
-        Some(org.to_owned())
+        Some(org)
     } else {
         None
     };
@@ -156,7 +156,7 @@ pub async fn export(api: &Api, args: &ExportArgs) -> anyhow::Result<()> {
         csv.header(&mut sink)?;
     }
     let mut writer = EventWriter { csv, terminal };
-    if let Some(written) = export_streamed(api, args, &query, &mut sink, &mut writer, &bar).await? {
+    if let Some(written) = export_streamed(api, args.limit, &query, &mut sink, &mut writer, &bar).await? {
         return finish_export(bar, sink, args, kind, written);
     }
     // Fetching the next page overlaps with writing this one (the server works while we write);
@@ -237,47 +237,23 @@ fn finish_export(
     Ok(())
 }
 
-/// The whole export as one streamed response of an auditrail server (`GET /auditrail/v1/export`),
-/// when the filters are ones it takes; `None` when the server has no such endpoint (another
-/// Webex-compatible server) or a filter needs the Webex-shaped listings, which are then paged.
+/// The whole export as one streamed response (see [`open_export`]); `None` when the server has
+/// no such endpoint or a filter needs the Webex-shaped listings, which are then paged.
 async fn export_streamed(
     api: &Api,
-    args: &ExportArgs,
+    limit: Option<u64>,
     query: &Query,
     sink: &mut Sink,
     writer: &mut EventWriter,
     bar: &indicatif::ProgressBar,
 ) -> anyhow::Result<Option<u64>> {
-    let f = &args.filters;
-    let listing_only = f.range.is_some()
-        || !f.categories.is_empty()
-        || f.resource.is_some()
-        || f.event_type.is_some()
-        || f.service_type.is_some()
-        || !f.roles.is_empty()
-        || f.actors.len() > 1;
-    if listing_only {
-        return Ok(None);
-    }
-    let mut url = api.url("/auditrail/v1/export");
-    {
-        let mut pairs = url.query_pairs_mut();
-        pairs.append_pair("kind", query.kind.as_str());
-        if let Some(from) = query.from {
-            pairs.append_pair("from", &from.to_string());
-        }
-        pairs.append_pair("to", &query.to.to_string());
-        if let Some(actor) = f.actors.first() {
-            pairs.append_pair("actorId", actor);
-        }
-    }
-    let Some(mut response) = api.get_stream(url).await? else { return Ok(None) };
+    let Some(mut stream) = open_export(api, query).await? else { return Ok(None) };
     let mut pending: Vec<u8> = Vec::new();
     let mut written = 0u64;
-    let raw_copy = writer.csv.is_none() && !writer.terminal && args.limit.is_none();
+    let raw_copy = writer.csv.is_none() && !writer.terminal && limit.is_none();
     let mut ends_on_a_line = true;
     'stream: while let Some(chunk) =
-        response.chunk().await.context("the export stream broke off before its end; nothing was written")?
+        stream.chunk().await.context("the export stream broke off before its end; nothing was written")?
     {
         // NDJSON to a file or pipe, no limit: the server's lines are written as they come; only
         // counted (JSON already escapes every control character but DEL and C1, which only a
@@ -296,7 +272,7 @@ async fn export_streamed(
         let Some(end) = pending.iter().rposition(|b| *b == b'\n') else { continue };
         let lines: Vec<u8> = pending.drain(..=end).collect();
         for line in lines.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-            if args.limit.is_some_and(|l| written >= l) {
+            if limit.is_some_and(|l| written >= l) {
                 break 'stream;
             }
             let line = std::str::from_utf8(line).context("the server sent an event that is not UTF-8")?;
@@ -306,7 +282,7 @@ async fn export_streamed(
         }
         bar.set_position(written);
     }
-    if !ends_on_a_line || (!pending.is_empty() && args.limit.is_none_or(|l| written < l)) {
+    if !ends_on_a_line || (!pending.is_empty() && limit.is_none_or(|l| written < l)) {
         bail!("the export stream ended in the middle of an event; nothing was written");
     }
     Ok(Some(written))
@@ -413,28 +389,51 @@ fn field(event: &Value, pointer: &str) -> String {
     }
 }
 
-/// The fixed CSV columns of each kind: `(header, JSON pointer)`.
-fn csv_columns(kind: Kind) -> &'static [(&'static str, &'static str)] {
+/// A CSV column: `(header, JSON pointer)`.
+type CsvColumn = (&'static str, &'static str);
+
+/// Who did it, in admin and security audit events alike (security audit has admin audit's shape).
+const AUDIT_ACTOR: &[CsvColumn] = &[
+    ("id", "/id"),
+    ("created", "/created"),
+    ("actorId", "/actorId"),
+    ("actorEmail", "/data/actorEmail"),
+    ("actorName", "/data/actorName"),
+    ("actorIp", "/data/actorIp"),
+];
+
+/// What was done, in admin and security audit events alike.
+const AUDIT_ACTION: &[CsvColumn] = &[
+    ("eventCategory", "/data/eventCategory"),
+    ("eventDescription", "/data/eventDescription"),
+    ("actionText", "/data/actionText"),
+];
+
+/// The fixed CSV columns of each kind.
+fn csv_columns(kind: Kind) -> Vec<CsvColumn> {
     match kind {
-        Kind::Admin => &[
-            ("id", "/id"),
-            ("created", "/created"),
-            ("actorId", "/actorId"),
-            ("actorEmail", "/data/actorEmail"),
-            ("actorName", "/data/actorName"),
-            ("actorIp", "/data/actorIp"),
-            ("actorOrgId", "/actorOrgId"),
-            ("eventCategory", "/data/eventCategory"),
-            ("eventDescription", "/data/eventDescription"),
-            ("actionText", "/data/actionText"),
-            ("targetType", "/data/targetType"),
-            ("targetId", "/data/targetId"),
-            ("targetName", "/data/targetName"),
-            ("adminRoles", "/data/adminRoles"),
-            ("errorCode", "/data/errorCode"),
-            ("errorMessage", "/data/errorMessage"),
-        ],
-        Kind::Compliance => &[
+        Kind::Admin => [
+            AUDIT_ACTOR,
+            &[("actorOrgId", "/actorOrgId")],
+            AUDIT_ACTION,
+            &[
+                ("targetType", "/data/targetType"),
+                ("targetId", "/data/targetId"),
+                ("targetName", "/data/targetName"),
+                ("adminRoles", "/data/adminRoles"),
+                ("errorCode", "/data/errorCode"),
+                ("errorMessage", "/data/errorMessage"),
+            ],
+        ]
+        .concat(),
+        Kind::Security => [
+            AUDIT_ACTOR,
+            &[("actorUserAgent", "/data/actorUserAgent"), ("actorOrgId", "/actorOrgId")],
+            AUDIT_ACTION,
+            &[("trackingId", "/data/trackingId")],
+        ]
+        .concat(),
+        Kind::Compliance => vec![
             ("id", "/id"),
             ("created", "/created"),
             ("resource", "/resource"),
@@ -444,22 +443,8 @@ fn csv_columns(kind: Kind) -> &'static [(&'static str, &'static str)] {
             ("orgId", "/orgId"),
             ("data", "/data"),
         ],
-        Kind::Security => &[
-            ("id", "/id"),
-            ("created", "/created"),
-            ("actorId", "/actorId"),
-            ("actorEmail", "/data/actorEmail"),
-            ("actorName", "/data/actorName"),
-            ("actorIp", "/data/actorIp"),
-            ("actorUserAgent", "/data/actorUserAgent"),
-            ("actorOrgId", "/actorOrgId"),
-            ("eventCategory", "/data/eventCategory"),
-            ("eventDescription", "/data/eventDescription"),
-            ("actionText", "/data/actionText"),
-            ("trackingId", "/data/trackingId"),
-        ],
-        Kind::System => &[("id", "/id"), ("created", "/created"), ("actorId", "/actorId"), ("data", "/data")],
-        Kind::Access => &[
+        Kind::System => vec![("id", "/id"), ("created", "/created"), ("actorId", "/actorId"), ("data", "/data")],
+        Kind::Access => vec![
             ("id", "/id"),
             ("created", "/created"),
             ("actorId", "/actorId"),
@@ -475,7 +460,7 @@ fn csv_columns(kind: Kind) -> &'static [(&'static str, &'static str)] {
             ("trackingId", "/trackingId"),
             ("clientTrackingId", "/clientTrackingId"),
         ],
-        Kind::Connect => &[
+        Kind::Connect => vec![
             ("id", "/id"),
             ("created", "/created"),
             ("actorEmail", "/actorEmail"),
@@ -506,7 +491,7 @@ fn csv_field(raw: &str) -> Cow<'_, str> {
 }
 
 struct Csv {
-    columns: &'static [(&'static str, &'static str)],
+    columns: Vec<CsvColumn>,
     /// Writing to a terminal: control characters are shown escaped instead of sent raw.
     terminal: bool,
 }
@@ -693,6 +678,21 @@ mod tests {
         assert_eq!(field(&e, "/n"), "5");
         assert_eq!(field(&e, "/d"), r#"{"x":"y"}"#);
         assert_eq!(field(&e, "/missing"), "");
+    }
+
+    #[test]
+    fn csv_headers_of_the_audit_kinds_as_documented() {
+        let header = |kind| csv_columns(kind).iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ");
+        assert_eq!(
+            header(Kind::Admin),
+            "id, created, actorId, actorEmail, actorName, actorIp, actorOrgId, eventCategory, eventDescription, \
+             actionText, targetType, targetId, targetName, adminRoles, errorCode, errorMessage"
+        );
+        assert_eq!(
+            header(Kind::Security),
+            "id, created, actorId, actorEmail, actorName, actorIp, actorUserAgent, actorOrgId, eventCategory, \
+             eventDescription, actionText, trackingId"
+        );
     }
 
     #[test]

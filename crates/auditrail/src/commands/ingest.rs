@@ -17,14 +17,13 @@ use std::path::Path;
 use std::path::PathBuf;
 
 use anyhow::{Context, anyhow, bail};
-use serde::Deserialize;
+use auditrail_client::pages::id_of;
+use auditrail_client::{Api, HttpError, Retry};
 use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
 use crate::cli::IngestArgs;
-use crate::client::pages::id_of;
-use crate::client::{Api, HttpError, Retry};
 use crate::progress;
 
 /// One item of the file: its JSON text and where it was.
@@ -46,12 +45,6 @@ struct Batch {
     items: Vec<Item>,
 }
 
-#[derive(Deserialize)]
-struct Receipt {
-    accepted: u64,
-    duplicates: u64,
-}
-
 pub async fn run(api: &Api, args: &IngestArgs) -> anyhow::Result<()> {
     let kind = args.kind.kind();
     let batch_size = args.batch as usize;
@@ -62,22 +55,19 @@ pub async fn run(api: &Api, args: &IngestArgs) -> anyhow::Result<()> {
         .name("ingest-reader".to_owned())
         .spawn(move || read_items(reader, format, batch_size, &tx))
         .context("cannot start the file reader")?;
-    let url = api.url(&format!("/auditrail/v1/ingest/{kind}"));
     let bar = progress::bar(None, "ingesting");
     let (mut accepted, mut duplicates) = (0u64, 0u64);
     while let Some(batch) = rx.recv().await {
         let batch = batch.with_context(|| format!("cannot read {name}"))?;
         let (content_type, body) = body(&batch, format);
         let retry = if batch.items.iter().all(|i| i.has_id) { Retry::Always } else { Retry::IfNotSent };
-        let reply = match api.post(url.clone(), content_type, body, retry).await {
-            Ok(reply) => reply,
+        let receipt = match api.ingest(kind, content_type, body, retry).await {
+            Ok(receipt) => receipt,
             Err(e) => {
                 bar.finish_and_clear();
                 return Err(refused(e, &batch, format, &name, accepted, duplicates));
             }
         };
-        let receipt: Receipt =
-            serde_json::from_slice(&reply.body).context("the server's ingest answer is not a receipt")?;
         accepted += receipt.accepted;
         duplicates += receipt.duplicates;
         bar.inc(batch.items.len() as u64);

@@ -12,13 +12,13 @@ mod verify;
 
 use std::sync::Arc;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
+use auditrail_client::Api;
 use auditrail_store::Store;
 use auditrail_store::postgres::PostgresStore;
 use auditrail_store::sqlite::SqliteStore;
 
-use crate::cli::{Cli, Command, EventsCommand, HoldCommand, RetentionCommand, StoreArgs};
-use crate::client::Api;
+use crate::cli::{Cli, Command, EventsCommand, HoldCommand, RetentionCommand, ServerArgs, StoreArgs};
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
@@ -40,15 +40,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(cmd) => token::run(cmd).await,
         Command::Seed(args) => seed::run(args).await,
         Command::Events(EventsCommand::List { server, filters, limit, json }) => {
-            let api = Api::from_args(&server)?;
+            let api = server_api(&server)?;
             events::list(&api, &filters, limit, json).await
         }
         Command::Export(args) => {
-            let api = Api::from_args(&args.server)?;
+            let api = server_api(&args.server)?;
             events::export(&api, &args).await
         }
         Command::Ingest(args) => {
-            let api = Api::from_args(&args.server)?;
+            let api = server_api(&args.server)?;
             ingest::run(&api, &args).await
         }
         Command::Pull(args) => pull::run(&args).await,
@@ -75,6 +75,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The API of `--server`/`--token`, with clear errors when either is missing.
+fn server_api(args: &ServerArgs) -> anyhow::Result<Api> {
+    let Some(server) = args.server.as_deref().filter(|s| !s.trim().is_empty()) else {
+        bail!("no server given: pass --server URL or set AUDITRAIL_SERVER");
+    };
+    let Some(token) = args.token.as_deref().filter(|s| !s.trim().is_empty()) else {
+        bail!("no token given: pass --token TOKEN or set AUDITRAIL_TOKEN");
+    };
+    Api::new(server, "--server", token.trim().to_owned(), args.retries, "the server")
 }
 
 /// The store the arguments name: PostgreSQL with `--database-url`, else SQLite in `--data`.

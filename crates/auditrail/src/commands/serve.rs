@@ -19,6 +19,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let public_url = args.public_url.as_deref().map(PublicUrl::parse).transpose().map_err(anyhow::Error::msg)?;
     let store = open_store(&args.store).await?;
     let demo_banner = if args.demo { Some(demo::prepare(store.as_ref()).await?) } else { None };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let local = listener.local_addr().context("cannot read the listening address")?;
     let config = ServerConfig {
         public_url,
         trust_proxy: args.trust_proxy,
@@ -34,7 +38,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         max_concurrent_requests: args.hardening.max_concurrent_requests.max(1),
         max_concurrent_ingests: args.hardening.max_concurrent_ingests.max(1),
         access_log: args.hardening.access_log,
-        allowed_hosts: allowed_hosts(&args.allowed_hosts, args.listen),
+        allowed_hosts: allowed_hosts(&args.allowed_hosts, local),
         cors_origins: args
             .hardening
             .cors_origins
@@ -86,10 +90,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             }
         });
     }
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let local = listener.local_addr().context("cannot read the listening address")?;
     let scheme = if transport.tls.is_some() { "https" } else { "http" };
     tracing::info!(address = %local, scheme, data = %args.store.data.display(), "auditrail listening");
     if let Some(demo) = demo_banner {
@@ -108,7 +108,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
 /// The hosts requests may name: as configured, else for a loopback listener the names a local
 /// client uses for it (a browser page on another site cannot then reach it by DNS rebinding),
-/// else any.
+/// else any. `listen` is the bound address: with `--listen 127.0.0.1:0` only it has the port.
 fn allowed_hosts(configured: &[String], listen: std::net::SocketAddr) -> Vec<String> {
     let configured: Vec<String> =
         configured.iter().map(|h| h.trim().to_ascii_lowercase()).filter(|h| !h.is_empty()).collect();

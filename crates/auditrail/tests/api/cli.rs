@@ -1,53 +1,12 @@
 //! The `auditrail` binary: store commands, and one end-to-end run of `serve`.
 
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use auditrail_core::OrgId;
 use serde_json::{Value, json};
 
-use crate::helpers::{admin_event, event_id};
-
-const BIN: &str = env!("CARGO_BIN_EXE_auditrail");
-
-fn auditrail(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env_remove("AUDITRAIL_DATA")
-        .env_remove("AUDITRAIL_DATABASE_URL")
-        .env_remove("AUDITRAIL_LOG_JSON")
-        .env_remove("AUDITRAIL_LISTEN")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run auditrail")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8(output.stdout.clone()).expect("UTF-8 stdout")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// Runs a command that must succeed and returns its stdout.
-fn ok(args: &[&str]) -> String {
-    let output = auditrail(args);
-    assert!(output.status.success(), "auditrail {args:?} failed: {}", stderr(&output));
-    stdout(&output)
-}
-
-/// Runs a command that must fail with a one-line reason on stderr.
-fn fails(args: &[&str]) -> String {
-    let output = auditrail(args);
-    assert!(!output.status.success(), "auditrail {args:?} should fail; stdout: {}", stdout(&output));
-    let err = stderr(&output);
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "auditrail {args:?}: expected a one-line reason, got: {err}");
-    assert!(stdout(&output).trim().is_empty(), "nothing on stdout on failure");
-    err
-}
+use crate::helpers::{admin_event, auditrail_fails as fails, auditrail_ok as ok, event_id, serve, stop};
 
 fn data_arg(dir: &Path) -> String {
     dir.to_str().expect("UTF-8 temp path").to_owned()
@@ -201,23 +160,6 @@ fn migrate_succeeds_on_new_and_existing_stores() {
     ok(&["migrate", "--data", &data]);
 }
 
-struct Server {
-    child: Child,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 fn poll<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
     loop {
@@ -233,25 +175,9 @@ fn poll<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T
 fn serve_end_to_end_with_cli_administration_and_graceful_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let data = data_arg(dir.path());
-    let port = free_port();
-    let listen = format!("127.0.0.1:{port}");
-    let child = Command::new(BIN)
-        .args(["serve", "--data", &data, "--listen", &listen])
-        .env_remove("AUDITRAIL_DATA")
-        .env_remove("AUDITRAIL_PUBLIC_URL")
-        .env("AUDITRAIL_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start auditrail serve");
-    let mut server = Server { child };
-    let base = format!("http://{listen}");
+    let server = serve(&["--data", &data]);
+    let base = server.base().to_owned();
     let client = reqwest::blocking::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
-    poll("the server to come up", Duration::from_secs(20), || {
-        assert!(server.child.try_wait().unwrap().is_none(), "auditrail serve exited early");
-        client.get(format!("{base}/healthz")).send().ok().filter(|r| r.status().is_success())
-    });
     assert_eq!(client.get(format!("{base}/readyz")).send().unwrap().status().as_u16(), 200);
 
     // Administration with the CLI while the server runs on the same store.
@@ -303,9 +229,5 @@ fn serve_end_to_end_with_cli_administration_and_graceful_sigterm() {
     assert_eq!(response.status().as_u16(), 401);
 
     // SIGTERM: graceful shutdown, exit 0.
-    let pid = server.child.id().to_string();
-    let status = Command::new("kill").args(["-TERM", &pid]).status().expect("run kill");
-    assert!(status.success());
-    let exit = poll("the server to exit after SIGTERM", Duration::from_secs(15), || server.child.try_wait().unwrap());
-    assert!(exit.success(), "auditrail serve exited with {exit:?} after SIGTERM");
+    stop(server);
 }

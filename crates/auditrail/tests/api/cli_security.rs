@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, admin_event, auditrail_command, now_ms, spawn_app, ts};
+use crate::helpers::{TestApp, admin_event, auditrail_command, now_ms, org_and_token, serve, spawn_app, ts};
 
 const TOKEN: &str = "atr_cli_security_secret_token";
 
@@ -34,31 +34,16 @@ fn args(list: &[&str]) -> Vec<String> {
 }
 
 /// A data directory with one org and a token of `scope`: (temp dir, data path, token).
-async fn store_with_token(name: &str, scope: &str) -> (tempfile::TempDir, String, String) {
+fn store_with_token(name: &str, scope: &str) -> (tempfile::TempDir, String, String) {
     let root = tempfile::tempdir().expect("temp dir");
     let data = root.path().join("data").display().to_string();
-    let org = text(&run(args(&["org", "create", "--data", &data, "--name", name])).await.stdout).trim().to_owned();
-    let token = text(&run(args(&["token", "create", "--data", &data, "--org", &org, "--scope", scope])).await.stdout)
-        .trim()
-        .to_owned();
+    let (_, token) = org_and_token(&["--data", &data], name, scope);
     (root, data, token)
 }
 
 fn free_address() -> String {
     let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
     format!("127.0.0.1:{port}")
-}
-
-/// Waits until `url` answers at all (any status), or fails after 30 s.
-async fn wait_for(client: &reqwest::Client, url: &str) -> reqwest::Response {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        match client.get(url).send().await {
-            Ok(response) => return response,
-            Err(_) if std::time::Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(50)).await,
-            Err(e) => panic!("{url} never answered: {e}"),
-        }
-    }
 }
 
 /// Exports the app's admin events of the last day as CSV into `out`; must succeed.
@@ -398,62 +383,24 @@ async fn the_store_is_private_and_a_shared_signing_key_is_reported() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     }
-    let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut child = auditrail_command(&[
-        "serve",
-        "--data",
-        &data_arg,
-        "--listen",
-        &listen,
-        "--signing-key",
-        &key.display().to_string(),
-    ])
-    .stdout(std::process::Stdio::null())
-    .stderr(std::process::Stdio::piped())
-    .spawn()
-    .expect("serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let warned = tokio::task::spawn_blocking(move || {
-        BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-            .take(50)
-            .any(|l| l.contains("signing key is readable by other users"))
-    });
-    let warned = tokio::time::timeout(Duration::from_secs(30), warned).await;
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(matches!(warned, Ok(Ok(true))), "serve did not warn about a world-readable signing key");
+    // The key is read before the server listens: the warning is in its log by then.
+    let server = serve(&["--data", &data_arg, "--signing-key", &key.display().to_string()]);
+    let log = server.output();
+    assert!(log.contains("signing key is readable by other users"), "serve did not warn: {log}");
 }
 
 /// `serve`'s own flags reach the server (the HTTP suite builds its config in-process): the
 /// metrics listener, the per-token rate limit and the head size limit, on a real process.
 #[tokio::test]
 async fn serve_flags_reach_the_server() {
-    let (_root, data, token) = store_with_token("Flags", "audit:events_read").await;
-    let (api, metrics) = (free_address(), free_address());
-    let mut child = auditrail_command(&[
-        "serve",
-        "--data",
-        &data,
-        "--listen",
-        &api,
-        "--metrics-listen",
-        &metrics,
-        "--rate-limit",
-        "1",
-        "--rate-burst",
-        "1",
-        "--max-header-bytes",
-        "4096",
-    ])
-    .stdout(std::process::Stdio::null())
-    .stderr(std::process::Stdio::null())
-    .spawn()
-    .expect("serve");
+    let (_root, data, token) = store_with_token("Flags", "audit:events_read");
+    let metrics = free_address();
+    let flags = ["--metrics-listen", &metrics, "--rate-limit", "1", "--rate-burst", "1", "--max-header-bytes", "4096"];
+    let server = serve(&[&["--data", data.as_str()], &flags[..]].concat());
+    let api = server.addr();
     let client = reqwest::Client::new();
-    wait_for(&client, &format!("http://{api}/healthz")).await;
+    // A request first: metrics appear with what they measure.
+    assert_eq!(client.get(format!("http://{api}/healthz")).send().await.expect("healthz").status(), 200);
     let scraped = client.get(format!("http://{metrics}/metrics")).send().await.expect("scrape");
     assert_eq!(scraped.status(), 200);
     assert!(scraped.text().await.expect("metrics").contains("# TYPE "));
@@ -466,8 +413,7 @@ async fn serve_flags_reach_the_server() {
         let r = client.get(format!("http://{api}/v1/people/me")).bearer_auth(&token).send().await.expect("request");
         statuses.push(r.status().as_u16());
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
     assert!(statuses.iter().filter(|s| **s == 429).count() >= 5, "{statuses:?}");
 }
 
@@ -475,21 +421,15 @@ async fn serve_flags_reach_the_server() {
 /// no made-up hosts in `Link`s); `--allowed-host` names others; probes answer any host.
 #[tokio::test]
 async fn serve_answers_only_for_its_hosts() {
-    let (_root, data, token) = store_with_token("Hosts", "audit:events_read").await;
+    let (_root, data, token) = store_with_token("Hosts", "audit:events_read");
     for extra in [None, Some("audit.example.com")] {
-        let listen = free_address();
-        let port = listen.rsplit(':').next().unwrap_or_default().to_owned();
-        let mut argv = vec!["serve", "--data", &data, "--listen", &listen];
+        let mut argv = vec!["--data", &data];
         if let Some(host) = extra {
             argv.extend(["--allowed-host", host]);
         }
-        let mut child = auditrail_command(&argv)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("serve");
+        let server = serve(&argv);
+        let (listen, port) = (server.addr().to_string(), server.addr().port());
         let client = reqwest::Client::new();
-        wait_for(&client, &format!("http://{listen}/healthz")).await;
         let me = |host: String| {
             client.get(format!("http://{listen}/v1/people/me")).bearer_auth(&token).header("Host", host).send()
         };
@@ -502,8 +442,6 @@ async fn serve_answers_only_for_its_hosts() {
         assert_eq!(status(me("audit.example.com".to_owned()).await.expect("configured")), configured, "{extra:?}");
         let probe = client.get(format!("http://{listen}/healthz")).header("Host", "10.0.0.7:8080").send().await;
         assert_eq!(status(probe.expect("probe")), 200);
-        let _ = child.kill();
-        let _ = child.wait();
     }
 }
 
@@ -517,33 +455,18 @@ async fn serve_speaks_only_tls_1_2_and_1_3_when_given_a_certificate() {
     std::fs::write(&cert, certified.cert.pem()).expect("cert");
     std::fs::write(&key, certified.signing_key.serialize_pem()).expect("key");
     let data = root.path().join("data").display().to_string();
-    let listen = free_address();
-    let port = listen.rsplit(':').next().unwrap_or_default().to_owned();
     let (cert_arg, key_arg) = (cert.display().to_string(), key.display().to_string());
-    let mut child = auditrail_command(&[
-        "serve",
-        "--data",
-        &data,
-        "--listen",
-        &listen,
-        "--tls-cert",
-        &cert_arg,
-        "--tls-key",
-        &key_arg,
-        "--allowed-host",
-        "localhost",
-    ])
-    .stdout(std::process::Stdio::null())
-    .stderr(std::process::Stdio::null())
-    .spawn()
-    .expect("serve");
+    let tls = ["--tls-cert", &cert_arg, "--tls-key", &key_arg, "--allowed-host", "localhost"];
+    let server = serve(&[&["--data", data.as_str()], &tls[..]].concat());
+    assert!(server.base().starts_with("https://"), "{}", server.base());
+    let (listen, port) = (server.addr().to_string(), server.addr().port());
     let trusted = reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).expect("root");
     let client = reqwest::Client::builder()
         .add_root_certificate(trusted)
         .resolve("localhost", format!("127.0.0.1:{port}").parse().expect("addr"))
         .build()
         .expect("client");
-    let health = wait_for(&client, &format!("https://localhost:{port}/healthz")).await;
+    let health = client.get(format!("https://localhost:{port}/healthz")).send().await.expect("healthz");
     assert_eq!(health.status(), 200);
     assert!(reqwest::get(format!("http://{listen}/healthz")).await.is_err(), "plain HTTP is not served");
     let handshake = |version: &'static str| {
@@ -570,8 +493,7 @@ async fn serve_speaks_only_tls_1_2_and_1_3_when_given_a_certificate() {
             None => assert!(!succeeded && stdout.contains("Cipher is (NONE)"), "{version} was accepted: {stdout}"),
         }
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(server);
     assert!(
         checked == 3 || std::env::var_os("AUDITRAIL_REQUIRE_ALL_TESTS").is_none(),
         "openssl is required to check the TLS versions"

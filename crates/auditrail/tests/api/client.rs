@@ -9,46 +9,24 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpListener as StdListener;
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use auditrail_testkit::ServerProcess;
 use serde_json::{Value, json};
 use tempfile::TempDir;
+
+use crate::helpers::{
+    auditrail as run, auditrail_command as command, auditrail_fails as fails, auditrail_ok as ok, serve,
+};
 
 const READ_SCOPES: &str = "audit:events_read,spark-compliance:events_read";
 const KINDS: [&str; 4] = ["admin", "compliance", "connect", "security"];
 
-/// The binary with a clean environment: nothing of the developer's AUDITRAIL_* leaks in.
-fn command(args: &[&str]) -> Command {
-    crate::helpers::auditrail_command(args)
-}
-
-fn run(args: &[&str]) -> Output {
-    command(args).output().expect("run auditrail")
-}
-
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Must succeed; returns stdout.
-fn ok(args: &[&str]) -> String {
-    let out = run(args);
-    assert!(out.status.success(), "auditrail {args:?} failed:\n{}", text(&out.stderr));
-    text(&out.stdout)
-}
-
-/// Must exit 1 with exactly one line on stderr and nothing on stdout; returns that line.
-fn fails(args: &[&str]) -> String {
-    let out = run(args);
-    assert_eq!(out.status.code(), Some(1), "auditrail {args:?} should exit 1; stderr: {}", text(&out.stderr));
-    let err = text(&out.stderr);
-    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "auditrail {args:?}: expected one line on stderr, got:\n{err}");
-    assert!(text(&out.stdout).trim().is_empty(), "nothing on stdout on failure");
-    lines[0].to_owned()
 }
 
 fn free_port() -> u16 {
@@ -63,7 +41,7 @@ fn ts(ms: i64) -> String {
     jiff::Timestamp::from_millisecond(ms).expect("ms").strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
-/// One `auditrail serve` process with its own data dir, org and tokens; killed on drop.
+/// One `auditrail serve` process with its own data dir, org and tokens; stopped on drop.
 struct Server {
     dir: TempDir,
     base: String,
@@ -72,7 +50,7 @@ struct Server {
     reader: String,
     /// auditrail:ingest.
     ingester: String,
-    child: Child,
+    _process: ServerProcess,
     http: reqwest::blocking::Client,
     /// The PostgreSQL database it runs on, on the suite's PostgreSQL pass.
     _database: Option<auditrail_testkit::TestDatabase>,
@@ -119,25 +97,12 @@ impl Server {
             .timeout(Duration::from_secs(30))
             .build()
             .expect("client");
-        for _ in 0..5 {
-            let listen = format!("127.0.0.1:{}", free_port());
-            // The 429-injecting proxy passes requests through unchanged, so they name its own
-            // address in Host: allow any port on 127.0.0.1, as an operator behind such a proxy would.
-            let serve = with_store(&["serve", "--listen", &listen, "--allowed-host", "127.0.0.1"]);
-            let mut child = command(&serve.iter().map(String::as_str).collect::<Vec<_>>())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn serve");
-            let base = format!("http://{listen}");
-            if wait_ready(&http, &base, &mut child) {
-                return Server { dir, base, org, reader, ingester, child, http, _database: database };
-            }
-            // The port was taken between probing and binding: try another.
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        panic!("auditrail serve did not start");
+        // The 429-injecting proxy passes requests through unchanged, so they name its own
+        // address in Host: allow any port on 127.0.0.1, as an operator behind such a proxy would.
+        let args = with_store(&["--allowed-host", "127.0.0.1"]);
+        let process = serve(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        let base = process.base().to_owned();
+        Server { dir, base, org, reader, ingester, _process: process, http, _database: database }
     }
 
     fn data(&self) -> &str {
@@ -206,27 +171,6 @@ impl Server {
 
     fn count(&self, kind: &str) -> usize {
         self.events(kind).len()
-    }
-}
-
-fn wait_ready(http: &reqwest::blocking::Client, base: &str, child: &mut Child) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return false;
-        }
-        if http.get(format!("{base}/readyz")).send().is_ok_and(|r| r.status().is_success()) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -434,26 +378,20 @@ fn export_then_ingest_preserves_every_event() {
     let source = Server::start(None, Some(240));
     let fresh = Server::start(Some(&source.org), None);
     let dir = tempfile::tempdir().expect("dir");
+    let export = |kind: &str, extra: &[&str]| {
+        let args = ["export", "--server", &source.base, "--token", &source.reader, "--kind", kind, "--from", "40d"];
+        ok(&[&args[..], extra].concat())
+    };
+    let ingest = |file: &str, kind: &str, extra: &[&str]| {
+        let args = ["ingest", file, "--kind", kind, "--server", &fresh.base, "--token", &fresh.ingester];
+        let out = run(&[&args[..], extra].concat());
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stderr)
+    };
     for kind in KINDS {
         let file: PathBuf = dir.path().join(format!("{kind}.ndjson"));
         let file = file.to_str().expect("utf-8");
-        ok(&[
-            "export",
-            "--server",
-            &source.base,
-            "--token",
-            &source.reader,
-            "--kind",
-            kind,
-            "--from",
-            "40d",
-            "--format",
-            "ndjson",
-            "--out",
-            file,
-            "--max",
-            "7",
-        ]);
+        export(kind, &["--format", "ndjson", "--out", file, "--max", "7"]);
         let exported = std::fs::read_to_string(file).expect("export file");
         let served = source.events(kind);
         assert_eq!(exported.lines().count(), served.len(), "{kind}: one line per event");
@@ -463,45 +401,16 @@ fn export_then_ingest_preserves_every_event() {
             // Verbatim: the line is the served JSON text itself.
             assert_eq!(line, serde_json::to_string(&served[id]).expect("json"), "{kind} {id}");
         }
-        let err = text(
-            &command(&[
-                "ingest",
-                file,
-                "--kind",
-                kind,
-                "--server",
-                &fresh.base,
-                "--token",
-                &fresh.ingester,
-                "--batch",
-                "50",
-            ])
-            .output()
-            .expect("ingest")
-            .stderr,
-        );
+        let err = ingest(file, kind, &["--batch", "50"]);
         assert!(err.contains(&format!("{} new, 0 duplicates", served.len())), "{err}");
         assert_same_events(kind, &served, &fresh.events(kind));
         // Re-running is safe: everything is a duplicate.
-        let out = run(&["ingest", file, "--kind", kind, "--server", &fresh.base, "--token", &fresh.ingester]);
-        assert!(out.status.success());
-        assert!(text(&out.stderr).contains(&format!("0 new, {} duplicates", served.len())), "{}", text(&out.stderr));
+        let err = ingest(file, kind, &[]);
+        assert!(err.contains(&format!("0 new, {} duplicates", served.len())), "{err}");
         assert_eq!(fresh.count(kind), served.len());
     }
     // CSV: a header and one record per event.
-    let csv = ok(&[
-        "export",
-        "--server",
-        &source.base,
-        "--token",
-        &source.reader,
-        "--kind",
-        "connect",
-        "--from",
-        "40d",
-        "--format",
-        "csv",
-    ]);
+    let csv = export("connect", &["--format", "csv"]);
     let mut lines = csv.split("\r\n").filter(|l| !l.is_empty());
     assert_eq!(
         lines.next(),
@@ -515,21 +424,11 @@ fn export_then_ingest_preserves_every_event() {
 #[test]
 fn events_list_json_and_errors_explain() {
     let server = Server::start(None, Some(60));
-    let out = ok(&[
-        "events",
-        "list",
-        "--server",
-        &server.base,
-        "--token",
-        &server.reader,
-        "--kind",
-        "admin",
-        "--from",
-        "30d",
-        "--limit",
-        "5",
-        "--json",
-    ]);
+    let list_admin = |extra: &[&str]| {
+        let args = ["events", "list", "--server", &server.base, "--token", &server.reader, "--kind", "admin"];
+        ok(&[&args[..], &["--from", "30d"], extra].concat())
+    };
+    let out = list_admin(&["--limit", "5", "--json"]);
     let listed: Vec<Value> = out.lines().map(|l| serde_json::from_str(l).expect("NDJSON line")).collect();
     assert_eq!(listed.len(), 5);
     let all = server.events("admin");
@@ -541,22 +440,7 @@ fn events_list_json_and_errors_explain() {
     assert!(listed.windows(2).all(|w| w[0]["created"].as_str() <= w[1]["created"].as_str()), "oldest first");
     assert_eq!(listed[0]["created"], oldest[0]["created"]);
     // Filters reach the API: only LOGINS.
-    let out = ok(&[
-        "events",
-        "list",
-        "--server",
-        &server.base,
-        "--token",
-        &server.reader,
-        "--kind",
-        "admin",
-        "--from",
-        "30d",
-        "--category",
-        "LOGINS",
-        "--limit",
-        "0",
-    ]);
+    let out = list_admin(&["--category", "LOGINS", "--limit", "0"]);
     assert!(out.lines().count() > 0);
     assert!(out.lines().all(|l| l.contains("\"eventCategory\":\"LOGINS\"")), "{out}");
     // Compliance with a resource filter, through the environment variables.

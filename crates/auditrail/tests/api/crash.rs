@@ -6,91 +6,27 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use auditrail_testkit::TempPostgres;
+use auditrail_testkit::{ServerProcess, TempPostgres};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{assert_webex_error, ts};
+use crate::helpers::{assert_webex_error, auditrail, serve, ts};
 
-fn command(args: &[&str]) -> Command {
-    crate::helpers::auditrail_command(args)
-}
-
-fn cli(args: &[&str]) -> String {
-    let out = command(args).output().expect("run auditrail");
-    assert!(out.status.success(), "auditrail {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
-}
-
-/// One `auditrail serve` process; SIGKILLed on drop if still running.
-struct Server {
-    base: String,
-    child: Child,
-}
-
-impl Server {
-    async fn start(store: &[&str]) -> Server {
-        let port = free_port();
-        // The access log stays on: the records of reads made during a round are in the log too.
-        let mut args = vec!["serve", "--rate-limit", "0", "--checkpoint-seconds", "1"];
-        args.extend_from_slice(store);
-        let listen = format!("127.0.0.1:{port}");
-        args.extend_from_slice(&["--listen", &listen]);
-        let child = command(&args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn serve");
-        let server = Server { base: format!("http://{listen}"), child };
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if client.get(format!("{}/healthz", server.base)).send().await.is_ok() {
-                return server;
-            }
-            assert!(Instant::now() < deadline, "the server did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill").args([signal, &self.child.id().to_string()]).status();
-        assert!(status.is_ok_and(|s| s.success()), "kill {signal} failed");
-    }
-
-    /// Waits for the process to exit; its exit code.
-    fn wait(&mut self, deadline: Duration) -> Option<i32> {
-        let end = Instant::now() + deadline;
-        while Instant::now() < end {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                return status.code();
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// One `auditrail serve` on the store `store` names. The access log stays on: the records of
+/// reads made during a round are in the log too.
+fn start_server(store: &[&str]) -> ServerProcess {
+    serve(&[&["--rate-limit", "0", "--checkpoint-seconds", "1"], store].concat())
 }
 
 /// An org with an ingest+read token in a store given by `store` arguments.
 fn org_and_token(store: &[&str]) -> (String, String) {
-    let mut args = vec!["org", "create", "--name", "Crash"];
-    args.extend_from_slice(store);
-    let org = cli(&args);
-    let mut args =
-        vec!["token", "create", "--org", &org, "--scope", "auditrail:ingest,audit:events_read,auditrail:admin"];
-    args.extend_from_slice(store);
-    (org.clone(), cli(&args))
+    crate::helpers::org_and_token(store, "Crash", "auditrail:ingest,audit:events_read,auditrail:admin")
 }
 
 fn batch(tag: &str, n: usize, created_ms: i64) -> Vec<Value> {
@@ -166,23 +102,27 @@ async fn log_kinds(client: &reqwest::Client, base: &str, token: &str) -> usize {
 fn verify(store: &[&str]) {
     let mut args = vec!["verify"];
     args.extend_from_slice(store);
-    let out = command(&args).output().expect("run verify");
+    let out = auditrail(&args);
     assert!(out.status.success(), "verify failed: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// Clients ingest batches with known ids (admin and security events) until the server dies under
 /// them, while a reader lists both kinds (each read writes an access record); returns which
-/// batches were acknowledged and which were not (unknown fate).
+/// batches were acknowledged and which were not (unknown fate). The kill comes `kill_after` the
+/// start, and not before a first batch was acknowledged: a loaded machine can take longer than
+/// that for a fresh server's first commit, and a round without one would test nothing.
 async fn ingest_until_killed(
-    server: &Server,
+    server: &ServerProcess,
     token: &str,
     round: usize,
     kill_after: Duration,
 ) -> (Vec<Batch>, Vec<Batch>) {
+    let acknowledged = Arc::new(AtomicUsize::new(0));
     let mut clients = Vec::new();
     for c in 0..4 {
-        let base = server.base.clone();
+        let base = server.base().to_owned();
         let token = token.to_owned();
+        let acknowledged = acknowledged.clone();
         let kind = if c % 2 == 0 { "admin" } else { "security" };
         clients.push(tokio::spawn(async move {
             let client = reqwest::Client::new();
@@ -194,7 +134,10 @@ async fn ingest_until_killed(
                     1_700_000_000_000 + (round * 1_000_000 + b * 1000) as i64,
                 );
                 match post_kind(&client, &base, &token, kind, &items).await {
-                    Ok(StatusCode::OK) => acked.push((kind, items)),
+                    Ok(StatusCode::OK) => {
+                        acked.push((kind, items));
+                        acknowledged.fetch_add(1, Ordering::SeqCst);
+                    }
                     Ok(status) => panic!("ingest answered {status} before the kill"),
                     Err(_) => {
                         unknown.push((kind, items));
@@ -206,7 +149,7 @@ async fn ingest_until_killed(
         }));
     }
     let reader = {
-        let base = server.base.clone();
+        let base = server.base().to_owned();
         let token = token.to_owned();
         tokio::spawn(async move {
             let client = reqwest::Client::new();
@@ -231,7 +174,11 @@ async fn ingest_until_killed(
         })
     };
     tokio::time::sleep(kill_after).await;
-    server.signal("-KILL");
+    let waiting = Instant::now();
+    while acknowledged.load(Ordering::SeqCst) == 0 && waiting.elapsed() < Duration::from_secs(30) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    server.kill().expect("kill -9");
     let (mut acked, mut unknown) = (Vec::new(), Vec::new());
     for c in clients {
         let (a, u) = c.await.expect("client task");
@@ -260,16 +207,16 @@ async fn kill_nine_rounds(store: &[&str], rounds: usize) {
     let mut acked: Vec<Batch> = Vec::new();
     let mut unknown: Vec<Batch> = Vec::new();
     for round in 0..rounds {
-        let mut server = Server::start(store).await;
+        let mut server = start_server(store);
         let kill_after = Duration::from_millis(150 + (round as u64 * 137) % 400);
         let (a, u) = ingest_until_killed(&server, &token, round, kill_after).await;
         assert!(!a.is_empty(), "round {round}: nothing was acknowledged before the kill");
         acked.extend(a);
         unknown.extend(u);
-        assert!(server.wait(Duration::from_secs(10)).is_none_or(|code| code != 0));
+        assert!(server.wait(Duration::from_secs(10)).is_none_or(|status| !status.success()));
     }
-    let server = Server::start(store).await;
-    let ids = check_log(&log(&client, &server.base, &token).await);
+    let server = start_server(store);
+    let ids = check_log(&log(&client, server.base(), &token).await);
     let acked_events: usize = acked.iter().map(|(_, items)| items.len()).sum();
     for (_, items) in &acked {
         for item in items {
@@ -282,10 +229,10 @@ async fn kill_nine_rounds(store: &[&str], rounds: usize) {
     for (kind, items) in &unknown {
         let present = items.iter().filter(|i| ids.contains(i["id"].as_str().unwrap_or_default())).count();
         assert!(present == 0 || present == items.len(), "a batch was stored in part: {present}/{}", items.len());
-        assert_eq!(post_kind(&client, &server.base, &token, kind, items).await, Ok(StatusCode::OK));
+        assert_eq!(post_kind(&client, server.base(), &token, kind, items).await, Ok(StatusCode::OK));
     }
-    let after = check_log(&log(&client, &server.base, &token).await);
-    let access = log_kinds(&client, &server.base, &token).await;
+    let after = check_log(&log(&client, server.base(), &token).await);
+    let access = log_kinds(&client, server.base(), &token).await;
     for (_, items) in acked.iter().chain(&unknown) {
         for item in items {
             assert!(after.contains(item["id"].as_str().unwrap_or_default()));
@@ -335,10 +282,10 @@ async fn sigterm_drains_in_flight_requests_on_postgres() {
 
 async fn sigterm_drains(store: &[&str]) {
     let (org, token) = org_and_token(store);
-    let mut server = Server::start(store).await;
+    let mut server = start_server(store);
     let items = batch("drain", 2000, 1_700_000_000_000);
     let body = serde_json::to_vec(&items).expect("JSON");
-    let addr = server.base.trim_start_matches("http://").to_owned();
+    let addr = server.addr().to_string();
     let mut stream = tokio::net::TcpStream::connect(&addr).await.expect("connect");
     let head = format!(
         "POST /auditrail/v1/ingest/admin HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
@@ -349,7 +296,7 @@ async fn sigterm_drains(store: &[&str]) {
     let half = body.len() / 2;
     stream.write_all(&body[..half]).await.expect("first half");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    server.signal("-TERM");
+    server.terminate().expect("SIGTERM");
     // The listener goes away while the request is still being received.
     let deadline = Instant::now() + Duration::from_secs(20);
     while tokio::net::TcpStream::connect(&addr).await.is_ok() {
@@ -364,10 +311,11 @@ async fn sigterm_drains(store: &[&str]) {
         .expect("read the answer");
     let text = String::from_utf8_lossy(&response);
     assert!(text.starts_with("HTTP/1.1 200"), "in-flight ingest was not completed: {text}");
-    assert_eq!(server.wait(Duration::from_secs(30)), Some(0), "the server did not exit cleanly");
+    let exit = server.wait(Duration::from_secs(30)).and_then(|status| status.code());
+    assert_eq!(exit, Some(0), "the server did not exit cleanly");
 
-    let server = Server::start(store).await;
-    let stored = check_log(&log(&reqwest::Client::new(), &server.base, &token).await);
+    let server = start_server(store);
+    let stored = check_log(&log(&reqwest::Client::new(), server.base(), &token).await);
     assert_eq!(stored.len(), 2000, "org {org}: the drained batch is not all stored");
 }
 
@@ -381,20 +329,20 @@ async fn postgres_down_gives_503_and_the_server_recovers_by_itself() {
     let data = dir.path().display().to_string();
     let store = ["--database-url", url.as_str(), "--data", data.as_str()];
     let (org, token) = org_and_token(&store);
-    let server = Server::start(&store).await;
+    let server = start_server(&store);
     let client = reqwest::Client::new();
     let before = batch("before", 50, 1_700_000_000_000);
-    assert_eq!(post(&client, &server.base, &token, &before).await, Ok(StatusCode::OK));
+    assert_eq!(post(&client, server.base(), &token, &before).await, Ok(StatusCode::OK));
     let list = format!(
         "{}/v1/adminAudit/events?orgId={org}&from=2023-11-01T00:00:00.000Z&to=2023-11-30T00:00:00.000Z",
-        server.base
+        server.base()
     );
 
     pg.stop_immediate().expect("stop PostgreSQL");
     let read = client.get(&list).bearer_auth(&token).send().await.expect("GET");
     assert_webex_error(read, StatusCode::SERVICE_UNAVAILABLE).await;
     let write = client
-        .post(format!("{}/auditrail/v1/ingest/admin", server.base))
+        .post(format!("{}/auditrail/v1/ingest/admin", server.base()))
         .bearer_auth(&token)
         .json(&batch("during", 5, 1_700_000_100_000))
         .send()
@@ -402,9 +350,12 @@ async fn postgres_down_gives_503_and_the_server_recovers_by_itself() {
         .expect("POST");
     assert_eq!(write.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("1"));
     assert_webex_error(write, StatusCode::SERVICE_UNAVAILABLE).await;
-    let ready = client.get(format!("{}/readyz", server.base)).send().await.expect("readyz");
+    let ready = client.get(format!("{}/readyz", server.base())).send().await.expect("readyz");
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(client.get(format!("{}/healthz", server.base)).send().await.expect("healthz").status(), StatusCode::OK);
+    assert_eq!(
+        client.get(format!("{}/healthz", server.base())).send().await.expect("healthz").status(),
+        StatusCode::OK
+    );
 
     pg.restart().expect("restart PostgreSQL");
     let started = Instant::now();
@@ -420,8 +371,8 @@ async fn postgres_down_gives_503_and_the_server_recovers_by_itself() {
     }
     eprintln!("recovered {:?} after PostgreSQL came back", started.elapsed());
     let after = batch("after", 5, 1_700_000_200_000);
-    assert_eq!(post(&client, &server.base, &token, &after).await, Ok(StatusCode::OK));
-    let stored = check_log(&log(&client, &server.base, &token).await);
+    assert_eq!(post(&client, server.base(), &token, &after).await, Ok(StatusCode::OK));
+    let stored = check_log(&log(&client, server.base(), &token).await);
     assert_eq!(stored.len(), 55);
 }
 
@@ -478,13 +429,13 @@ async fn a_full_disk_refuses_ingest_with_503_keeps_what_was_acknowledged_and_rec
     let data = disk.path().join("data").display().to_string();
     let store = ["--data", data.as_str()];
     let (org, token) = org_and_token(&store);
-    let server = Server::start(&store).await;
+    let server = start_server(&store);
     let client = reqwest::Client::new();
 
     let mut acked: Vec<Vec<Value>> = Vec::new();
     for b in 0..5 {
         let items = batch(&format!("early-{b}"), 200, 1_700_000_000_000 + b * 1000);
-        assert_eq!(post(&client, &server.base, &token, &items).await, Ok(StatusCode::OK));
+        assert_eq!(post(&client, server.base(), &token, &items).await, Ok(StatusCode::OK));
         acked.push(items);
     }
     let filler = fill(disk.path());
@@ -494,7 +445,7 @@ async fn a_full_disk_refuses_ingest_with_503_keeps_what_was_acknowledged_and_rec
     for b in 0..200 {
         let items = batch(&format!("full-{b}"), 200, 1_700_100_000_000 + b * 1000);
         let response = client
-            .post(format!("{}/auditrail/v1/ingest/admin", server.base))
+            .post(format!("{}/auditrail/v1/ingest/admin", server.base()))
             .bearer_auth(&token)
             .json(&items)
             .send()
@@ -513,7 +464,7 @@ async fn a_full_disk_refuses_ingest_with_503_keeps_what_was_acknowledged_and_rec
     eprintln!("disk full after {} acknowledged batches: {refused}", acked.len());
 
     // Everything acknowledged is still there and readable.
-    let stored = check_log(&log(&client, &server.base, &token).await);
+    let stored = check_log(&log(&client, server.base(), &token).await);
     for items in &acked {
         for item in items {
             assert!(stored.contains(item["id"].as_str().unwrap_or_default()), "acknowledged event lost");
@@ -525,7 +476,7 @@ async fn a_full_disk_refuses_ingest_with_503_keeps_what_was_acknowledged_and_rec
     let again = batch("after-space", 200, 1_700_200_000_000);
     let started = Instant::now();
     loop {
-        match post(&client, &server.base, &token, &again).await {
+        match post(&client, server.base(), &token, &again).await {
             Ok(StatusCode::OK) => break,
             Ok(StatusCode::SERVICE_UNAVAILABLE) | Err(_) => {}
             Ok(other) => panic!("after space returned, ingest gave {other}"),
@@ -534,7 +485,7 @@ async fn a_full_disk_refuses_ingest_with_503_keeps_what_was_acknowledged_and_rec
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     acked.push(again);
-    let stored = check_log(&log(&client, &server.base, &token).await);
+    let stored = check_log(&log(&client, server.base(), &token).await);
     let expected: usize = acked.iter().map(Vec::len).sum();
     assert_eq!(stored.len(), expected, "org {org}: stored events differ from the acknowledged ones");
     eprintln!("ingest resumed {:?} after space returned; {expected} events intact", started.elapsed());

@@ -1,6 +1,8 @@
 //! The test harness: one fresh server (own temp data dir, own orgs and tokens) per test, plus
 //! builders for events with known ids and timestamps and assertions for the wire error shapes.
 
+use std::path::Path;
+use std::process::{Command, Output};
 use std::sync::Arc;
 
 use auditrail_core::ids::webex_id;
@@ -9,6 +11,7 @@ use auditrail_server::{AppState, ConnectionLimits, ServerConfig, Transport};
 use auditrail_store::postgres::PostgresStore;
 use auditrail_store::sqlite::SqliteStore;
 use auditrail_store::{NewToken, Store};
+use auditrail_testkit::{Serve, ServerProcess};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, LINK};
@@ -427,16 +430,60 @@ pub fn small_connect_event(created: &str) -> Value {
     json!({ "id": event_id(), "eventDescription": "d", "statusOfAction": "SUCCESS", "created": created })
 }
 
+/// The built `auditrail` binary.
+pub const AUDITRAIL: &str = env!("CARGO_BIN_EXE_auditrail");
+
 /// The `auditrail` binary with a clean environment: nothing of the developer's AUDITRAIL_* leaks in.
-pub fn auditrail_command(args: &[&str]) -> std::process::Command {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_auditrail"));
-    cmd.args(args).stdin(std::process::Stdio::null());
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("AUDITRAIL_") {
-            cmd.env_remove(&key);
-        }
-    }
-    cmd
+pub fn auditrail_command(args: &[&str]) -> Command {
+    auditrail_testkit::auditrail_command(Path::new(AUDITRAIL), args)
+}
+
+/// Runs the binary to its end.
+pub fn auditrail(args: &[&str]) -> Output {
+    auditrail_command(args).output().expect("run auditrail")
+}
+
+/// Runs the binary, which must succeed; its stdout, trimmed.
+pub fn auditrail_ok(args: &[&str]) -> String {
+    let out = auditrail(args);
+    assert!(out.status.success(), "auditrail {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// Runs the binary, which must exit 1 with a one-line reason on stderr and nothing on stdout;
+/// returns that line.
+pub fn auditrail_fails(args: &[&str]) -> String {
+    let out = auditrail(args);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "auditrail {args:?} should exit 1; stderr: {err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "auditrail {args:?}: expected a one-line reason, got:\n{err}");
+    assert!(out.stdout.iter().all(u8::is_ascii_whitespace), "nothing on stdout on failure");
+    lines[0].to_owned()
+}
+
+/// A new org named `name` and a token of `scopes` for it, made with the CLI in the store `store`
+/// names (`--data DIR`, `--database-url URL`…): (org id, token).
+pub fn org_and_token(store: &[&str], name: &str, scopes: &str) -> (String, String) {
+    let org = auditrail_ok(&[&["org", "create", "--name", name], store].concat());
+    let token = auditrail_ok(&[&["token", "create", "--org", &org, "--scope", scopes], store].concat());
+    (org, token)
+}
+
+/// `auditrail serve ARGS` on a free loopback port, once it listens.
+pub fn serve(args: &[&str]) -> ServerProcess {
+    start(Serve::new(AUDITRAIL).args(args))
+}
+
+/// Starts `serve`; the test fails with what the process wrote if it does not come up.
+pub fn start(serve: Serve) -> ServerProcess {
+    serve.start().unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Stops a server with SIGTERM and asserts that it exited cleanly.
+pub fn stop(mut server: ServerProcess) {
+    let status = server.stop().unwrap_or_else(|e| panic!("{e}"));
+    assert!(status.success(), "serve exited with {status}; it wrote:\n{}", server.output());
 }
 
 pub const SECURITY_EVENTS: &str = "/v1/admin/securityAudit/events";

@@ -3,25 +3,12 @@
 //! passes with or without fsync), and that token secrets are not in the store at all.
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use auditrail_testkit::Serve;
 use serde_json::json;
 
-use crate::helpers::{auditrail_command, ts};
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = auditrail_command(args).output().expect("run auditrail");
-    assert!(out.status.success(), "auditrail {args:?}: {}", text(&out.stderr));
-    text(&out.stdout).trim().to_owned()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
+use crate::helpers::{AUDITRAIL, auditrail_ok as ok, org_and_token, start, ts};
 
 fn strace() -> Option<String> {
     let found = Command::new("strace").arg("-V").stdout(Stdio::null()).stderr(Stdio::null()).status();
@@ -64,46 +51,29 @@ async fn an_ingest_is_synced_before_it_is_acknowledged() {
     };
     let root = tempfile::tempdir().expect("temp dir");
     let data = root.path().join("data").display().to_string();
-    let org = ok(&["org", "create", "--data", &data, "--name", "Durable"]);
-    let token = ok(&["token", "create", "--data", &data, "--org", &org, "--scope", "auditrail:ingest"]);
+    let (_, token) = org_and_token(&["--data", &data], "Durable", "auditrail:ingest");
     let trace_path = root.path().join("trace.txt");
-    let listen = format!("127.0.0.1:{}", free_port());
-    let bin = env!("CARGO_BIN_EXE_auditrail");
-    let mut child = Command::new(&strace)
-        .args(["-f", "-y", "-ttt", "-s", "4096", "-e", "trace=fsync,fdatasync,sendto,write,writev"])
-        .arg("-o")
-        .arg(&trace_path)
-        .args([bin, "serve", "--data", &data, "--listen", &listen, "--access-log", "false"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("strace serve");
+    let trace_file = trace_path.display().to_string();
+    let calls_traced = "trace=fsync,fdatasync,sendto,write,writev";
+    let strace = [strace.as_str(), "-f", "-y", "-ttt", "-s", "4096", "-e", calls_traced, "-o", &trace_file];
+    let mut server = start(Serve::new(AUDITRAIL).wrapped(strace).args(["--data", &data, "--access-log", "false"]));
+    let base = server.base().to_owned();
     let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while client.get(format!("http://{listen}/healthz")).send().await.is_err() {
-        if Instant::now() > deadline {
-            let _ = Command::new("pkill").args(["-KILL", "-P", &child.id().to_string()]).status();
-            let _ = child.kill();
-            panic!("serve did not start under strace");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     // A marker in the body: the response to this request is the write that carries its id.
     let marker = "durability-proof-7f3a";
     let item = json!([{"id": marker, "created": ts(1_700_000_000_000), "actorId": "a",
                        "data": {"eventCategory": "USERS"}}]);
     let sent_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs_f64();
     let response = client
-        .post(format!("http://{listen}/auditrail/v1/ingest/admin"))
+        .post(format!("{base}/auditrail/v1/ingest/admin"))
         .bearer_auth(&token)
         .json(&item)
         .send()
         .await
         .expect("ingest");
     assert_eq!(response.status(), 200);
-    // strace outlives a signal sent to it; stopping the traced server ends both.
-    let _ = Command::new("pkill").args(["-TERM", "-P", &child.id().to_string()]).status();
-    let _ = child.wait();
+    // Stopping the traced server (not strace, which would outlive a signal) ends both.
+    let _ = server.stop();
     let trace = std::fs::read_to_string(&trace_path).expect("trace");
     let calls = calls(&trace);
     let answer = calls

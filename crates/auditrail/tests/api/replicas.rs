@@ -6,90 +6,31 @@
 //! with 503 while it is down and recover when it is back, while ingest keeps going to the primary.
 
 use std::collections::{BTreeSet, HashMap};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use auditrail_testkit::{TempPostgres, execute, query_text};
+use auditrail_testkit::{ServerProcess, TempPostgres, execute, query_text};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{admin_event, assert_webex_error, at, compliance_event, enc, next_link};
+use crate::helpers::{
+    admin_event, assert_webex_error, at, auditrail_ok, compliance_event, enc, next_link, org_and_token, serve,
+};
 
-const BIN: &str = env!("CARGO_BIN_EXE_auditrail");
 const REPLICAS: usize = 3;
 const CLIENTS: usize = 6;
 const BATCHES_PER_CLIENT: usize = 8;
 const BATCH: usize = 40;
 
+/// `auditrail ARGS --database-url URL`, which must succeed; its stdout.
 fn cli(url: &str, args: &[&str]) -> String {
-    let output = Command::new(BIN)
-        .args(args)
-        .args(["--database-url", url])
-        .env_remove("AUDITRAIL_DATA")
-        .env_remove("AUDITRAIL_DATABASE_URL")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run auditrail");
-    assert!(output.status.success(), "auditrail {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout).expect("utf-8").trim().to_owned()
+    auditrail_ok(&[args, &["--database-url", url]].concat())
 }
 
-struct Replica {
-    base: String,
-    child: Child,
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-async fn start_replica(url: &str, data: &std::path::Path, client: &reqwest::Client) -> Replica {
-    start_server(&["--database-url", url, "--data", &data.display().to_string()], client).await
-}
-
-/// `auditrail serve` with the given store arguments on a free port, once `/readyz` answers 200.
-async fn start_server(store_args: &[&str], client: &reqwest::Client) -> Replica {
-    let port = free_port();
-    let child = Command::new(BIN)
-        .arg("serve")
-        .args(store_args)
-        // These tests count stored events exactly; the access log would add a record per read (and take seqs).
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--rate-limit", "0", "--access-log", "false"])
-        .env_remove("AUDITRAIL_DATA")
-        .env_remove("AUDITRAIL_DATABASE_URL")
-        .env_remove("AUDITRAIL_READ_DATABASE_URL")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn auditrail serve");
-    let replica = Replica { base: format!("http://127.0.0.1:{port}"), child };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(r) = client.get(format!("{}/readyz", replica.base)).send().await
-            && r.status() == StatusCode::OK
-        {
-            return replica;
-        }
-        assert!(Instant::now() < deadline, "replica on port {port} did not become ready");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+/// `auditrail serve` with the given store arguments. These tests count stored events exactly;
+/// the access log would add a record per read (and take seqs).
+fn start_server(store_args: &[&str]) -> ServerProcess {
+    serve(&[store_args, &["--rate-limit", "0", "--access-log", "false"]].concat())
 }
 
 /// Walks the admin audit list, sending each page's request to the next replica in turn.
@@ -119,16 +60,15 @@ async fn three_replicas_on_one_postgres_agree_on_everything() {
     let db = auditrail_testkit::fresh_database().await.expect("PostgreSQL for the replica test");
     let url = db.url.clone();
     cli(&url, &["migrate"]);
-    let org = cli(&url, &["org", "create", "--name", "Replicated Inc."]);
-    let token = cli(&url, &["token", "create", "--org", &org, "--scope", "auditrail:ingest,audit:events_read"]);
+    let (org, token) =
+        org_and_token(&["--database-url", &url], "Replicated Inc.", "auditrail:ingest,audit:events_read");
     let client = reqwest::Client::new();
     // Replicas share one signing key: here, one data directory that holds only the key.
     let key_dir = tempfile::tempdir().expect("temp dir");
-    let mut replicas = Vec::new();
-    for _ in 0..REPLICAS {
-        replicas.push(start_replica(&url, key_dir.path(), &client).await);
-    }
-    let bases: Vec<String> = replicas.iter().map(|r| r.base.clone()).collect();
+    let key_dir = key_dir.path().display().to_string();
+    let replicas: Vec<ServerProcess> =
+        (0..REPLICAS).map(|_| start_server(&["--database-url", &url, "--data", &key_dir])).collect();
+    let bases: Vec<String> = replicas.iter().map(|r| r.base().to_owned()).collect();
 
     // Clients ingest concurrently through every replica; each batch is sent twice, the second time
     // to another replica, as a retrying client would: idempotency must hold across replicas.
@@ -148,15 +88,7 @@ async fn three_replicas_on_one_postgres_agree_on_everything() {
                     .collect();
                 for attempt in 0..2 {
                     let base = &bases[(c + b + attempt) % bases.len()];
-                    let response = client
-                        .post(format!("{base}/auditrail/v1/ingest/admin"))
-                        .bearer_auth(&token)
-                        .json(&batch)
-                        .send()
-                        .await
-                        .unwrap();
-                    assert_eq!(response.status(), StatusCode::OK);
-                    let receipt: Value = response.json().await.unwrap();
+                    let receipt = post_batch(&client, base, &token, "admin", &batch).await;
                     for item in receipt["items"].as_array().unwrap() {
                         acked.push((
                             item["id"].as_str().unwrap().to_owned(),
@@ -211,8 +143,8 @@ async fn three_replicas_on_one_postgres_agree_on_everything() {
 const STANDBY_WAIT: Duration = Duration::from_secs(30);
 const STANDBY_T0: &str = "2024-03-01T12:00:00.000Z";
 
-/// Ingests through `base`; asserts 200 and no duplicates; returns the ids in order.
-async fn ingest(client: &reqwest::Client, base: &str, token: &str, kind: &str, batch: &[Value]) -> Vec<String> {
+/// Ingests through `base`; asserts 200; returns the receipt.
+async fn post_batch(client: &reqwest::Client, base: &str, token: &str, kind: &str, batch: &[Value]) -> Value {
     let response = client
         .post(format!("{base}/auditrail/v1/ingest/{kind}"))
         .bearer_auth(token)
@@ -221,7 +153,12 @@ async fn ingest(client: &reqwest::Client, base: &str, token: &str, kind: &str, b
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK, "ingest {kind} through {base}");
-    let receipt: Value = response.json().await.unwrap();
+    response.json().await.unwrap()
+}
+
+/// Ingests through `base`; asserts 200 and no duplicates; returns the ids in order.
+async fn ingest(client: &reqwest::Client, base: &str, token: &str, kind: &str, batch: &[Value]) -> Vec<String> {
+    let receipt = post_batch(client, base, token, kind, batch).await;
     assert_eq!(receipt["duplicates"].as_u64(), Some(0), "{receipt}");
     batch.iter().map(|e| e["id"].as_str().unwrap().to_owned()).collect()
 }
@@ -319,26 +256,14 @@ async fn reads_can_be_served_by_a_streaming_standby() {
     assert!(refused.contains("read-only"), "{refused}");
 
     cli(&write_url, &["migrate"]);
-    let org = cli(&write_url, &["org", "create", "--name", "Standby Inc."]);
-    let token = cli(
-        &write_url,
-        &[
-            "token",
-            "create",
-            "--org",
-            &org,
-            "--scope",
-            "auditrail:ingest,audit:events_read,spark-compliance:events_read",
-        ],
-    );
+    let scopes = "auditrail:ingest,audit:events_read,spark-compliance:events_read";
+    let (org, token) = org_and_token(&["--database-url", &write_url], "Standby Inc.", scopes);
     let client = reqwest::Client::new();
     // The data directory only holds the signing key when the store is PostgreSQL.
     let key_dir = tempfile::tempdir().expect("temp dir");
     let key_path = key_dir.path().display().to_string();
-    let server =
-        start_server(&["--database-url", &write_url, "--read-database-url", &read_url, "--data", &key_path], &client)
-            .await;
-    let base = server.base.clone();
+    let server = start_server(&["--database-url", &write_url, "--read-database-url", &read_url, "--data", &key_path]);
+    let base = server.base().to_owned();
     let first = format!(
         "{base}/v1/adminAudit/events?orgId={org}&from=2024-01-01T00:00:00.000Z&to=2024-12-31T00:00:00.000Z&max=37"
     );

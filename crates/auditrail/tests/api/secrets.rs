@@ -3,22 +3,16 @@
 //! presented in every header that accepts them; neither the tokens nor the password appear in
 //! anything it writes, and `--help` does not echo secret environment values.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
+use auditrail_testkit::Serve;
 use serde_json::json;
 
-const BIN: &str = env!("CARGO_BIN_EXE_auditrail");
+use crate::helpers::{AUDITRAIL, auditrail_command, start};
+
 const PASSWORD: &str = "pw-Zq8vXr2Lk9";
 
 fn auditrail(args: &[&str], db: &str) -> std::process::Output {
-    let mut cmd = Command::new(BIN);
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("AUDITRAIL_") {
-            cmd.env_remove(&key);
-        }
-    }
-    cmd.args(args).env("AUDITRAIL_DATABASE_URL", db).env("AUDITRAIL_LOG", "trace").output().expect("run auditrail")
+    let mut cmd = auditrail_command(args);
+    cmd.env("AUDITRAIL_DATABASE_URL", db).env("AUDITRAIL_LOG", "trace").output().expect("run auditrail")
 }
 
 fn stdout(out: &std::process::Output) -> String {
@@ -54,27 +48,17 @@ async fn tokens_and_passwords_never_appear_in_logs_or_help() {
     logs.push_str(&String::from_utf8_lossy(&auditrail(&["token", "revoke", &revoked_id], &url).stderr));
     let forged = format!("atr_{}", "Q".repeat(43));
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
-    let log_path = tempfile::NamedTempFile::new().expect("log file");
     let data = tempfile::tempdir().expect("data dir");
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data"])
-        .arg(data.path())
-        .env("AUDITRAIL_DATABASE_URL", &url)
-        .env("AUDITRAIL_LOG", "trace")
-        .env("RUST_LOG", "trace")
-        .stdin(Stdio::null())
-        .stdout(log_path.reopen().expect("log file"))
-        .stderr(log_path.reopen().expect("log file"))
-        .spawn()
-        .expect("spawn serve");
-    let base = format!("http://127.0.0.1:{port}");
+    let mut server = start(
+        Serve::new(AUDITRAIL)
+            .args(["--data"])
+            .args([data.path()])
+            .env("AUDITRAIL_DATABASE_URL", &url)
+            .env("AUDITRAIL_LOG", "trace")
+            .env("RUST_LOG", "trace"),
+    );
+    let base = server.base().to_owned();
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
-        assert!(Instant::now() < deadline, "the server did not become ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 
     let now = jiff::Timestamp::now();
     let from = (now - jiff::SignedDuration::from_hours(1)).to_string();
@@ -98,9 +82,9 @@ async fn tokens_and_passwords_never_appear_in_logs_or_help() {
             .expect("ingest");
         let _ = client.get(format!("{base}/v1/people/me?token={secret}")).bearer_auth(secret).send().await;
     }
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let _ = child.wait();
-    logs.push_str(&std::fs::read_to_string(log_path.path()).expect("read the server log"));
+    let _ = server.stop();
+    let written = server.output();
+    logs.push_str(&written);
     assert!(logs.len() > 1000, "trace logging produced almost nothing; the check would be vacuous:\n{logs}");
 
     // The path of a request carrying a token in its query string is logged; a token never belongs

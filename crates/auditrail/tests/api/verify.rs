@@ -4,66 +4,63 @@
 //! verifies offline with only the export, a checkpoint and the public key, and fails once edited.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::{Duration, Instant};
 
+use auditrail_testkit::ServerProcess;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::admin_event;
+use crate::helpers::{admin_event, auditrail, auditrail_ok, org_and_token, serve};
 
-const BIN: &str = env!("CARGO_BIN_EXE_auditrail");
-
-fn auditrail(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env_remove("AUDITRAIL_DATA")
-        .env_remove("AUDITRAIL_DATABASE_URL")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run auditrail")
+/// A running `auditrail serve` with the given arguments and a token of its org. No access log:
+/// these tests count log entries exactly, and access records, written on every read, would add
+/// some.
+struct Signer {
+    server: ServerProcess,
+    token: String,
+    client: reqwest::Client,
 }
 
-fn ok(args: &[&str]) -> String {
-    let out = auditrail(args);
-    assert!(out.status.success(), "auditrail {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
-/// A running `auditrail serve` with the given arguments (plus a free `--listen`), stopped with
-/// SIGTERM by [`Server::stop`], which asserts a clean exit.
-struct Server {
-    base: String,
-    child: std::process::Child,
-}
-
-impl Server {
-    async fn start(args: &[&str]) -> Server {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let listen = format!("127.0.0.1:{port}");
-        let child = Command::new(BIN)
-            .arg("serve")
-            .args(args)
-            // These tests count log entries exactly; access records, written on every read, would add some.
-            .args(["--listen", &listen, "--access-log", "false"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let base = format!("http://{listen}");
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while client.get(format!("{base}/healthz")).send().await.is_err() {
-            assert!(Instant::now() < deadline, "server did not start");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Server { base, child }
+impl Signer {
+    fn start(args: &[&str], token: &str) -> Signer {
+        let args: Vec<&str> = args.iter().copied().chain(["--access-log", "false"]).collect();
+        Signer { server: serve(&args), token: token.to_owned(), client: reqwest::Client::new() }
     }
 
-    fn stop(mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-        assert!(self.child.wait().unwrap().success());
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.server.base())
+    }
+
+    async fn post(&self, kind: &str, body: &Value) -> reqwest::Response {
+        let url = self.url(&format!("/auditrail/v1/ingest/{kind}"));
+        self.client.post(url).bearer_auth(&self.token).json(body).send().await.unwrap()
+    }
+
+    /// Admin events the server must accept.
+    async fn ingest(&self, items: &[Value]) {
+        assert_eq!(self.post("admin", &Value::from(items)).await.status(), StatusCode::OK);
+    }
+
+    /// Signs a checkpoint now; the answer (`latest` is the new checkpoint).
+    async fn checkpoint(&self) -> Value {
+        let r = self.client.post(self.url("/auditrail/v1/checkpoints")).bearer_auth(&self.token).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json().await.unwrap()
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).bearer_auth(&self.token).send().await.unwrap()
+    }
+
+    /// The org's log, as exported for offline verification.
+    async fn log(&self) -> String {
+        self.get("/auditrail/v1/log").await.text().await.unwrap()
+    }
+
+    /// Stops the server (SIGTERM), which must exit cleanly: the store is then the verifier's.
+    fn stop(self) {
+        crate::helpers::stop(self.server);
     }
 }
 
@@ -79,51 +76,36 @@ fn copy_dir(from: &Path, to: &Path) {
 /// and the latest checkpoint note.
 async fn signed_store(dir: &Path) -> (String, String, String) {
     let data = dir.display().to_string();
-    let org = ok(&["org", "create", "--data", &data, "--name", "Evidence"]);
-    let token = ok(&[
-        "token",
-        "create",
-        "--data",
-        &data,
-        "--org",
-        &org,
-        "--scope",
-        "auditrail:ingest,auditrail:admin,audit:events_read",
-    ]);
-    let server = Server::start(&["--data", &data, "--checkpoint-seconds", "3600"]).await;
-    let base = server.base.clone();
-    let client = reqwest::Client::new();
+    let scopes = "auditrail:ingest,auditrail:admin,audit:events_read";
+    let (org, token) = org_and_token(&["--data", &data], "Evidence", scopes);
+    let signer = Signer::start(&["--data", &data, "--checkpoint-seconds", "3600"], &token);
     for batch in 0..2 {
         let items: Vec<Value> = (0..30)
             .map(|i| admin_event(&format!("2025-03-0{}T10:00:{i:02}.000Z", batch + 1), "LOGINS", "actor"))
             .collect();
-        let r = client
-            .post(format!("{base}/auditrail/v1/ingest/admin"))
-            .bearer_auth(&token)
-            .json(&items)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
-        let r = client.post(format!("{base}/auditrail/v1/checkpoints")).bearer_auth(&token).send().await.unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
+        signer.ingest(&items).await;
+        signer.checkpoint().await;
     }
-    let checkpoints: Value = client
-        .get(format!("{base}/auditrail/v1/checkpoints"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let checkpoints: Value = signer.get("/auditrail/v1/checkpoints").await.json().await.unwrap();
     assert_eq!(checkpoints["items"].as_array().unwrap().len(), 2);
     let note = checkpoints["latest"]["note"].as_str().unwrap().to_owned();
-    let export =
-        client.get(format!("{base}/auditrail/v1/log")).bearer_auth(&token).send().await.unwrap().text().await.unwrap();
+    let export = signer.log().await;
     assert_eq!(export.lines().count(), 60);
-    server.stop();
+    signer.stop();
     (org, export, note)
+}
+
+/// `verify` of an exported log, offline: only the export, a checkpoint note and a key file.
+fn verify_offline(export: &Path, checkpoint: &Path, key: &Path) -> Output {
+    auditrail(&[
+        "verify",
+        "--export",
+        &export.display().to_string(),
+        "--checkpoint",
+        &checkpoint.display().to_string(),
+        "--key",
+        &key.display().to_string(),
+    ])
 }
 
 /// A fresh data directory with one org and a token of `scopes`: (its temp root, the data dir, the
@@ -132,8 +114,7 @@ fn org_with_token(name: &str, scopes: &str) -> (tempfile::TempDir, std::path::Pa
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("data");
     let data = dir.display().to_string();
-    let org = ok(&["org", "create", "--data", &data, "--name", name]);
-    let token = ok(&["token", "create", "--data", &data, "--org", &org, "--scope", scopes]);
+    let (_, token) = org_and_token(&["--data", &data], name, scopes);
     (root, dir, data, token)
 }
 
@@ -213,15 +194,7 @@ async fn an_export_verifies_offline_with_only_a_checkpoint_and_the_public_key() 
     std::fs::write(elsewhere.join("checkpoint.txt"), &note).unwrap();
     std::fs::write(elsewhere.join("key.pub"), &public).unwrap();
     let run = |file: &str| {
-        auditrail(&[
-            "verify",
-            "--export",
-            &elsewhere.join(file).display().to_string(),
-            "--checkpoint",
-            &elsewhere.join("checkpoint.txt").display().to_string(),
-            "--key",
-            &elsewhere.join("key.pub").display().to_string(),
-        ])
+        verify_offline(&elsewhere.join(file), &elsewhere.join("checkpoint.txt"), &elsewhere.join("key.pub"))
     };
     let out = run("log.ndjson");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -263,23 +236,15 @@ async fn verify_detects_tampering_on_postgres() {
         v
     };
     let run = |args: Vec<String>| auditrail(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    let out = run(with_db(&["org", "create", "--name", "PG Evidence"]));
-    assert!(out.status.success());
-    let org = String::from_utf8(out.stdout).unwrap().trim().to_owned();
-    let out = run(with_db(&["token", "create", "--org", &org, "--scope", "auditrail:ingest,auditrail:admin"]));
-    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let store = ["--database-url", &url, "--data", &key_dir];
+    let (_, token) = org_and_token(&store, "PG Evidence", "auditrail:ingest,auditrail:admin");
     let args = with_db(&["--rate-limit", "0"]);
-    let server = Server::start(&args.iter().map(String::as_str).collect::<Vec<_>>()).await;
-    let base = server.base.clone();
-    let client = reqwest::Client::new();
+    let signer = Signer::start(&args.iter().map(String::as_str).collect::<Vec<_>>(), &token);
     let items: Vec<Value> =
         (0..40).map(|i| admin_event(&format!("2025-05-01T10:00:{i:02}.000Z"), "LOGINS", "pg")).collect();
-    let r =
-        client.post(format!("{base}/auditrail/v1/ingest/admin")).bearer_auth(&token).json(&items).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let r = client.post(format!("{base}/auditrail/v1/checkpoints")).bearer_auth(&token).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    server.stop();
+    signer.ingest(&items).await;
+    signer.checkpoint().await;
+    signer.stop();
 
     let clean = run(with_db(&["verify"]));
     assert!(clean.status.success(), "{}", String::from_utf8_lossy(&clean.stderr));
@@ -302,31 +267,25 @@ async fn verify_detects_tampering_on_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_retention_records_are_refused_or_ignored() {
     let (_root, dir, data, token) = org_with_token("Forgery", "auditrail:ingest,auditrail:admin");
-    let server = Server::start(&["--data", &data, "--rate-limit", "0"]).await;
-    let client = reqwest::Client::new();
-    let post = |kind: &str, items: Value| {
-        let request =
-            client.post(format!("{}/auditrail/v1/ingest/{kind}", server.base)).bearer_auth(&token).json(&items);
-        async move { request.send().await.unwrap() }
-    };
+    let signer = Signer::start(&["--data", &data, "--rate-limit", "0"], &token);
     let items: Vec<Value> =
         (0..10).map(|i| admin_event(&format!("2025-01-01T00:00:{i:02}.000Z"), "LOGINS", "a")).collect();
-    assert_eq!(post("admin", Value::from(items)).await.status(), StatusCode::OK);
+    signer.ingest(&items).await;
     let digest = auditrail_server::log::deleted_digest(&[3]);
     let record = |actor: &str| {
         serde_json::json!([{"actorId": actor, "data": {"eventCategory": "COMPLIANCE", "eventDescription": "Retention run",
             "checkpointSize": 10, "deletedCount": 1, "deletedTotal": 1, "deletedSeqsSha256": digest}}])
     };
     for kind in ["admin", "security"] {
-        let refused = post(kind, record("auditrail")).await;
+        let refused = signer.post(kind, &record("auditrail")).await;
         assert_eq!(refused.status(), StatusCode::BAD_REQUEST, "{kind}");
         let body: Value = refused.json().await.unwrap();
         assert!(body.to_string().contains("items[0].actorId") && body.to_string().contains("reserved"), "{body}");
     }
-    assert_eq!(post("admin", record("mallory")).await.status(), StatusCode::OK, "any other actor is just an event");
-    let r = client.post(format!("{}/auditrail/v1/checkpoints", server.base)).bearer_auth(&token).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    server.stop();
+    let mallory = signer.post("admin", &record("mallory")).await;
+    assert_eq!(mallory.status(), StatusCode::OK, "any other actor is just an event");
+    signer.checkpoint().await;
+    signer.stop();
     let clean = verify(&dir);
     assert!(
         clean.status.success(),
@@ -346,8 +305,7 @@ async fn forged_retention_records_are_refused_or_ignored() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_event_at_the_nesting_limit_verifies_offline_and_one_level_more_is_refused() {
     let (root, dir, data, token) = org_with_token("Deep", "auditrail:ingest,auditrail:admin,audit:events_read");
-    let server = Server::start(&["--data", &data, "--rate-limit", "0"]).await;
-    let client = reqwest::Client::new();
+    let signer = Signer::start(&["--data", &data, "--rate-limit", "0"], &token);
     let nested = |levels: usize| {
         let mut v = serde_json::json!("bottom");
         for _ in 0..levels {
@@ -360,37 +318,17 @@ async fn an_event_at_the_nesting_limit_verifies_offline_and_one_level_more_is_re
         serde_json::json!([{"actorId": "deep", "created": "2025-01-01T00:00:00.000Z",
                             "data": {"eventCategory": "USERS", "deep": nested(levels)}}])
     };
-    let post = |body: Value| {
-        client.post(format!("{}/auditrail/v1/ingest/admin", server.base)).bearer_auth(&token).json(&body).send()
-    };
-    let over = post(event(limit - 1)).await.unwrap();
+    let over = signer.post("admin", &event(limit - 1)).await;
     assert_eq!(over.status(), StatusCode::BAD_REQUEST);
     assert!(over.text().await.unwrap().contains("deeper than 64"));
-    assert_eq!(post(event(limit - 2)).await.unwrap().status(), StatusCode::OK);
-    let r = client.post(format!("{}/auditrail/v1/checkpoints", server.base)).bearer_auth(&token).send().await.unwrap();
-    let note = r.json::<Value>().await.unwrap()["latest"]["note"].as_str().unwrap().to_owned();
-    let export = client
-        .get(format!("{}/auditrail/v1/log", server.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    server.stop();
+    signer.ingest(event(limit - 2).as_array().unwrap()).await;
+    let note = signer.checkpoint().await["latest"]["note"].as_str().unwrap().to_owned();
+    let export = signer.log().await;
+    signer.stop();
     assert_eq!(export.lines().count(), 1);
     std::fs::write(root.path().join("log.ndjson"), &export).unwrap();
     std::fs::write(root.path().join("note.txt"), &note).unwrap();
-    let out = auditrail(&[
-        "verify",
-        "--export",
-        &root.path().join("log.ndjson").display().to_string(),
-        "--checkpoint",
-        &root.path().join("note.txt").display().to_string(),
-        "--key",
-        &dir.join("signing.key").display().to_string(),
-    ]);
+    let out = verify_offline(&root.path().join("log.ndjson"), &root.path().join("note.txt"), &dir.join("signing.key"));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(verify(&dir).status.success());
 }
@@ -401,13 +339,12 @@ async fn an_event_at_the_nesting_limit_verifies_offline_and_one_level_more_is_re
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn numbers_the_leaf_cannot_protect_are_refused_and_edits_to_them_caught() {
     let (_root, dir, data, token) = org_with_token("Numbers", "auditrail:ingest,auditrail:admin");
-    let server = Server::start(&["--data", &data, "--rate-limit", "0"]).await;
-    let client = reqwest::Client::new();
-    let url = format!("{}/auditrail/v1/ingest/admin", server.base);
+    let signer = Signer::start(&["--data", &data, "--rate-limit", "0"], &token);
+    let (client, url) = (&signer.client, signer.url("/auditrail/v1/ingest/admin"));
     let item =
         |number: &str| format!(r#"[{{"id":"n","actorId":"a","data":{{"eventCategory":"USERS","amount":{number}}}}}]"#);
     for bad in ["12345678901234567890", "9007199254740993", "-0", "1e-400", "0.1000000000000000000001"] {
-        let r = client.post(&url).bearer_auth(&token).header("Content-Type", "application/json").body(item(bad));
+        let r = client.post(&url).bearer_auth(&signer.token).header("Content-Type", "application/json").body(item(bad));
         let r = r.send().await.unwrap();
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
         let body = r.text().await.unwrap();
@@ -415,12 +352,11 @@ async fn numbers_the_leaf_cannot_protect_are_refused_and_edits_to_them_caught() 
     }
     for good in ["9007199254740992", "1.5", "1e21", "-7"] {
         let body = item(good).replace("\"n\"", &format!("\"n{good}\""));
-        let r = client.post(&url).bearer_auth(&token).header("Content-Type", "application/json").body(body);
+        let r = client.post(&url).bearer_auth(&signer.token).header("Content-Type", "application/json").body(body);
         assert_eq!(r.send().await.unwrap().status(), StatusCode::OK, "{good}");
     }
-    let r = client.post(format!("{}/auditrail/v1/checkpoints", server.base)).bearer_auth(&token).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    server.stop();
+    signer.checkpoint().await;
+    signer.stop();
     assert!(verify(&dir).status.success());
     let out = tampered(
         &dir,
@@ -434,31 +370,11 @@ async fn numbers_the_leaf_cannot_protect_are_refused_and_edits_to_them_caught() 
 async fn the_retention_loop_applies_the_server_default_by_itself() {
     let (_root, dir, data, token) = org_with_token("Looped", "auditrail:ingest,audit:events_read");
     let args = ["--data", &data, "--rate-limit", "0", "--retention-days", "30", "--retention-interval", "1"];
-    let server = Server::start(&args).await;
-    let client = reqwest::Client::new();
-    let now = auditrail_core::Timestamp::now();
-    let mut items: Vec<Value> =
-        (0..12).map(|i| admin_event(&format!("2020-01-01T00:00:{i:02}.000Z"), "LOGINS", "old")).collect();
-    items.extend((0..5).map(|i| admin_event(&now.saturating_add_millis(-i * 1000).to_string(), "LOGINS", "new")));
-    let r = client
-        .post(format!("{}/auditrail/v1/ingest/admin", server.base))
-        .bearer_auth(&token)
-        .json(&items)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    let signer = Signer::start(&args, &token);
+    signer.ingest(&old_and_new(12, 5)).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let log = client
-            .get(format!("{}/auditrail/v1/log", server.base))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let log = signer.log().await;
         if log.lines().filter(|l| l.contains("\"deleted\":true")).count() == 12 {
             assert!(log.lines().any(|l| l.contains("\"kind\":\"system\"")), "the run is recorded");
             break;
@@ -466,14 +382,23 @@ async fn the_retention_loop_applies_the_server_default_by_itself() {
         assert!(Instant::now() < deadline, "the retention loop did not delete the old events:\n{log}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    server.stop();
+    signer.stop();
     assert!(verify(&dir).status.success());
+}
+
+/// `old` admin events of 2020 and `new` ones of the last seconds.
+fn old_and_new(old: usize, new: i64) -> Vec<Value> {
+    let now = auditrail_core::Timestamp::now();
+    let mut items: Vec<Value> =
+        (0..old).map(|i| admin_event(&format!("2020-01-01T00:00:{i:02}.000Z"), "LOGINS", "old")).collect();
+    items.extend((0..new).map(|i| admin_event(&now.saturating_add_millis(-i * 1000).to_string(), "LOGINS", "new")));
+    items
 }
 
 /// `auditrail ARGS… STORE…` must succeed; returns stdout.
 fn ok_on(store: &[String], args: &[&str]) -> String {
     let full: Vec<&str> = args.iter().copied().chain(store.iter().map(String::as_str)).collect();
-    ok(&full)
+    auditrail_ok(&full)
 }
 
 /// Retention end to end on the store `store` names (its signing key in `key_dir`): a legal hold
@@ -481,24 +406,16 @@ fn ok_on(store: &[String], args: &[&str]) -> String {
 /// system record; the rest verifies in the store and offline against the signed checkpoint after
 /// the run.
 async fn retention_and_a_legal_hold(store: &[String], key_dir: &Path) {
-    let org = ok_on(store, &["org", "create", "--name", "Retained"]);
     let scopes = "auditrail:ingest,auditrail:admin,audit:events_read";
-    let token = ok_on(store, &["token", "create", "--org", &org, "--scope", scopes]);
+    let store_args: Vec<&str> = store.iter().map(String::as_str).collect();
+    let (org, token) = org_and_token(&store_args, "Retained", scopes);
     ok_on(store, &["retention", "set", "--org", &org, "--days", "30"]);
     ok_on(store, &["hold", "set", "--org", &org]);
     let serve: Vec<&str> = store.iter().map(String::as_str).chain(["--rate-limit", "0"]).collect();
-    let server = Server::start(&serve).await;
-    let base = server.base.clone();
-    let client = reqwest::Client::new();
-    let now = auditrail_core::Timestamp::now();
-    let mut items: Vec<Value> =
-        (0..20).map(|i| admin_event(&format!("2020-01-01T00:00:{i:02}.000Z"), "LOGINS", "old")).collect();
-    items.extend((0..10).map(|i| admin_event(&now.saturating_add_millis(-i * 1000).to_string(), "LOGINS", "new")));
-    let r =
-        client.post(format!("{base}/auditrail/v1/ingest/admin")).bearer_auth(&token).json(&items).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    let signer = Signer::start(&serve, &token);
+    signer.ingest(&old_and_new(20, 10)).await;
     let retain = || {
-        let request = client.post(format!("{base}/auditrail/v1/retention/run")).bearer_auth(&token);
+        let request = signer.client.post(signer.url("/auditrail/v1/retention/run")).bearer_auth(&signer.token);
         async move {
             let response = request.send().await.unwrap();
             assert_eq!(response.status(), StatusCode::OK);
@@ -511,29 +428,21 @@ async fn retention_and_a_legal_hold(store: &[String], key_dir: &Path) {
     let done = retain().await;
     assert_eq!(done["deleted"].as_u64(), Some(20), "{done}");
     assert_eq!(done["recordSeq"].as_u64(), Some(31), "the run is itself an entry of the org's log");
-    let get = |path: &str| client.get(format!("{base}{path}")).bearer_auth(&token).send();
-    let log = get("/auditrail/v1/log").await.unwrap().text().await.unwrap();
+    let log = signer.log().await;
     assert_eq!(log.lines().filter(|l| !l.contains("\"deleted\":true")).count(), 11, "10 recent events and the record");
     assert_eq!(log.lines().filter(|l| l.contains("\"deleted\":true")).count(), 20, "deleted entries keep their leaf");
     let record = log.lines().find(|l| l.contains("Retention deleted 20 events")).expect("the retention record");
     assert!(record.contains("\"kind\":\"system\""), "the run is a system record: {record}");
-    let checkpoints: Value = get("/auditrail/v1/checkpoints").await.unwrap().json().await.unwrap();
+    let checkpoints: Value = signer.get("/auditrail/v1/checkpoints").await.json().await.unwrap();
     let note = checkpoints["latest"]["note"].as_str().unwrap().to_owned();
     assert!(note.contains("\n31\n"), "a checkpoint after the retention record: {note}");
-    server.stop();
+    signer.stop();
 
     // Offline, the export (with the leaves of deleted entries) still verifies against the note.
     std::fs::write(key_dir.join("log.ndjson"), &log).unwrap();
     std::fs::write(key_dir.join("checkpoint.txt"), &note).unwrap();
-    let offline = auditrail(&[
-        "verify",
-        "--export",
-        &key_dir.join("log.ndjson").display().to_string(),
-        "--checkpoint",
-        &key_dir.join("checkpoint.txt").display().to_string(),
-        "--key",
-        &key_dir.join("signing.key").display().to_string(),
-    ]);
+    let offline =
+        verify_offline(&key_dir.join("log.ndjson"), &key_dir.join("checkpoint.txt"), &key_dir.join("signing.key"));
     assert!(offline.status.success(), "{}", String::from_utf8_lossy(&offline.stderr));
     let verify_args: Vec<&str> = ["verify"].into_iter().chain(store.iter().map(String::as_str)).collect();
     let clean = auditrail(&verify_args);

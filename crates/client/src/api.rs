@@ -1,36 +1,30 @@
-//! The HTTP side of the client commands (`events list`, `export`, `ingest`, `pull`).
-//!
 //! One [`Api`] per server: it owns the base URL and token and runs every request through one
-//! retry policy, because every command needs the same behaviour against a busy or flaky server:
+//! retry policy, because every client needs the same behaviour against a busy or flaky server:
 //! - 429 is the server asking us to slow down: wait its `Retry-After` (integer seconds, the
 //!   Webex convention) and try again, without counting it as a failure;
-//! - connection errors and 5xx are retried with exponential backoff up to `--retries` times,
+//! - connection errors and 5xx are retried with exponential backoff up to `retries` times,
 //!   except a request that may already have taken effect and is not idempotent (the caller says
 //!   so, see [`Retry`]);
 //! - any other 4xx is final and becomes a one-line error naming the server's own message
 //!   (Webex `message` or Connect `description`) and its tracking id.
 //!
-//! reqwest with rustls: no OpenSSL on the machine is needed to reach https://webexapis.com.
+//! reqwest with rustls: no OpenSSL on the machine is needed to reach `https://webexapis.com`.
 //!
 //! The token goes only to the origin (scheme, host, port) the user named (`--server`,
 //! `--source`, or a URL they configured explicitly, see [`Api::trusting`]): a server's `Link`
 //! or redirect pointing elsewhere is refused before anything is sent, because a hostile or
 //! misconfigured server could otherwise collect the token.
 
-pub mod pages;
-
 use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use reqwest::header::{HeaderMap, RETRY_AFTER};
+use auditrail_core::Kind;
+use reqwest::header::{CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
+use serde::Deserialize;
 use serde_json::Value;
-
-pub use reqwest::header::CONTENT_TYPE;
-
-use crate::cli::ServerArgs;
 
 /// Consecutive 429 answers tolerated for one request before giving up (a server that never
 /// lets us in is a configuration problem, not load).
@@ -51,12 +45,16 @@ pub enum Retry {
     IfNotSent,
 }
 
-/// A final HTTP error answer.
+/// A final HTTP error answer; its `Display` is the one line a person reads.
 #[derive(Debug, Clone)]
 pub struct HttpError {
+    /// How the answering end is named in messages ("the server", "the source").
     pub who: String,
+    /// The HTTP status of the answer.
     pub status: StatusCode,
+    /// The server's own words, made printable (see [`printable`]) and cut to 600 characters.
     pub message: String,
+    /// The server's tracking id of the request (body `trackingId`/`transid`, or the header).
     pub tracking_id: Option<String>,
 }
 
@@ -76,11 +74,21 @@ impl fmt::Display for HttpError {
 impl std::error::Error for HttpError {}
 
 /// A successful answer, body read.
-pub struct Reply {
+pub(crate) struct Reply {
     pub headers: HeaderMap,
     pub body: bytes::Bytes,
 }
 
+/// What an auditrail server's ingest API answers for an accepted batch.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct Receipt {
+    /// Items stored by this request.
+    pub accepted: u64,
+    /// Items the server already had (same id, same content).
+    pub duplicates: u64,
+}
+
+/// One server (or source) and the token for it.
 #[derive(Clone)]
 pub struct Api {
     http: reqwest::Client,
@@ -97,7 +105,7 @@ pub struct Api {
 
 /// `http(s)://host[:port][/prefix]` with a trailing `/` or `/v1` removed: users paste
 /// `https://webexapis.com/v1/` as often as a bare origin.
-pub fn parse_base(raw: &str, flag: &str) -> anyhow::Result<Url> {
+pub(crate) fn parse_base(raw: &str, flag: &str) -> anyhow::Result<Url> {
     let url = Url::parse(raw.trim()).map_err(|e| anyhow::anyhow!("invalid {flag} '{raw}': {e}"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
         bail!("invalid {flag} '{raw}': use an http:// or https:// URL");
@@ -113,7 +121,7 @@ pub fn parse_base(raw: &str, flag: &str) -> anyhow::Result<Url> {
 }
 
 /// `scheme://host[:port]` of a URL, the unit the token is confined to.
-pub fn origin_of(url: &Url) -> String {
+pub(crate) fn origin_of(url: &Url) -> String {
     url.origin().ascii_serialization()
 }
 
@@ -147,6 +155,9 @@ fn http_client() -> anyhow::Result<reqwest::Client> {
 }
 
 impl Api {
+    /// The API at `base` (`http(s)://host[:port][/prefix]`; a trailing `/` or `/v1` is dropped).
+    /// `flag` is the option that named `base` and `who` how messages name this end ("the
+    /// server"); `retries` bounds the retries of failures (429s are waited out, not counted).
     pub fn new(base: &str, flag: &str, token: String, retries: u32, who: &str) -> anyhow::Result<Self> {
         let base = parse_base(base, flag)?;
         Ok(Api {
@@ -162,7 +173,7 @@ impl Api {
 
     /// Also sends the token to `url`'s origin: for URLs the user configured themselves (such
     /// as `pull --connect-source`), never for URLs a server sent.
-    pub fn trusting(mut self, url: &Url) -> Self {
+    pub(crate) fn trusting(mut self, url: &Url) -> Self {
         if !self.trusts(url) {
             self.trusted.push(url.clone());
         }
@@ -170,13 +181,13 @@ impl Api {
     }
 
     /// May the token be sent to `url`?
-    pub fn trusts(&self, url: &Url) -> bool {
+    pub(crate) fn trusts(&self, url: &Url) -> bool {
         self.trusted.iter().any(|t| t.origin() == url.origin())
     }
 
     /// An error unless the token may be sent to `url` (see [`Api::trusts`]); `what` says where
     /// the URL came from, e.g. "the next-page Link of the answer".
-    pub fn check_origin(&self, url: &Url, what: &str) -> anyhow::Result<()> {
+    pub(crate) fn check_origin(&self, url: &Url, what: &str) -> anyhow::Result<()> {
         if self.trusts(url) {
             return Ok(());
         }
@@ -188,45 +199,54 @@ impl Api {
         )
     }
 
-    /// The API of `--server`/`--token`, with clear errors when either is missing.
-    pub fn from_args(args: &ServerArgs) -> anyhow::Result<Self> {
-        let Some(server) = args.server.as_deref().filter(|s| !s.trim().is_empty()) else {
-            bail!("no server given: pass --server URL or set AUDITRAIL_SERVER");
-        };
-        let Some(token) = args.token.as_deref().filter(|s| !s.trim().is_empty()) else {
-            bail!("no token given: pass --token TOKEN or set AUDITRAIL_TOKEN");
-        };
-        Api::new(server, "--server", token.trim().to_owned(), args.retries, "the server")
-    }
-
+    /// The base URL, as parsed (the identity of this end in pull's state).
     pub fn base(&self) -> &Url {
         &self.base
     }
 
     /// The absolute URL of a path such as `/v1/adminAudit/events` on this server.
-    pub fn url(&self, path: &str) -> Url {
-        let mut url = self.base.clone();
-        let joined = format!("{}{}", self.base.path().trim_end_matches('/'), path);
-        url.set_path(&joined);
-        url
+    pub(crate) fn url(&self, path: &str) -> Url {
+        join(&self.base, path)
     }
 
-    pub async fn get(&self, url: Url) -> anyhow::Result<Reply> {
+    /// The org the token acts for, as `GET /v1/people/me` names it (`orgId`); `None` when the
+    /// answer names none.
+    pub async fn token_org(&self) -> anyhow::Result<Option<String>> {
+        let me = self.get_json(self.url("/v1/people/me")).await?;
+        Ok(me.get("orgId").and_then(Value::as_str).map(str::to_owned))
+    }
+
+    /// Sends one batch to an auditrail server's ingest API (`POST /auditrail/v1/ingest/{kind}`):
+    /// `body` is a JSON array (`application/json`) or NDJSON (`application/x-ndjson`). A refusal
+    /// is an [`HttpError`] in the error chain.
+    pub async fn ingest(&self, kind: Kind, content_type: &str, body: Vec<u8>, retry: Retry) -> anyhow::Result<Receipt> {
+        let url = self.url(&format!("/auditrail/v1/ingest/{kind}"));
+        let reply = self.post(url, content_type, body, retry).await?;
+        serde_json::from_slice(&reply.body).with_context(|| format!("{}'s ingest answer is not a receipt", self.who))
+    }
+
+    pub(crate) async fn get(&self, url: Url) -> anyhow::Result<Reply> {
         self.send(Method::GET, url, None, Retry::Always).await
     }
 
-    pub async fn get_json(&self, url: Url) -> anyhow::Result<Value> {
+    async fn get_json(&self, url: Url) -> anyhow::Result<Value> {
         let reply = self.get(url.clone()).await?;
         serde_json::from_slice(&reply.body).with_context(|| format!("{} sent invalid JSON for {url}", self.who))
     }
 
     /// A GET whose body is read by the caller as it arrives (a streamed export); `None` when the
     /// server has no such endpoint (404/405: another Webex-compatible server).
-    pub async fn get_stream(&self, url: Url) -> anyhow::Result<Option<reqwest::Response>> {
+    pub(crate) async fn get_stream(&self, url: Url) -> anyhow::Result<Option<reqwest::Response>> {
         self.answer(Method::GET, url, None, Retry::Always, true).await
     }
 
-    pub async fn post(&self, url: Url, content_type: &str, body: Vec<u8>, retry: Retry) -> anyhow::Result<Reply> {
+    pub(crate) async fn post(
+        &self,
+        url: Url,
+        content_type: &str,
+        body: Vec<u8>,
+        retry: Retry,
+    ) -> anyhow::Result<Reply> {
         self.send(Method::POST, url, Some((content_type.to_owned(), bytes::Bytes::from(body))), retry).await
     }
 
@@ -328,6 +348,13 @@ impl Api {
             return Err(error_of(&self.who, status, &headers, &bytes).into());
         }
     }
+}
+
+/// `base` with `path` appended to its path (`path` starts with `/`).
+pub(crate) fn join(base: &Url, path: &str) -> Url {
+    let mut url = base.clone();
+    url.set_path(&format!("{}{path}", base.path().trim_end_matches('/')));
+    url
 }
 
 /// Text from a server made safe to print on a terminal: C0 controls and DEL as `\x1b`, C1

@@ -42,7 +42,7 @@ struct Entry {
 
 /// Which mark: one per org, kind and destination server.
 #[derive(Debug, Clone)]
-pub struct Key {
+pub(crate) struct Key {
     pub org: OrgId,
     pub kind: Kind,
     pub destination: String,
@@ -67,12 +67,13 @@ pub fn default_path() -> anyhow::Result<PathBuf> {
     Ok(base.join("auditrail").join("pull-state.json"))
 }
 
+/// The state file of pull: marks and locks (see the module's documentation).
 pub struct State {
     path: PathBuf,
 }
 
 /// Held for a whole run of one org and kind; dropping it releases the lock.
-pub struct RunLock {
+pub(crate) struct RunLock {
     _file: File,
 }
 
@@ -100,12 +101,13 @@ impl State {
         Ok(State { path })
     }
 
+    /// Where the state file is.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
     /// The run lock of an org and kind, or `None` when another pull holds it.
-    pub fn try_lock_run(&self, org: &OrgId, kind: Kind) -> anyhow::Result<Option<RunLock>> {
+    pub(crate) fn try_lock_run(&self, org: &OrgId, kind: Kind) -> anyhow::Result<Option<RunLock>> {
         let path = sibling(&self.path, &format!(".{}-{kind}.lock", org.uuid()));
         let file = open_lock(&path)?;
         match file.try_lock() {
@@ -136,14 +138,14 @@ impl State {
     }
 
     /// The mark of `key`, if a run has recorded one.
-    pub fn mark(&self, key: &Key) -> anyhow::Result<Option<Timestamp>> {
+    pub(crate) fn mark(&self, key: &Key) -> anyhow::Result<Option<Timestamp>> {
         let state = self.read()?;
         let Some(entry) = state.marks.iter().find(|e| key.matches(e)) else { return Ok(None) };
         Ok(Some(Timestamp::parse(&entry.mark, "mark").with_context(|| format!("bad mark in {}", self.path.display()))?))
     }
 
     /// Records `mark` for `key` unless the stored one is newer; atomic and durable.
-    pub fn advance(&self, key: &Key, mark: Timestamp) -> anyhow::Result<()> {
+    pub(crate) fn advance(&self, key: &Key, mark: Timestamp) -> anyhow::Result<()> {
         let lock = open_lock(&sibling(&self.path, ".lock"))?;
         lock.lock().context("cannot lock the pull state")?;
         let mut state = self.read()?;

@@ -5,9 +5,8 @@
 //! - Connect (`POST …/audit-logs/export`): `range:"custom"` windows of at most 365 days, each paged
 //!   by `offset` until `totalRecords` is reached (or a given numeric `range`, paged the same way).
 //!
-//! A `Link` is followed only within the origin the token was given for (see [`Api::check_origin`]):
-//! the next-page URL comes from the server, and following it elsewhere would hand the token to
-//! whoever that host is.
+//! A `Link` is followed only within the origin the token was given for: the next-page URL comes
+//! from the server, and following it elsewhere would hand the token to whoever that host is.
 //!
 //! Items stay raw JSON text ([`RawValue`]) from the response to the output, so `export` writes
 //! each event exactly as the server sent it and memory holds one page at a time.
@@ -22,34 +21,45 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
-use super::{Api, Retry};
+use crate::api::{Api, Retry, printable};
 
+/// One day in milliseconds, the unit of default ranges.
 pub const DAY_MS: i64 = 86_400_000;
 /// The longest window one request may cover (admin audit allows 366 days; we stay a day short).
-pub const WINDOW_MS: i64 = 365 * DAY_MS;
+const WINDOW_MS: i64 = 365 * DAY_MS;
 
 /// What to read. Filters not meaningful for `kind` are `None`/empty (the caller checks).
 #[derive(Debug, Clone)]
 pub struct Query {
+    /// Which API: admin or security audit, compliance events, Connect audit logs, access log.
     pub kind: Kind,
     /// The org's id, for admin audit (`orgId` is required there).
     pub org: Option<String>,
+    /// The oldest `created` to read; required by every API but compliance's.
     pub from: Option<Timestamp>,
+    /// The newest `created` to read.
     pub to: Timestamp,
     /// Admin/compliance: at most one (`actorId`); Connect: any number (`actorIds`).
     pub actors: Vec<String>,
+    /// `eventCategories` (admin, security and Connect).
     pub categories: Vec<String>,
+    /// Compliance `resource`.
     pub resource: Option<String>,
+    /// Compliance `type`.
     pub event_type: Option<String>,
+    /// Compliance `serviceType`.
     pub service_type: Option<String>,
+    /// Connect `adminRoles`.
     pub roles: Vec<String>,
     /// Connect numeric range instead of custom windows.
     pub range: Option<String>,
+    /// Items per page asked of the API; `None` for its default.
     pub max: Option<u32>,
 }
 
 /// One page of raw items.
 pub struct Page {
+    /// The items as the server sent them, in its order (oldest first).
     pub items: Vec<Box<RawValue>>,
     /// The window this page belongs to.
     pub window: Window,
@@ -62,7 +72,9 @@ pub struct Page {
 /// An inclusive window of `created`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
+    /// `None`: from the API's own beginning (compliance, a Connect numeric range).
     pub from: Option<Timestamp>,
+    /// The window's newest `created`.
     pub to: Timestamp,
 }
 
@@ -72,6 +84,7 @@ enum Next {
     Offset(u64),
 }
 
+/// Reads a [`Query`] page by page, window by window (see the module's documentation).
 pub struct Walker<'a> {
     /// Borrowed, unless [`Walker::with_url`] had to trust one more origin.
     api: Cow<'a, Api>,
@@ -83,7 +96,7 @@ pub struct Walker<'a> {
 }
 
 /// `[from, to]` cut into consecutive inclusive windows of at most [`WINDOW_MS`].
-pub fn windows(from: Timestamp, to: Timestamp) -> Vec<Window> {
+fn windows(from: Timestamp, to: Timestamp) -> Vec<Window> {
     let mut out = Vec::new();
     let mut start = from;
     loop {
@@ -112,6 +125,8 @@ struct ConnectPage {
 }
 
 impl<'a> Walker<'a> {
+    /// A walk over `query` on `api`; an error when the query lacks what its API requires (a start
+    /// time for admin and security audit, a start time or range for Connect).
     pub fn new(api: &'a Api, query: Query) -> anyhow::Result<Self> {
         let (path, windows) = match query.kind {
             Kind::Admin => {
@@ -140,7 +155,7 @@ impl<'a> Walker<'a> {
 
     /// Connect reads go to a URL of their own when the source serves them elsewhere. The caller
     /// passes a URL the user configured (`--connect-source`), so its origin gets the token too.
-    pub fn with_url(mut self, url: Url) -> Self {
+    pub(crate) fn with_url(mut self, url: Url) -> Self {
         if !self.api.trusts(&url) {
             self.api = Cow::Owned(self.api.as_ref().clone().trusting(&url));
         }
@@ -259,7 +274,7 @@ impl<'a> Walker<'a> {
             bail!(
                 "the audit-log export answered code {}: {}",
                 page.code.as_ref().map(Value::to_string).unwrap_or_default(),
-                super::printable(&page.description.unwrap_or_default())
+                printable(&page.description.unwrap_or_default())
             );
         }
         let next_offset = offset + page.audit_logs.len() as u64;
@@ -271,7 +286,7 @@ impl<'a> Walker<'a> {
 
 /// The `rel="next"` URL of a `Link` header (several links may share one header or come in
 /// several), resolved against the request URL in case a server sends a relative one.
-pub fn next_link(headers: &reqwest::header::HeaderMap, base: &Url) -> Option<Url> {
+fn next_link(headers: &reqwest::header::HeaderMap, base: &Url) -> Option<Url> {
     for value in headers.get_all(LINK) {
         let Ok(text) = value.to_str() else { continue };
         let mut rest = text;
@@ -295,7 +310,7 @@ pub fn next_link(headers: &reqwest::header::HeaderMap, base: &Url) -> Option<Url
 }
 
 /// The item's `created`, if it has one we can read.
-pub fn created_of(raw: &RawValue) -> Option<Timestamp> {
+pub(crate) fn created_of(raw: &RawValue) -> Option<Timestamp> {
     #[derive(Deserialize)]
     struct Created<'a> {
         #[serde(borrow)]
