@@ -36,12 +36,12 @@ pub struct ExportRequest {
     /// or `"custom"` with `from` and `to`.
     #[schema(schema_with = range_schema)]
     range: String,
-    /// With `range: "custom"`: start of the window (inclusive).
-    #[schema(format = DateTime)]
-    from: Option<String>,
-    /// With `range: "custom"`: end of the window (exclusive).
-    #[schema(format = DateTime)]
-    to: Option<String>,
+    /// With `range: "custom"`: start of the window (inclusive), an RFC 3339 timestamp. With a
+    /// number of days: ignored, whatever it holds.
+    from: Option<serde_json::Value>,
+    /// With `range: "custom"`: end of the window (exclusive), an RFC 3339 timestamp. With a number
+    /// of days: ignored, whatever it holds.
+    to: Option<serde_json::Value>,
     /// Events to skip.
     #[schema(minimum = 0)]
     offset: Option<u64>,
