@@ -402,6 +402,10 @@ pub struct HardeningArgs {
     /// Ingest requests (each holding up to --max-body-bytes) handled at once; beyond it, 503.
     #[arg(long, env = "AUDITRAIL_MAX_CONCURRENT_INGESTS", default_value_t = 32)]
     pub max_concurrent_ingests: usize,
+    /// Bytes of ingest bodies read and held at once, with their parsed events until committed
+    /// (about three times this in memory); an ingest waits for room before reading its body.
+    #[arg(long, env = "AUDITRAIL_INGEST_MEMORY_BYTES", default_value_t = 16 * 1024 * 1024)]
+    pub ingest_memory_bytes: usize,
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,6 +4,7 @@
 //! Conventions: results on stdout (an id or a token alone where one is created), logs and
 //! progress on stderr, exit 0 on success and non-zero with a one-line reason otherwise.
 
+pub mod allocator;
 mod cli;
 mod commands;
 mod demo;

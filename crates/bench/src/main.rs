@@ -22,6 +22,10 @@ use crate::reads::{Latency, Reader};
 use crate::report::{Series, line_chart, num};
 use crate::server::{Cli, Postgres, Server};
 
+/// Clients posting at once in the ingest runs: the load the memory target is defined for (two
+/// clients posting 5 000-event bodies).
+const INGEST_CLIENTS: usize = 2;
+
 #[derive(Debug, Parser)]
 #[command(name = "auditrail-bench", about = "Benchmarks auditrail: ingest, reads, export, memory, PostgreSQL.")]
 struct Args {
@@ -85,7 +89,7 @@ async fn main() -> anyhow::Result<()> {
         }
         let (served, peak_rss) = {
             let server = Server::start(&cli, &["--data", &data])?;
-            let run = ingest::over_http(std::slice::from_ref(&server.base), &token, &events, 4).await?;
+            let run = ingest::over_http(std::slice::from_ref(&server.base), &token, &events, INGEST_CLIENTS).await?;
             let peak_rss = server.peak_rss_mib();
             eprintln!(
                 "auditrail {label}: {:.0} events/s, server peak RSS {:.0} MiB",

@@ -59,8 +59,13 @@ pub struct ServerConfig {
     pub request_timeout: std::time::Duration,
     /// Requests handled at once; beyond it, 503 with `Retry-After` instead of queueing in memory.
     pub max_concurrent_requests: usize,
-    /// Ingest requests holding a body at once (each up to `limits.max_body_bytes`); beyond it, 503.
+    /// Ingest requests handled at once (each up to `limits.max_body_bytes`); beyond it, 503.
     pub max_concurrent_ingests: usize,
+    /// Bytes of ingest bodies read and held at once (each with its parsed events, about twice
+    /// that again, until its commit). An ingest waits for room before reading its body, so
+    /// memory stays bounded whatever the clients send; a single body larger than this is read
+    /// alone.
+    pub ingest_memory_bytes: usize,
     /// Browser origins allowed by CORS; empty means no CORS headers at all.
     pub cors_origins: Vec<String>,
     /// Record every read of an org's trail in that org's access log ([`access_log`]).
@@ -82,11 +87,17 @@ impl Default for ServerConfig {
             request_timeout: std::time::Duration::from_secs(60),
             max_concurrent_requests: 512,
             max_concurrent_ingests: 32,
+            ingest_memory_bytes: 16 * 1024 * 1024,
             cors_origins: Vec::new(),
             access_log: true,
             allowed_hosts: Vec::new(),
         }
     }
+}
+
+/// The ingest memory budget in KiB: at least one KiB, at most what a semaphore counts.
+pub fn ingest_memory_kib(config: &ServerConfig) -> u32 {
+    u32::try_from(config.ingest_memory_bytes.div_ceil(1024)).unwrap_or(u32::MAX >> 3).clamp(1, u32::MAX >> 3)
 }
 
 /// What every handler shares.
@@ -100,6 +111,8 @@ pub struct AppState {
     pub signer: Option<Arc<log::LogSigner>>,
     pub request_slots: Arc<tokio::sync::Semaphore>,
     pub ingest_slots: Arc<tokio::sync::Semaphore>,
+    /// [`ServerConfig::ingest_memory_bytes`], in KiB.
+    pub ingest_memory: Arc<tokio::sync::Semaphore>,
     /// Where reads are recorded; `None` when the access log is off.
     pub access_log: Option<access_log::AccessLog>,
 }
@@ -119,6 +132,7 @@ impl AppState {
         let limiter = config.rate_limit.map(|l| Arc::new(ratelimit::Limiter::new(l)));
         let request_slots = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_requests.max(1)));
         let ingest_slots = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_ingests.max(1)));
+        let ingest_memory = Arc::new(tokio::sync::Semaphore::new(ingest_memory_kib(&config) as usize));
         let access_log = config.access_log.then(|| access_log::AccessLog::start(store.clone()));
         Ok(Self {
             store,
@@ -128,6 +142,7 @@ impl AppState {
             signer: None,
             request_slots,
             ingest_slots,
+            ingest_memory,
             access_log,
         })
     }

@@ -37,6 +37,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         request_timeout: Duration::from_secs(args.hardening.request_timeout.max(1)),
         max_concurrent_requests: args.hardening.max_concurrent_requests.max(1),
         max_concurrent_ingests: args.hardening.max_concurrent_ingests.max(1),
+        ingest_memory_bytes: args.hardening.ingest_memory_bytes,
         access_log: args.hardening.access_log,
         allowed_hosts: allowed_hosts(&args.allowed_hosts, local),
         cors_origins: args

@@ -132,6 +132,45 @@ async fn ingest_beyond_its_concurrency_is_refused_before_reading_the_body_while_
 }
 
 #[tokio::test]
+async fn ingest_bodies_wait_for_room_in_the_memory_budget_and_a_larger_one_goes_alone() {
+    let config = ServerConfig { ingest_memory_bytes: 64 * 1024, ..ServerConfig::default() };
+    let app = spawn_app_with(config).await;
+    let (from, to) = admin_now();
+    let actor = people_id();
+
+    // The stalled ingest announces more than the whole budget and holds all of it.
+    let held = stalled_ingest(&app).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let small = json!([admin_event(&ts(now_ms()), "USERS", &actor)]);
+    let waiting = {
+        let (base, token, body) = (app.base.clone(), app.token_ingest.clone(), small.clone());
+        tokio::spawn(async move {
+            reqwest::Client::new()
+                .post(format!("{base}/auditrail/v1/ingest/admin"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .map(|r| r.status())
+        })
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(!waiting.is_finished(), "an ingest was read while the budget was taken");
+    assert!(app.admin_items(&from, &to, "").await.is_empty());
+
+    drop(held);
+    let status = tokio::time::timeout(Duration::from_secs(30), waiting).await.expect("still waiting").expect("task");
+    assert_eq!(status.expect("request"), StatusCode::OK, "the waiting ingest was refused instead of served");
+
+    // A body larger than the whole budget is still read, on its own.
+    let big: Vec<_> = (0..300).map(|i| admin_event(&ts(now_ms() - i), "USERS", &actor)).collect();
+    let body = serde_json::to_vec(&big).expect("encode");
+    assert!(body.len() > 64 * 1024);
+    assert_eq!(app.ingest("admin", &app.token_ingest, &json!(big)).await.status(), StatusCode::OK);
+    assert_eq!(app.walk(&app.admin_path(&from, &to, "&max=200"), &app.token_all).await.len(), 301);
+}
+
+#[tokio::test]
 async fn a_body_that_never_finishes_gets_408_and_stores_nothing() {
     let config = ServerConfig { request_timeout: Duration::from_secs(1), ..ServerConfig::default() };
     let app = spawn_app_with(config).await;

@@ -124,6 +124,19 @@ pub async fn ingest(
         return Err(ApiError::overloaded("ingest requests"));
     };
     let limits = state.config.limits;
+    // Room for this body in the ingest memory budget, taken before a byte of it is read and held
+    // until its events are committed; without a Content-Length, room for the largest body.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(limits.max_body_bytes)
+        .min(limits.max_body_bytes);
+    let kib =
+        u32::try_from(declared.div_ceil(1024)).unwrap_or(u32::MAX).clamp(1, crate::ingest_memory_kib(&state.config));
+    let Ok(_memory) = state.ingest_memory.clone().acquire_many_owned(kib).await else {
+        return Err(ApiError::overloaded("ingest requests"));
+    };
     let bytes = axum::body::to_bytes(body, limits.max_body_bytes).await.map_err(|e| body_error(&e, limits))?;
     let org = principal.org.id.clone();
     let events = tokio::task::spawn_blocking(move || parse_batch(&bytes, format, kind, &org, limits))

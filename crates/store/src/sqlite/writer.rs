@@ -22,6 +22,8 @@ use super::tokens::touch_tokens;
 
 /// Upper bound on events in one group commit, so one commit's latency stays bounded.
 const MAX_GROUP_EVENTS: usize = 50_000;
+/// The writer connection's page cache, in KiB.
+const WRITER_CACHE_KIB: u32 = 8 * 1024;
 
 pub(crate) enum WriteOp {
     Ingest {
@@ -51,9 +53,10 @@ pub(crate) fn run(
     nudge: std::sync::mpsc::SyncSender<()>,
     truncate: std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) {
-    // The writer's page cache: random-order ingests touch index pages all over; 64 MiB keeps the
-    // hot part of every index in memory between commits.
-    if let Err(e) = conn.execute_batch("PRAGMA cache_size = -65536;") {
+    // The writer's page cache. SQLite allocates it page by page as it fills, and at 64 MiB it was
+    // most of the server's memory under a bulk ingest, while ingest was no faster than with 8 MiB
+    // (measured: BENCHMARKS.md); the OS page cache keeps the rest of the indexes warm.
+    if let Err(e) = conn.execute_batch(&format!("PRAGMA cache_size = -{};", WRITER_CACHE_KIB)) {
         tracing::warn!(error = %e, "cannot size the writer's page cache");
     }
     let mut terms = Terms::default();
