@@ -33,7 +33,9 @@ use crate::auth::person_id;
 use crate::params::QueryParams;
 use crate::tracking::RequestIds;
 
-const QUEUE: usize = 10_000;
+/// Records waiting for the writer: when the store falls behind, readers wait to enqueue rather
+/// than the queue growing (each record is about 1 KB).
+const QUEUE: usize = 2_000;
 const BATCH: usize = 1_000;
 const WINDOW: Duration = Duration::from_millis(100);
 /// The longest value kept of any recorded parameter, header or path.
@@ -209,24 +211,37 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Message>) {
     }
 }
 
+fn normalize_all(org: &OrgId, bodies: Vec<Value>) -> Vec<NormalizedEvent> {
+    let ctx = IngestContext { org, received: Timestamp::now() };
+    bodies
+        .into_iter()
+        .enumerate()
+        .filter_map(|(index, body)| match normalize(Kind::Access, &ctx, index, body, uuid::Uuid::new_v4()) {
+            Ok(event) => Some(event),
+            Err(error) => {
+                tracing::error!(%error, "an access record could not be normalised");
+                None
+            }
+        })
+        .collect()
+}
+
 async fn commit(store: &dyn Store, records: Vec<AccessRecord>) {
     let mut by_org: HashMap<OrgId, Vec<Value>> = HashMap::new();
     for record in records {
         by_org.entry(record.org).or_default().push(record.body);
     }
     for (org, bodies) in by_org {
-        let ctx = IngestContext { org: &org, received: Timestamp::now() };
-        let events: Vec<NormalizedEvent> = bodies
-            .into_iter()
-            .enumerate()
-            .filter_map(|(index, body)| match normalize(Kind::Access, &ctx, index, body, uuid::Uuid::new_v4()) {
-                Ok(event) => Some(event),
-                Err(error) => {
-                    tracing::error!(%error, "an access record could not be normalised");
-                    None
-                }
-            })
-            .collect();
+        // Normalising (canonical JSON, hashes) is CPU work: off the async workers, so the reads
+        // being answered meanwhile do not wait behind it.
+        let normalized = {
+            let org = org.clone();
+            tokio::task::spawn_blocking(move || normalize_all(&org, bodies)).await
+        };
+        let Ok(events) = normalized else {
+            tracing::error!(org = %org, "normalising access records failed");
+            continue;
+        };
         let count = events.len() as u64;
         // The store may be briefly unavailable (PostgreSQL restarting, disk full): retry with
         // backoff for a while rather than drop what readers were promised is recorded.

@@ -197,6 +197,16 @@ DROP TABLE event_roles;
 ALTER TABLE event_roles_v4 RENAME TO event_roles;
 "#,
     ),
+    // The actor index carries the category after the row key: a listing filtered by actor and
+    // category checks the category in the index and reads only matching rows (measured: twice as
+    // fast with the store in cache, more when it is not), in the same (created, pos) order.
+    (
+        5,
+        r#"
+DROP INDEX events_by_actor;
+CREATE INDEX events_by_actor ON events (org_ref, kind, actor, created, pos, category) WHERE actor IS NOT NULL;
+"#,
+    ),
 ];
 
 /// Bits of `events.pos` that hold the seq: `pos = org_ref << SEQ_BITS | seq`. Up to 2^40 (about
@@ -304,7 +314,7 @@ mod tests {
              INSERT INTO event_roles VALUES (1, 3, 'Full_Admin', 70, 3);",
         )
         .unwrap();
-        assert_eq!(migrate(&mut conn).unwrap(), vec![4]);
+        assert_eq!(migrate(&mut conn).unwrap(), vec![4, 5]);
 
         type MigratedRow = (i64, i64, i64, i64, String, String, Option<String>, Option<String>, Option<String>);
         let rows: Vec<MigratedRow> = conn
