@@ -11,7 +11,6 @@ pub mod admission;
 pub mod auth;
 pub mod error;
 pub mod listen;
-pub mod log;
 pub mod metrics;
 pub mod openapi;
 pub mod params;
@@ -20,6 +19,7 @@ pub mod routes;
 pub mod tracking;
 pub mod urls;
 
+use auditrail_service::LogSigner;
 use std::sync::Arc;
 
 use auditrail_core::CursorKey;
@@ -108,7 +108,7 @@ pub struct AppState {
     pub cursor_key: CursorKey,
     pub limiter: Option<Arc<ratelimit::Limiter>>,
     /// Signs checkpoints and serves proofs; `None` when this server has no signing key.
-    pub signer: Option<Arc<log::LogSigner>>,
+    pub signer: Option<Arc<LogSigner>>,
     pub request_slots: Arc<tokio::sync::Semaphore>,
     pub ingest_slots: Arc<tokio::sync::Semaphore>,
     /// [`ServerConfig::ingest_memory_bytes`], in KiB.
@@ -160,7 +160,7 @@ impl AppState {
     }
 
     /// Adds the log signer (checkpoints, `/auditrail/v1/keys`).
-    pub fn with_signer(mut self, signer: log::LogSigner) -> Self {
+    pub fn with_signer(mut self, signer: LogSigner) -> Self {
         self.signer = Some(Arc::new(signer));
         self
     }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use auditrail_server::log::{CheckpointPolicy, LogSigner};
 use auditrail_server::{AppState, ConnectionLimits, IngestLimits, PublicUrl, RateLimit, ServerConfig, Transport};
+use auditrail_service::{CheckpointPolicy, LogSigner};
 use auditrail_store::Store;
 
 use super::open_store;
@@ -72,8 +72,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .context("cannot read the store's cursor key")?
         .with_signer(signer);
     if let Some(signer) = state.signer.clone() {
-        tokio::spawn(auditrail_server::log::run_checkpointer(store_dyn.clone(), signer.clone()));
-        tokio::spawn(auditrail_server::log::run_retention(
+        tokio::spawn(auditrail_service::run_checkpointer(store_dyn.clone(), signer.clone()));
+        tokio::spawn(auditrail_service::run_retention(
             store_dyn,
             signer,
             args.retention_days,

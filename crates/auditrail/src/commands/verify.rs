@@ -20,7 +20,7 @@ use auditrail_core::event::{log_entry, stored_leaf};
 use auditrail_core::merkle::{self, Hash, MemoryTree};
 use auditrail_core::numbers::exact_numbers;
 use auditrail_core::{Kind, OrgId};
-use auditrail_server::log::{SYSTEM_ACTOR, deleted_digest};
+use auditrail_service::RetentionRecord;
 use auditrail_store::Store;
 use serde_json::Value;
 
@@ -110,50 +110,27 @@ async fn fill_deleted(
     Ok(())
 }
 
-/// A retention run's record. Only a `system` record counts: no API can write one, so an ingested
-/// event claiming to be a retention record is just an event.
-struct RetentionRecord {
-    seq: u64,
-    /// The size of the log the run signed before deleting: nothing after it may be deleted.
-    cut: u64,
-    total: u64,
-    digest: String,
-}
-
-fn retention_record(kind: Kind, seq: u64, event: &Value) -> Option<RetentionRecord> {
-    if kind != Kind::System || event["actorId"].as_str() != Some(SYSTEM_ACTOR) {
-        return None;
-    }
-    let data = &event["data"];
-    Some(RetentionRecord {
-        seq,
-        cut: data["checkpointSize"].as_u64()?,
-        total: data["deletedTotal"].as_u64()?,
-        digest: data["deletedSeqsSha256"].as_str()?.to_owned(),
-    })
-}
-
 /// Deleted entries are accepted only when the latest retention record commits to exactly them
 /// and each lies inside that run's cut, which was signed before the record was written.
-fn check_deletions(deleted: &[u64], record: Option<&RetentionRecord>) -> anyhow::Result<()> {
+fn check_deletions(deleted: &[u64], record: Option<&(u64, RetentionRecord)>) -> anyhow::Result<()> {
     if deleted.is_empty() {
         return Ok(());
     }
-    let Some(r) = record else {
+    let Some((seq, r)) = record else {
         bail!("{} events were deleted but no retention record accounts for them", deleted.len());
     };
-    if r.total != deleted.len() as u64 || r.digest != deleted_digest(deleted) {
+    if !r.accounts_for(deleted) {
         bail!(
-            "the events missing from the log are not the ones the latest retention record (seq {}) commits to \
-             (deleted outside retention?)",
-            r.seq
+            "the events missing from the log are not the ones the latest retention record (seq {seq}) commits to \
+             (deleted outside retention?)"
         );
     }
-    if r.cut >= r.seq {
-        bail!("the retention record at seq {} claims a cut ({}) at or after itself", r.seq, r.cut);
+    let cut = r.checkpoint_size;
+    if cut >= *seq {
+        bail!("the retention record at seq {seq} claims a cut ({cut}) at or after itself");
     }
-    if let Some(outside) = deleted.iter().find(|d| **d > r.cut) {
-        bail!("seq {outside} is deleted but lies beyond the retention run's cut (seq {})", r.cut);
+    if let Some(outside) = deleted.iter().find(|d| **d > cut) {
+        bail!("seq {outside} is deleted but lies beyond the retention run's cut (seq {cut})");
     }
     Ok(())
 }
@@ -161,7 +138,7 @@ fn check_deletions(deleted: &[u64], record: Option<&RetentionRecord>) -> anyhow:
 async fn verify_org(store: &dyn Store, org: &OrgId, key: &VerifierKey) -> anyhow::Result<String> {
     let size = store.log_size(org).await?;
     let deleted: BTreeSet<u64> = store.deleted_seqs(org).await?.into_iter().collect();
-    let mut record: Option<RetentionRecord> = None;
+    let mut record: Option<(u64, RetentionRecord)> = None;
     let mut tree = MemoryTree::new();
     let mut after = 0u64;
     loop {
@@ -217,9 +194,9 @@ async fn verify_org(store: &dyn Store, org: &OrgId, key: &VerifierKey) -> anyhow
             }
             if entry.kind == Kind::System
                 && let Ok(event) = serde_json::from_str::<Value>(&entry.body)
-                && let Some(r) = retention_record(entry.kind, entry.seq, &event)
+                && let Some(r) = RetentionRecord::of(entry.kind, &event)
             {
-                record = Some(r);
+                record = Some((entry.seq, r));
             }
             tree.push(leaf);
         }
@@ -259,7 +236,7 @@ fn verify_export(export: &Path, checkpoint: &Path, key: &VerifierKey) -> anyhow:
     let mut org: Option<OrgId> = None;
     let mut deleted: Vec<u64> = Vec::new();
     let mut withheld = 0u64;
-    let mut record: Option<RetentionRecord> = None;
+    let mut record: Option<(u64, RetentionRecord)> = None;
     for (n, line) in std::io::BufReader::new(file).lines().enumerate() {
         let line = line.with_context(|| format!("cannot read line {}", n + 1))?;
         if line.trim().is_empty() {
@@ -299,8 +276,8 @@ fn verify_export(export: &Path, checkpoint: &Path, key: &VerifierKey) -> anyhow:
         let kind = Kind::parse(entry["kind"].as_str().unwrap_or_default())
             .ok_or_else(|| anyhow!("seq {seq} (id {id}): unknown kind"))?;
         let event = serde_json_canonicalizer::to_vec(&entry["event"])?;
-        if let Some(r) = retention_record(kind, seq, &entry["event"]) {
-            record = Some(r);
+        if let Some(r) = RetentionRecord::of(kind, &entry["event"]) {
+            record = Some((seq, r));
         }
         tree.push(merkle::leaf_hash(&log_entry(&this_org, kind, seq, &event)));
     }

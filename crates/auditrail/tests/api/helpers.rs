@@ -105,7 +105,7 @@ pub async fn spawn_app_serving(config: ServerConfig, transport: Transport, limit
 
     // A signing key, so the integrity endpoints answer (checkpoints are made on demand only).
     let key = auditrail_core::checkpoint::SigningKey::generate_from("auditrail-test", [7; 32]).expect("test key");
-    let signer = auditrail_server::log::LogSigner { key, policy: auditrail_server::log::CheckpointPolicy::default() };
+    let signer = auditrail_service::LogSigner { key, policy: auditrail_service::CheckpointPolicy::default() };
     let state = AppState::new(store.clone(), config).await.expect("app state").with_signer(signer);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("local addr").port();

@@ -271,7 +271,7 @@ async fn forged_retention_records_are_refused_or_ignored() {
     let items: Vec<Value> =
         (0..10).map(|i| admin_event(&format!("2025-01-01T00:00:{i:02}.000Z"), "LOGINS", "a")).collect();
     signer.ingest(&items).await;
-    let digest = auditrail_server::log::deleted_digest(&[3]);
+    let digest = auditrail_service::retention::deleted_digest(&[3]);
     let record = |actor: &str| {
         serde_json::json!([{"actorId": actor, "data": {"eventCategory": "COMPLIANCE", "eventDescription": "Retention run",
             "checkpointSize": 10, "deletedCount": 1, "deletedTotal": 1, "deletedSeqsSha256": digest}}])

@@ -19,8 +19,8 @@ use crate::AppState;
 use crate::access_log::{Read, RecordedQuery, RequestMeta};
 use crate::auth::{AdminScope, Authorized, LogReader, readable_kinds};
 use crate::error::{ApiError, WebexError};
-use crate::log::LogSigner;
 use crate::params::QueryParams;
+use auditrail_service::LogSigner;
 
 fn b64(hash: &[u8]) -> String {
     STANDARD.encode(hash)
