@@ -26,6 +26,7 @@ from webexpythonsdk.utils import WebexDateTime
 from auditrail_helpers import (
     UTC,
     admin_event,
+    assert_error_response,
     compliance_event,
     duplicates,
     expected_order,
@@ -87,23 +88,6 @@ def query_of(url):
 
 def decode_webex_id(value):
     return base64.b64decode(value + "=" * (-len(value) % 4)).decode()
-
-
-def assert_error_response(resp, status, names=None):
-    """The Webex error shape: message, errors[0].description, trackingId == header."""
-    assert resp.status_code == status, f"expected HTTP {status}, got {resp.status_code}: {resp.text[:500]}"
-    assert resp.headers.get("Content-Type", "").lower().startswith("application/json"), resp.headers
-    body = resp.json()
-    assert isinstance(body.get("message"), str) and body["message"], body
-    assert isinstance(body.get("errors"), list) and body["errors"], body
-    assert isinstance(body["errors"][0].get("description"), str) and body["errors"][0]["description"], body
-    assert isinstance(body.get("trackingId"), str) and body["trackingId"], body
-    assert body["trackingId"] == resp.headers.get("TrackingID"), (body, dict(resp.headers))
-    if names:
-        assert any(n in body["message"] for n in names), (
-            f"400 message should name the parameter ({' or '.join(names)}): {body['message']!r}"
-        )
-    return body
 
 
 def assert_sdk_error(excinfo, status, names=None):

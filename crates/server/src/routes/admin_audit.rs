@@ -1,5 +1,7 @@
 //! `GET /v1/adminAudit/events` and `GET /v1/adminAudit/eventCategories`.
 
+use std::marker::PhantomData;
+
 use auditrail_core::query::PageBounds;
 use auditrail_core::query::{filter_value, parse_offset};
 use auditrail_core::{Category, Endpoint, Filters, Kind, OrgId, PageSize, ParamError, TimeRange, Timestamp};
@@ -47,18 +49,41 @@ pub async fn events(request: ListRequest<Events>) -> Result<Response, ApiError> 
     request.respond().await
 }
 
-pub struct Events;
+/// An audit listing (admin or security) with the contract `C` names.
+pub struct AuditEvents<C>(PhantomData<C>);
 
-impl ListEndpoint for Events {
+/// Names the contract of an audit listing.
+pub trait Audit {
+    const CONTRACT: AuditContract;
+}
+
+impl<C: Audit> ListEndpoint for AuditEvents<C> {
     type Requirement = AuditRead;
 
     fn parse(q: &QueryParams, _caller: &OrgId, _now: Timestamp) -> Result<Listing, ApiError> {
-        parse_audit(q, &ADMIN)
+        parse_audit(q, &C::CONTRACT)
     }
 }
 
+pub type Events = AuditEvents<Admin>;
+
+pub struct Admin;
+
+impl Audit for Admin {
+    const CONTRACT: AuditContract = AuditContract {
+        endpoint: Endpoint::AdminAudit,
+        kind: Kind::Admin,
+        path: "/v1/adminAudit/events",
+        window: ("from", "to"),
+        range: TimeRange::admin,
+        page: PageSize::ADMIN,
+        offset: true,
+        known: KNOWN,
+    };
+}
+
 /// What the admin and security audit listings differ in; the rest of their contract is one.
-pub(super) struct AuditContract {
+pub struct AuditContract {
     pub endpoint: Endpoint,
     pub kind: Kind,
     pub path: &'static str,
@@ -71,17 +96,6 @@ pub(super) struct AuditContract {
     pub offset: bool,
     pub known: &'static [&'static str],
 }
-
-const ADMIN: AuditContract = AuditContract {
-    endpoint: Endpoint::AdminAudit,
-    kind: Kind::Admin,
-    path: "/v1/adminAudit/events",
-    window: ("from", "to"),
-    range: TimeRange::admin,
-    page: PageSize::ADMIN,
-    offset: true,
-    known: KNOWN,
-};
 
 /// Parameters in the documented order: orgId, the window, actorId, max, offset, eventCategories.
 pub(super) fn parse_audit(q: &QueryParams, contract: &AuditContract) -> Result<Listing, ApiError> {

@@ -2,15 +2,13 @@
 //! sign-outs). The same contract as admin audit events except for the names of the window
 //! (`startTime`/`endTime`) and a larger page (up to 1000).
 
-use auditrail_core::{Endpoint, Kind, OrgId, PageSize, TimeRange, Timestamp};
+use auditrail_core::{Endpoint, Kind, PageSize, TimeRange};
 use axum::response::Response;
 
-use super::admin_audit::{AuditContract, parse_audit};
-use super::listing::{ListEndpoint, ListRequest, Listing};
-use crate::auth::AuditRead;
+use super::admin_audit::{Audit, AuditContract, AuditEvents};
+use super::listing::ListRequest;
 use crate::error::ApiError;
 use crate::openapi::events::SecurityAuditPage;
-use crate::params::QueryParams;
 
 const KNOWN: &[&str] = &["orgId", "startTime", "endTime", "actorId", "max", "eventCategories", "cursor"];
 
@@ -38,26 +36,22 @@ pub async fn events(request: ListRequest<Events>) -> Result<Response, ApiError> 
     request.respond().await
 }
 
-pub struct Events;
+pub type Events = AuditEvents<Security>;
 
-impl ListEndpoint for Events {
-    type Requirement = AuditRead;
+pub struct Security;
 
-    fn parse(q: &QueryParams, _caller: &OrgId, _now: Timestamp) -> Result<Listing, ApiError> {
-        parse_audit(q, &SECURITY)
-    }
+impl Audit for Security {
+    const CONTRACT: AuditContract = AuditContract {
+        endpoint: Endpoint::SecurityAudit,
+        kind: Kind::Security,
+        path: "/v1/admin/securityAudit/events",
+        window: ("startTime", "endTime"),
+        range: TimeRange::security,
+        page: PageSize::SECURITY,
+        offset: false,
+        known: KNOWN,
+    };
 }
-
-const SECURITY: AuditContract = AuditContract {
-    endpoint: Endpoint::SecurityAudit,
-    kind: Kind::Security,
-    path: "/v1/admin/securityAudit/events",
-    window: ("startTime", "endTime"),
-    range: TimeRange::security,
-    page: PageSize::SECURITY,
-    offset: false,
-    known: KNOWN,
-};
 
 #[cfg(test)]
 mod tests {
