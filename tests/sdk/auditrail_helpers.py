@@ -165,3 +165,12 @@ def assert_error_response(resp, status, names=None):
             f"400 message should name the parameter ({' or '.join(names)}): {body['message']!r}"
         )
     return body
+
+
+def collect(iterable, limit):
+    """list(iterable), but fail instead of hanging if the pagination never ends."""
+    out = []
+    for item in iterable:
+        out.append(item)
+        assert len(out) <= limit, f"walk returned more than {limit} items: the pagination does not end"
+    return out

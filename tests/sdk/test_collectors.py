@@ -24,16 +24,8 @@ import wxc_sdk
 from dateutil import parser as dateutil_parser
 from wxc_sdk.rest import RestSession
 
-from auditrail_helpers import (
-    UTC,
-    admin_event,
-    compliance_event,
-    duplicates,
-    expected_order,
-    new_event_id,
-    new_person_id,
-    ts,
-)
+from auditrail_helpers import UTC, admin_event, collect, compliance_event, duplicates, expected_order
+from auditrail_helpers import new_event_id, new_person_id, ts
 
 ADMIN_PATH = "/v1/adminAudit/events"
 SECURITY_PATH = "/v1/admin/securityAudit/events"
@@ -61,15 +53,6 @@ def now_ms():
 
 def parse_created(value):
     return dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
-
-
-def collect(iterable, limit):
-    """list(iterable), but fail instead of hanging if the pagination never ends."""
-    out = []
-    for item in iterable:
-        out.append(item)
-        assert len(out) <= limit, f"walk returned more than {limit} items: the pagination does not end"
-    return out
 
 
 def wait_until(probe, what, timeout=WAIT_S):

@@ -27,6 +27,7 @@ from auditrail_helpers import (
     UTC,
     admin_event,
     assert_error_response,
+    collect,
     compliance_event,
     duplicates,
     expected_order,
@@ -71,15 +72,6 @@ class PageRecorder:
             for r in self.responses
             if r.request.method == "GET" and urllib.parse.urlsplit(r.url).path == self.path
         ]
-
-
-def collect(iterable, limit):
-    """list(iterable), but fail instead of hanging if the server never stops paginating."""
-    out = []
-    for item in iterable:
-        out.append(item)
-        assert len(out) <= limit, f"walk returned more than {limit} items: the pagination does not end"
-    return out
 
 
 def query_of(url):

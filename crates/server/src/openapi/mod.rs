@@ -55,13 +55,7 @@ pub const CONNECT_TOKEN: &str = "ci-token";
 pub const CONNECT_ACCESS_TOKEN: &str = "accesstoken";
 
 /// `GET /openapi.json`: built once, on first request.
-#[utoipa::path(
-    get,
-    path = "/openapi.json",
-    tag = "Service",
-    summary = "This OpenAPI 3.1 document",
-    responses((status = 200, description = "The document", content_type = "application/json", body = Object)),
-)]
+#[utoipa::path(get, path = "/openapi.json", tag = "Service", responses((status = 200, description = "This document", body = Object)))]
 pub async fn document() -> Response {
     static TEXT: OnceLock<String> = OnceLock::new();
     let text = TEXT.get_or_init(|| {
