@@ -9,6 +9,6 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    auditrail::allocator::return_freed_memory_at_once();
+    auditrail::allocator::return_freed_memory_promptly();
     auditrail::main_exit()
 }
