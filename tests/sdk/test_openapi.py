@@ -99,7 +99,8 @@ def test_schemathesis_finds_nothing(auditrail, tmp_path):
         "1",
     ]
     with report.open("w") as out:
-        done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, timeout=900, check=False)
+        # Run in the test's own directory: schemathesis keeps a cache where it runs.
+        done = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, timeout=900, check=False, cwd=tmp_path)
     text = report.read_text()
     tail = text[-12000:]
     assert done.returncode == 0, f"schemathesis failed (exit {done.returncode}):\n{tail}"
