@@ -19,10 +19,10 @@ pub mod routes;
 pub mod tracking;
 pub mod urls;
 
-use auditrail_service::LogSigner;
 use std::sync::Arc;
 
 use auditrail_core::CursorKey;
+use auditrail_service::LogSigner;
 use auditrail_store::{Store, StoreError};
 use axum::Router;
 
@@ -95,11 +95,6 @@ impl Default for ServerConfig {
     }
 }
 
-/// The ingest memory budget in KiB: at least one KiB, at most what a semaphore counts.
-pub fn ingest_memory_kib(config: &ServerConfig) -> u32 {
-    u32::try_from(config.ingest_memory_bytes.div_ceil(1024)).unwrap_or(u32::MAX >> 3).clamp(1, u32::MAX >> 3)
-}
-
 /// What every handler shares.
 #[derive(Clone)]
 pub struct AppState {
@@ -110,9 +105,7 @@ pub struct AppState {
     /// Signs checkpoints and serves proofs; `None` when this server has no signing key.
     pub signer: Option<Arc<LogSigner>>,
     pub request_slots: Arc<tokio::sync::Semaphore>,
-    pub ingest_slots: Arc<tokio::sync::Semaphore>,
-    /// [`ServerConfig::ingest_memory_bytes`], in KiB.
-    pub ingest_memory: Arc<tokio::sync::Semaphore>,
+    pub ingest_gate: Arc<admission::IngestGate>,
     /// Where reads are recorded; `None` when the access log is off.
     pub access_log: Option<access_log::AccessLog>,
 }
@@ -131,8 +124,7 @@ impl AppState {
         metrics::handle();
         let limiter = config.rate_limit.map(|l| Arc::new(ratelimit::Limiter::new(l)));
         let request_slots = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_requests.max(1)));
-        let ingest_slots = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_ingests.max(1)));
-        let ingest_memory = Arc::new(tokio::sync::Semaphore::new(ingest_memory_kib(&config) as usize));
+        let ingest_gate = Arc::new(admission::IngestGate::new(&config));
         let access_log = config.access_log.then(|| access_log::AccessLog::start(store.clone()));
         Ok(Self {
             store,
@@ -141,8 +133,7 @@ impl AppState {
             limiter,
             signer: None,
             request_slots,
-            ingest_slots,
-            ingest_memory,
+            ingest_gate,
             access_log,
         })
     }

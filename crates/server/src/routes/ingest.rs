@@ -119,24 +119,15 @@ pub async fn ingest(
         }
     };
     let format = format(&headers)?;
-    // Taken before the body is read: bodies in memory are bounded by slots × body limit.
-    let Ok(_slot) = state.ingest_slots.clone().try_acquire_owned() else {
-        return Err(ApiError::overloaded("ingest requests"));
-    };
     let limits = state.config.limits;
-    // Room for this body in the ingest memory budget, taken before a byte of it is read and held
-    // until its events are committed; without a Content-Length, room for the largest body.
+    // Admitted before a byte of the body is read; without a Content-Length, as the largest body.
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or(limits.max_body_bytes)
         .min(limits.max_body_bytes);
-    let kib =
-        u32::try_from(declared.div_ceil(1024)).unwrap_or(u32::MAX).clamp(1, crate::ingest_memory_kib(&state.config));
-    let Ok(_memory) = state.ingest_memory.clone().acquire_many_owned(kib).await else {
-        return Err(ApiError::overloaded("ingest requests"));
-    };
+    let _pass = state.ingest_gate.admit(declared).await?;
     let bytes = axum::body::to_bytes(body, limits.max_body_bytes).await.map_err(|e| body_error(&e, limits))?;
     let org = principal.org.id.clone();
     let events = tokio::task::spawn_blocking(move || parse_batch(&bytes, format, kind, &org, limits))
