@@ -49,7 +49,7 @@ impl RetentionRecord {
         if kind != Kind::System || event["actorId"].as_str() != Some(SYSTEM_ACTOR) {
             return None;
         }
-        serde_json::from_value(event["data"].clone()).ok()
+        Self::deserialize(&event["data"]).ok()
     }
 
     /// Whether the record commits to exactly these deleted seqs (ascending).

@@ -57,24 +57,27 @@ pub const CONNECT_ACCESS_TOKEN: &str = "accesstoken";
 /// `GET /openapi.json`: built once, on first request.
 #[utoipa::path(get, path = "/openapi.json", tag = "Service", responses((status = 200, description = "This document", body = Object)))]
 pub async fn document() -> Response {
-    static TEXT: OnceLock<String> = OnceLock::new();
-    let text = TEXT.get_or_init(|| {
-        // Serialising a document of plain maps and strings cannot fail; an empty object keeps it total.
-        complete().to_json().unwrap_or_else(|_| String::from("{}"))
-    });
+    // Published by `routes::router` before any request can reach this handler.
+    let text = DOCUMENT.get().map_or("{}", String::as_str);
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"))],
-        Body::from(text.as_str()),
+        Body::from(text),
     )
         .into_response()
 }
 
-/// The whole document: every route's own annotation, then what all routes share.
-pub fn complete() -> Document {
-    let mut doc = crate::routes::api().into_openapi();
-    SharedBehaviour.modify(&mut doc);
-    doc
+/// The rendered document, from the route table the router was built from.
+static DOCUMENT: OnceLock<String> = OnceLock::new();
+
+/// Completes the route table's document with what all routes share and keeps it rendered for
+/// `/openapi.json`. Every router is built from the same table, so the first one's is kept.
+pub fn publish(mut document: Document) {
+    DOCUMENT.get_or_init(|| {
+        SharedBehaviour.modify(&mut document);
+        // Serialising a document of plain maps and strings cannot fail; an empty object keeps it total.
+        document.to_json().unwrap_or_else(|_| String::from("{}"))
+    });
 }
 
 /// What the middleware adds to every route. Applied once the routes are collected: the derive's

@@ -65,7 +65,8 @@ pub fn api() -> OpenApiRouter<AppState> {
 pub fn router(state: AppState) -> Router {
     let timeout = state.config.request_timeout;
     let cors = cors_layer(&state.config.cors_origins);
-    let (router, _) = api().split_for_parts();
+    let (router, document) = api().split_for_parts();
+    openapi::publish(document);
     let router = router
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
