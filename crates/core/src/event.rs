@@ -103,6 +103,67 @@ impl Kind {
     }
 }
 
+/// A set of kinds, as a consumer of the feed or a sink asks for them. A bit per kind code, so a
+/// store can filter with one integer parameter whatever the set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct KindSet(u8);
+
+impl KindSet {
+    pub const EMPTY: KindSet = KindSet(0);
+
+    pub fn all() -> KindSet {
+        Kind::ALL.into_iter().collect()
+    }
+
+    /// What a consumer gets when it names no kind: everything but the access log, which would
+    /// otherwise grow with every read of the feed itself.
+    pub fn default_delivered() -> KindSet {
+        Kind::ALL.into_iter().filter(|k| *k != Kind::Access).collect()
+    }
+
+    pub fn with(self, kind: Kind) -> KindSet {
+        KindSet(self.0 | (1 << kind.code()))
+    }
+
+    pub fn contains(self, kind: Kind) -> bool {
+        self.0 & (1 << kind.code()) != 0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn intersect(self, other: KindSet) -> KindSet {
+        KindSet(self.0 & other.0)
+    }
+
+    /// The kinds in the set, in [`Kind::ALL`] order.
+    pub fn iter(self) -> impl Iterator<Item = Kind> {
+        Kind::ALL.into_iter().filter(move |k| self.contains(*k))
+    }
+
+    /// The bit mask a store filters with: bit `code` set for each kind in the set.
+    pub fn mask(self) -> i64 {
+        i64::from(self.0)
+    }
+
+    /// The set of a stored mask; bits of no known kind are dropped.
+    pub fn from_mask(mask: i64) -> KindSet {
+        Kind::ALL.into_iter().filter(|k| mask & (1 << k.code()) != 0).collect()
+    }
+
+    /// Comma-separated names, as the CLI and `sink list` show them.
+    pub fn names(self) -> String {
+        self.iter().map(Kind::as_str).collect::<Vec<_>>().join(",")
+    }
+}
+
+impl FromIterator<Kind> for KindSet {
+    fn from_iter<I: IntoIterator<Item = Kind>>(iter: I) -> Self {
+        iter.into_iter().fold(KindSet::EMPTY, KindSet::with)
+    }
+}
+
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -446,6 +507,19 @@ pub fn item_error(index: usize, e: ParamError) -> ItemError {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_kind_set_round_trips_through_its_mask_and_defaults_to_all_but_access() {
+        let set: KindSet = [Kind::Admin, Kind::System].into_iter().collect();
+        assert!(set.contains(Kind::Admin) && set.contains(Kind::System) && !set.contains(Kind::Compliance));
+        assert_eq!(KindSet::from_mask(set.mask()), set);
+        assert_eq!(set.names(), "admin,system");
+        let delivered = KindSet::default_delivered();
+        assert!(!delivered.contains(Kind::Access));
+        assert_eq!(delivered.iter().count(), Kind::ALL.len() - 1);
+        assert_eq!(KindSet::from_mask(-1), Kind::ALL.into_iter().collect());
+        assert!(set.intersect(KindSet::EMPTY.with(Kind::Compliance)).is_empty());
+    }
 
     fn org() -> OrgId {
         OrgId::from_uuid(Uuid::from_u128(1))

@@ -106,7 +106,7 @@ fn decode_base64(raw: &str) -> Option<Vec<u8>> {
     STANDARD_NO_PAD.decode(unpadded).or_else(|_| URL_SAFE_NO_PAD.decode(unpadded)).ok()
 }
 
-fn truncate(raw: &str) -> String {
+pub(crate) fn truncate(raw: &str) -> String {
     const MAX: usize = 64;
     if raw.chars().count() <= MAX {
         raw.to_owned()

@@ -15,12 +15,13 @@ pub mod merkle;
 pub mod numbers;
 pub mod query;
 pub mod scope;
+pub mod sink;
 pub mod time;
 pub mod token;
 
 pub use cursor::{Cursor, CursorKey, Endpoint};
 pub use error::ParamError;
-pub use event::{Kind, NormalizedEvent};
+pub use event::{Kind, KindSet, NormalizedEvent};
 pub use ids::{EventId, OrgId};
 pub use query::{Category, EventQuery, EventType, Filters, PageSize, Position, Resource, ServiceType};
 pub use scope::Scope;

@@ -98,6 +98,7 @@ impl From<StoreError> for ApiError {
                 Self::new(StatusCode::CONFLICT, format!("Organization {org} already exists."))
             }
             StoreError::NoSuchToken(_) => Self::not_found("No such token."),
+            StoreError::NoSuchSink(_) => Self::not_found("No such sink."),
             StoreError::Corrupt { .. } => {
                 tracing::error!(reason = %e, "stored data could not be read");
                 Self::new(

@@ -16,10 +16,13 @@
 use std::borrow::Cow;
 
 use async_trait::async_trait;
+use auditrail_core::sink::{SinkId, SinkTarget};
 use auditrail_core::token::{TokenHash, TokenSecret};
-use auditrail_core::{EventId, EventQuery, Kind, NormalizedEvent, OrgId, Scope, Timestamp};
+use auditrail_core::{EventId, EventQuery, Kind, KindSet, NormalizedEvent, OrgId, Scope, Timestamp};
+use tokio::sync::watch;
 
 mod allocate;
+pub mod commits;
 mod merkle_log;
 mod plan;
 pub mod postgres;
@@ -76,7 +79,7 @@ pub struct ItemReceipt {
     pub duplicate: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct IngestReceipt {
     pub accepted: usize,
     pub duplicates: usize,
@@ -122,6 +125,47 @@ pub struct StoredCheckpoint {
     pub created: Timestamp,
 }
 
+/// A sink as stored: where it delivers, which kinds, and how far it got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sink {
+    pub id: SinkId,
+    pub org: OrgId,
+    pub kinds: KindSet,
+    pub target: SinkTarget,
+    pub paused: bool,
+    /// The last seq delivered: delivery goes on after it.
+    pub position: u64,
+    pub created: Timestamp,
+    pub last_success: Option<Timestamp>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<Timestamp>,
+    /// Failed attempts since the last success.
+    pub failures: u64,
+    /// The replica delivering it and until when its lease runs.
+    pub lease: Option<(String, Timestamp)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSink {
+    pub kinds: KindSet,
+    pub target: SinkTarget,
+    /// The seq delivery starts after (0: the whole history).
+    pub position: u64,
+}
+
+/// What a delivering replica records about a sink; each applies only while `owner` holds the
+/// sink's lease, so a replica that lost it can never move a position another one now drives.
+#[derive(Debug, Clone)]
+pub enum SinkProgress {
+    /// Take or renew the lease until `until`: granted when the sink is active and its lease is
+    /// free, expired at `now`, or already `owner`'s. `until = now` releases it.
+    Lease { now: Timestamp, until: Timestamp },
+    /// Everything up to `position` was delivered at `at` (a position never moves back).
+    Delivered { position: u64, at: Timestamp },
+    /// A delivery attempt failed at `at`.
+    Failed { error: String, at: Timestamp },
+}
+
 /// The error a store met below it (a driver's, the file system's), kept as the cause of a
 /// [`StoreError`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -143,6 +187,8 @@ pub enum StoreError {
     OrgExists(OrgId),
     #[error("no such token: {0}")]
     NoSuchToken(String),
+    #[error("no such sink: {0}")]
+    NoSuchSink(SinkId),
     /// Stored data that this version cannot read: a bug or tampering, never the client's fault.
     #[error("store corrupt: {}", Reason(context, source))]
     Corrupt {
@@ -293,8 +339,22 @@ pub trait Store: Send + Sync + 'static {
     /// The kind and seq (leaf index + 1) of an event, by id, in any kind unless one is given.
     async fn event_seq(&self, org: &OrgId, kind: Option<Kind>, id: &EventId)
     -> Result<Option<(Kind, u64)>, StoreError>;
-    /// Log entries with `seq > after`, in seq order, at most `limit`.
-    async fn log_entries(&self, org: &OrgId, after: u64, limit: u32) -> Result<Vec<LogEntry>, StoreError>;
+    /// Log entries of the given kinds with `seq > after`, in seq order, at most `limit`: the one
+    /// read every consumer in commit order uses (the feed, sinks, offline verification).
+    async fn log_entries(
+        &self,
+        org: &OrgId,
+        after: u64,
+        kinds: KindSet,
+        limit: u32,
+    ) -> Result<Vec<LogEntry>, StoreError>;
+
+    // Commit notifications (see [`commits`]).
+
+    /// Raised after each commit of the org's events, here or on another replica of the store.
+    fn watch_commits(&self, org: &OrgId) -> watch::Receiver<u64>;
+    /// Raised after any org's commit.
+    fn any_commit(&self) -> watch::Receiver<u64>;
 
     // Checkpoints.
 
@@ -314,6 +374,18 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_expired(&self, org: &OrgId, cutoff: Timestamp, max_seq: u64) -> Result<Vec<u64>, StoreError>;
     /// Every seq ever deleted by retention, ascending.
     async fn deleted_seqs(&self, org: &OrgId) -> Result<Vec<u64>, StoreError>;
+
+    // Sinks. Managed by id from the CLI (which acts for the whole store), delivered by whichever
+    // replica holds a sink's lease.
+
+    async fn create_sink(&self, org: &OrgId, sink: NewSink) -> Result<Sink, StoreError>;
+    /// The org's sinks, or with `None` every org's; oldest first.
+    async fn sinks(&self, org: Option<&OrgId>) -> Result<Vec<Sink>, StoreError>;
+    async fn set_sink_paused(&self, id: &SinkId, paused: bool) -> Result<(), StoreError>;
+    async fn remove_sink(&self, id: &SinkId) -> Result<(), StoreError>;
+    /// Records `progress` for `owner`; false when `owner` does not (or no longer) hold the lease,
+    /// or the sink is gone.
+    async fn sink_progress(&self, id: &SinkId, owner: &str, progress: SinkProgress) -> Result<bool, StoreError>;
 }
 
 /// The [`Store`] impl of a backend module laid out by concern: `ping` in the backend's own module,
@@ -381,7 +453,11 @@ macro_rules! store_by_concern {
                 events: Vec<auditrail_core::NormalizedEvent>,
             ) -> Result<$crate::IngestReceipt, $crate::IngestError> {
                 let repeats = $crate::prepare_batch(kind, &events)?;
-                ingest::ingest(self, org, kind, events, repeats).await
+                let receipt = ingest::ingest(self, org, kind, events, repeats).await?;
+                if let Some(head) = receipt.items.iter().filter(|i| !i.duplicate).map(|i| i.seq).max() {
+                    self.commits.raise(org, head);
+                }
+                Ok(receipt)
             }
 
             async fn events(
@@ -430,9 +506,20 @@ macro_rules! store_by_concern {
                 &self,
                 org: &auditrail_core::OrgId,
                 after: u64,
+                kinds: auditrail_core::KindSet,
                 limit: u32,
             ) -> Result<Vec<$crate::LogEntry>, $crate::StoreError> {
-                query::log_entries(self, org, after, limit).await
+                query::log_entries(self, org, after, kinds, limit).await
+            }
+
+            fn watch_commits(&self, org: &auditrail_core::OrgId) -> tokio::sync::watch::Receiver<u64> {
+                self.listen_for_commits();
+                self.commits.subscribe(org)
+            }
+
+            fn any_commit(&self) -> tokio::sync::watch::Receiver<u64> {
+                self.listen_for_commits();
+                self.commits.any()
             }
 
             async fn save_checkpoint(
@@ -481,6 +568,42 @@ macro_rules! store_by_concern {
 
             async fn deleted_seqs(&self, org: &auditrail_core::OrgId) -> Result<Vec<u64>, $crate::StoreError> {
                 retention::deleted_seqs(self, org).await
+            }
+
+            async fn create_sink(
+                &self,
+                org: &auditrail_core::OrgId,
+                sink: $crate::NewSink,
+            ) -> Result<$crate::Sink, $crate::StoreError> {
+                sinks::create_sink(self, org, sink).await
+            }
+
+            async fn sinks(
+                &self,
+                org: Option<&auditrail_core::OrgId>,
+            ) -> Result<Vec<$crate::Sink>, $crate::StoreError> {
+                sinks::sinks(self, org).await
+            }
+
+            async fn set_sink_paused(
+                &self,
+                id: &auditrail_core::sink::SinkId,
+                paused: bool,
+            ) -> Result<(), $crate::StoreError> {
+                sinks::set_sink_paused(self, id, paused).await
+            }
+
+            async fn remove_sink(&self, id: &auditrail_core::sink::SinkId) -> Result<(), $crate::StoreError> {
+                sinks::remove_sink(self, id).await
+            }
+
+            async fn sink_progress(
+                &self,
+                id: &auditrail_core::sink::SinkId,
+                owner: &str,
+                progress: $crate::SinkProgress,
+            ) -> Result<bool, $crate::StoreError> {
+                sinks::sink_progress(self, id, owner, progress).await
             }
         }
     };

@@ -3,7 +3,10 @@
 
 use auditrail_core::{EventId, Kind, OrgId, Scope, Timestamp};
 
-use crate::{LogEntry, Org, Principal, StoreError, StoredCheckpoint, TokenInfo};
+use auditrail_core::KindSet;
+use auditrail_core::sink::{SinkId, SinkTarget};
+
+use crate::{LogEntry, Org, Principal, Sink, StoreError, StoredCheckpoint, TokenInfo};
 
 pub(crate) fn parse_org_row(id: String, name: String, created: i64) -> Result<Org, StoreError> {
     Ok(Org { id: stored_org_id(&id)?, name, created: stored_time(created)? })
@@ -58,6 +61,64 @@ impl TokenRow {
         };
         Ok(Principal { token, org })
     }
+}
+
+/// The columns of a sink row, in this order, as both backends select them.
+pub(crate) const SINK_COLUMNS: &str = "s.sink_id, o.org_id, s.kinds, s.target, s.paused, s.position, s.created, \
+    s.last_success, s.last_error, s.last_error_at, s.failures, s.lease_owner, s.lease_until";
+
+pub(crate) struct SinkRow {
+    pub(crate) sink_id: String,
+    pub(crate) org_id: String,
+    pub(crate) kinds: i64,
+    pub(crate) target: String,
+    pub(crate) paused: bool,
+    pub(crate) position: i64,
+    pub(crate) created: i64,
+    pub(crate) last_success: Option<i64>,
+    pub(crate) last_error: Option<String>,
+    pub(crate) last_error_at: Option<i64>,
+    pub(crate) failures: i64,
+    pub(crate) lease_owner: Option<String>,
+    pub(crate) lease_until: Option<i64>,
+}
+
+impl SinkRow {
+    pub(crate) fn into_sink(self) -> Result<Sink, StoreError> {
+        let id = SinkId::parse(&self.sink_id).map_err(|e| StoreError::corrupt_because("a stored sink id", e))?;
+        let target: SinkTarget = serde_json::from_str(&self.target)
+            .map_err(|e| StoreError::corrupt_because(format!("the target of sink {id}"), e))?;
+        let lease = match (self.lease_owner, self.lease_until) {
+            (Some(owner), Some(until)) => Some((owner, stored_time(until)?)),
+            _ => None,
+        };
+        Ok(Sink {
+            org: stored_org_id(&self.org_id)?,
+            kinds: KindSet::from_mask(self.kinds),
+            target,
+            paused: self.paused,
+            position: self.position.max(0) as u64,
+            created: stored_time(self.created)?,
+            last_success: self.last_success.map(stored_time).transpose()?,
+            last_error: self.last_error,
+            last_error_at: self.last_error_at.map(stored_time).transpose()?,
+            failures: self.failures.max(0) as u64,
+            lease,
+            id,
+        })
+    }
+}
+
+/// A target as stored: tagged JSON (see [`SinkTarget`]).
+pub(crate) fn sink_target_json(target: &SinkTarget) -> Result<String, StoreError> {
+    serde_json::to_string(target).map_err(|e| StoreError::corrupt_because("cannot encode a sink target", e))
+}
+
+/// The longest error text kept for a sink: enough to act on, bounded whatever a receiver answers.
+pub(crate) const MAX_SINK_ERROR_CHARS: usize = 1_000;
+
+pub(crate) fn sink_error_text(error: &str) -> String {
+    error.chars().take(MAX_SINK_ERROR_CHARS).collect()
 }
 
 pub(crate) fn log_entry(seq: i64, kind: i64, id: String, body: String) -> Result<LogEntry, StoreError> {

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use auditrail_core::event::{IngestContext, normalize};
 use auditrail_core::{
-    Category, EventId, EventQuery, EventType, Filters, Kind, NormalizedEvent, OrgId, Position, Resource, TimeRange,
-    Timestamp,
+    Category, EventId, EventQuery, EventType, Filters, Kind, KindSet, NormalizedEvent, OrgId, Position, Resource,
+    TimeRange, Timestamp,
 };
 use auditrail_store::postgres::PostgresStore;
 use auditrail_store::sqlite::SqliteStore;
@@ -414,7 +414,7 @@ async fn the_merkle_log_follows_every_ingest(store: Arc<dyn Store>) {
     store.ingest(&org(2), Kind::Admin, vec![admin(&org(2), "other", 5, "B", "USERS")]).await.unwrap();
     let size = store.log_size(&o).await.unwrap();
     assert_eq!(size, 5 * 7 + 3 * 10 + 5);
-    let entries = store.log_entries(&o, 0, 10_000).await.unwrap();
+    let entries = store.log_entries(&o, 0, KindSet::all(), 10_000).await.unwrap();
     assert_eq!(entries.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=size).collect::<Vec<_>>());
     let leaves = entries.iter().map(|e| {
         let body: Value = serde_json::from_str(&e.body).unwrap();
@@ -454,7 +454,7 @@ async fn retention_deletes_old_events_but_not_under_hold_and_keeps_the_tree(stor
     store.set_legal_hold(&o, true).await.unwrap();
     assert!(store.retention_policy(&o).await.unwrap().legal_hold);
     assert!(store.delete_expired(&o, cutoff, 10).await.unwrap().is_empty(), "a hold blocks deletion");
-    assert_eq!(store.log_entries(&o, 0, 100).await.unwrap().len(), 10);
+    assert_eq!(store.log_entries(&o, 0, KindSet::all(), 100).await.unwrap().len(), 10);
 
     store.set_legal_hold(&o, false).await.unwrap();
     store.set_retention(&o, Some(30)).await.unwrap();
@@ -463,7 +463,8 @@ async fn retention_deletes_old_events_but_not_under_hold_and_keeps_the_tree(stor
     let deleted = store.delete_expired(&o, cutoff, 7).await.unwrap();
     assert_eq!(deleted, vec![1, 3, 5, 7]);
     assert_eq!(store.deleted_seqs(&o).await.unwrap(), vec![1, 3, 5, 7]);
-    let remaining: Vec<u64> = store.log_entries(&o, 0, 100).await.unwrap().iter().map(|e| e.seq).collect();
+    let remaining: Vec<u64> =
+        store.log_entries(&o, 0, KindSet::all(), 100).await.unwrap().iter().map(|e| e.seq).collect();
     assert_eq!(remaining, vec![2, 4, 6, 8, 9, 10]);
     let page = store.events(&o, &list(Kind::Admin, Filters::default(), Position::Offset(0), 100, None)).await.unwrap();
     assert_eq!(page.items.len(), 6);
@@ -594,7 +595,7 @@ async fn postgres_upgrades_a_first_release_database_and_builds_its_merkle_log() 
     store.ingest(&o, Kind::Admin, vec![admin(&o, "new", 2_000, "A", "USERS")]).await.unwrap();
     let size = store.log_size(&o).await.unwrap();
     assert_eq!(size, 6);
-    let entries = store.log_entries(&o, 0, 100).await.unwrap();
+    let entries = store.log_entries(&o, 0, KindSet::all(), 100).await.unwrap();
     let mut expected = MemoryTree::new();
     for e in &entries {
         let canonical = serde_json_canonicalizer::to_vec(&serde_json::from_str::<Value>(&e.body).unwrap()).unwrap();

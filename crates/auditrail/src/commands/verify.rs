@@ -19,7 +19,7 @@ use auditrail_core::checkpoint::{SigningKey, VerifierKey, verify_checkpoint};
 use auditrail_core::event::{log_entry, stored_leaf};
 use auditrail_core::merkle::{self, Hash, MemoryTree};
 use auditrail_core::numbers::exact_numbers;
-use auditrail_core::{Kind, OrgId};
+use auditrail_core::{Kind, KindSet, OrgId};
 use auditrail_service::RetentionRecord;
 use auditrail_store::Store;
 use serde_json::Value;
@@ -142,7 +142,7 @@ async fn verify_org(store: &dyn Store, org: &OrgId, key: &VerifierKey) -> anyhow
     let mut tree = MemoryTree::new();
     let mut after = 0u64;
     loop {
-        let entries = store.log_entries(org, after, PAGE).await?;
+        let entries = store.log_entries(org, after, KindSet::all(), PAGE).await?;
         let Some(last) = entries.last() else { break };
         let last_seq = last.seq;
         // One read for the page's stored leaves; only if some is unreadable, entry by entry, so

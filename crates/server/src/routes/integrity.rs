@@ -2,7 +2,7 @@
 //! consistency proofs of an org's Merkle log. Hashes are standard base64, as in checkpoint notes.
 
 use auditrail_core::merkle::{self, NodeSource, ProofError};
-use auditrail_core::{EventId, Kind};
+use auditrail_core::{EventId, Kind, KindSet};
 use auditrail_store::StoredCheckpoint;
 use auditrail_store::proofs::prove;
 use axum::extract::{RawQuery, State};
@@ -382,7 +382,7 @@ pub async fn log(
     let after = size_param(&q, "after")?.unwrap_or(0);
     let limit = size_param(&q, "limit")?.unwrap_or(10_000).clamp(1, 10_000) as u32;
     let org = &principal.org.id;
-    let entries = state.store.log_entries(org, after, limit.saturating_add(1)).await?;
+    let entries = state.store.log_entries(org, after, KindSet::all(), limit.saturating_add(1)).await?;
     let more = entries.len() > limit as usize;
     let org_json = Value::String(org.to_string()).to_string();
     let page = &entries[..entries.len().min(limit as usize)];

@@ -48,6 +48,10 @@ pub(super) async fn ingest(
         let nodes = merkle_log::extend(&mut frontier, org, kind, &events, &allocation.new)?;
         insert_nodes(&tx, org_ref, nodes).await?;
         tx.execute("UPDATE orgs SET head_seq = $2 WHERE org_ref = $1", &[&org_ref, &(allocation.head as i64)]).await?;
+        // Delivered by PostgreSQL at commit (and only if it commits) to every replica listening:
+        // their feed readers and sinks wake as this replica's do.
+        tx.execute("SELECT pg_notify($1, $2)", &[&super::COMMIT_CHANNEL, &super::commit_payload(org, allocation.head)])
+            .await?;
     }
     tx.commit().await?;
     Ok(allocation.receipt)

@@ -19,25 +19,43 @@ mod partitions;
 mod query;
 mod retention;
 pub mod schema;
+mod sinks;
 mod tokens;
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use auditrail_core::{EventQuery, OrgId, Timestamp};
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use rand::RngCore;
-use tokio_postgres::NoTls;
+use tokio_postgres::{AsyncMessage, NoTls};
 
 use crate::StoreError;
+use crate::commits::Commits;
 use partitions::Month;
 
 const POOL_SIZE: usize = 16;
 
+/// The channel commits are announced on, with [`commit_payload`].
+const COMMIT_CHANNEL: &str = "auditrail_commit";
+
+/// `<head> <org id>`: the head first, so the org id (which holds no space) is the rest.
+fn commit_payload(org: &OrgId, head: u64) -> String {
+    format!("{head} {org}")
+}
+
+fn parse_commit_payload(payload: &str) -> Option<(OrgId, u64)> {
+    let (head, org) = payload.split_once(' ')?;
+    Some((OrgId::parse(org, "org").ok()?, head.parse().ok()?))
+}
+
+fn config(url: &str) -> Result<tokio_postgres::Config, StoreError> {
+    url.parse().map_err(|e| StoreError::unavailable_because("invalid database URL", e))
+}
+
 fn pool(url: &str) -> Result<Pool, StoreError> {
-    let mut config: tokio_postgres::Config =
-        url.parse().map_err(|e| StoreError::unavailable_because("invalid database URL", e))?;
+    let mut config = config(url)?;
     // An ingest is acknowledged only once its commit is durable: whatever the server's or the
     // database's default, this session commits with its WAL flushed.
     let options = match config.get_options() {
@@ -62,6 +80,10 @@ pub struct PostgresStore {
     partitions: tokio::sync::Mutex<HashSet<Month>>,
     touched: crate::TouchBuffer,
     cursor_key: OnceLock<[u8; 32]>,
+    commits: Arc<Commits>,
+    /// Where commit notifications are listened for: the primary, where every commit happens.
+    listen_config: tokio_postgres::Config,
+    listening: std::sync::Once,
 }
 
 impl PostgresStore {
@@ -97,7 +119,20 @@ impl PostgresStore {
             partitions: tokio::sync::Mutex::new(known),
             touched: crate::TouchBuffer::new(),
             cursor_key: OnceLock::new(),
+            commits: Arc::new(Commits::default()),
+            listen_config: config(url)?,
+            listening: std::sync::Once::new(),
         })
+    }
+
+    /// Starts, on first use, the task that turns other replicas' commit notifications into local
+    /// ones. Lazily, so a CLI command that opens the store for a moment starts nothing.
+    fn listen_for_commits(&self) {
+        self.listening.call_once(|| {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                tokio::spawn(listen(self.listen_config.clone(), self.commits.clone()));
+            }
+        });
     }
 
     /// Applies pending migrations only.
@@ -171,4 +206,62 @@ async fn ping(store: &PostgresStore) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Holds one connection that `LISTEN`s for commits, forever: when it drops, it reconnects and
+/// wakes every local consumer, since notifications sent meanwhile are lost (consumers re-read the
+/// store, which holds the truth).
+async fn listen(config: tokio_postgres::Config, commits: Arc<Commits>) {
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match config.connect(NoTls).await {
+            Ok((client, mut connection)) => {
+                let subscribe = async {
+                    client.batch_execute(&format!("LISTEN {COMMIT_CHANNEL}")).await?;
+                    // Listening from now on: whatever was committed before is read by consumers
+                    // woken here.
+                    commits.raise_all();
+                    std::future::pending::<()>().await;
+                    Ok::<_, tokio_postgres::Error>(())
+                };
+                let receive = async {
+                    loop {
+                        match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                            Some(Ok(AsyncMessage::Notification(n))) => {
+                                if let Some((org, head)) = parse_commit_payload(n.payload()) {
+                                    commits.raise(&org, head);
+                                }
+                            }
+                            Some(Ok(_)) => {}
+                            Some(Err(e)) => return e.to_string(),
+                            None => return "the connection closed".to_owned(),
+                        }
+                    }
+                };
+                tokio::select! {
+                    subscribed = subscribe => if let Err(e) = subscribed {
+                        tracing::warn!(error = %e, "cannot listen for commits");
+                    },
+                    reason = receive => tracing::warn!(%reason, "lost the connection that listens for commits; reconnecting"),
+                }
+                delay = Duration::from_millis(200);
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot connect to listen for commits"),
+        }
+        commits.raise_all();
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(10));
+    }
+}
+
 crate::store_by_concern!(PostgresStore);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_commit_payload_round_trips() {
+        let org = OrgId::from_uuid(uuid::Uuid::from_u128(7));
+        assert_eq!(parse_commit_payload(&commit_payload(&org, 42)), Some((org, 42)));
+        assert_eq!(parse_commit_payload("x y"), None);
+    }
+}

@@ -6,7 +6,7 @@
 use std::collections::{HashMap, VecDeque};
 
 use auditrail_core::merkle::Hash;
-use auditrail_core::{EventId, EventQuery, Kind, OrgId};
+use auditrail_core::{EventId, EventQuery, Kind, KindSet, OrgId};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::types::ToSql;
 
@@ -144,6 +144,7 @@ pub(super) async fn log_entries(
     store: &PostgresStore,
     org: &OrgId,
     after: u64,
+    kinds: KindSet,
     limit: u32,
 ) -> Result<Vec<LogEntry>, StoreError> {
     let org_ref = store.org_ref(org).await?;
@@ -152,8 +153,8 @@ pub(super) async fn log_entries(
         .query(
             "SELECT k.seq, k.kind, k.id, e.body FROM event_keys AS k \
              JOIN events AS e ON e.org_ref = k.org_ref AND e.kind = k.kind AND e.created = k.created AND e.seq = k.seq \
-             WHERE k.org_ref = $1 AND k.seq > $2 ORDER BY k.seq LIMIT $3",
-            &[&org_ref, &(after as i64), &i64::from(limit)],
+             WHERE k.org_ref = $1 AND k.seq > $2 AND ($4::bigint >> k.kind::int) & 1 = 1 ORDER BY k.seq LIMIT $3",
+            &[&org_ref, &(after.min(i64::MAX as u64) as i64), &i64::from(limit), &kinds.mask()],
         )
         .await?;
     rows.iter().map(|r| crate::rows::log_entry(r.get(0), r.get(1), r.get(2), r.get(3))).collect()

@@ -128,6 +128,29 @@ CREATE TABLE retention_deleted (
 );
 "#,
     ),
+    // Sinks, as in the SQLite schema: `kinds` a bit mask by kind code, `target` tagged JSON, the
+    // lease naming the replica that delivers it.
+    (
+        4,
+        r#"
+CREATE TABLE sinks (
+    sink_id       text PRIMARY KEY,
+    org_ref       bigint NOT NULL REFERENCES orgs (org_ref),
+    kinds         bigint NOT NULL,
+    target        text NOT NULL,
+    paused        boolean NOT NULL DEFAULT false,
+    position      bigint NOT NULL,
+    created       bigint NOT NULL,
+    last_success  bigint,
+    last_error    text,
+    last_error_at bigint,
+    failures      bigint NOT NULL DEFAULT 0,
+    lease_owner   text,
+    lease_until   bigint
+);
+CREATE INDEX sinks_by_org ON sinks (org_ref, created);
+"#,
+    ),
 ];
 
 pub fn latest_version() -> i64 {

@@ -16,6 +16,7 @@ mod pool;
 mod query;
 mod retention;
 pub mod schema;
+mod sinks;
 mod tokens;
 mod wal;
 mod writer;
@@ -47,6 +48,7 @@ pub struct SqliteStore {
     org_refs: Mutex<HashMap<OrgId, i64>>,
     touched: crate::TouchBuffer,
     cursor_key: OnceLock<[u8; 32]>,
+    commits: crate::commits::Commits,
 }
 
 /// Opens a connection with the settings every connection of this store uses.
@@ -131,8 +133,12 @@ impl SqliteStore {
             org_refs: Mutex::new(HashMap::new()),
             touched: crate::TouchBuffer::new(),
             cursor_key: OnceLock::new(),
+            commits: crate::commits::Commits::default(),
         })
     }
+
+    /// One process serves an embedded store, so every commit is raised where it happens.
+    fn listen_for_commits(&self) {}
 
     /// Applies pending migrations without starting anything; returns the versions applied.
     pub fn migrate(dir: &Path) -> Result<Vec<i64>, StoreError> {

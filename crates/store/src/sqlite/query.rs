@@ -3,7 +3,7 @@
 //! by id, categories, the cursor key, and the log and Merkle nodes that proofs read.
 
 use auditrail_core::merkle::Hash;
-use auditrail_core::{EventId, EventQuery, Kind, OrgId};
+use auditrail_core::{EventId, EventQuery, Kind, KindSet, OrgId};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Rows, params};
 
@@ -108,15 +108,18 @@ pub(super) async fn log_entries(
     store: &SqliteStore,
     org: &OrgId,
     after: u64,
+    kinds: KindSet,
     limit: u32,
 ) -> Result<Vec<LogEntry>, StoreError> {
     let org_ref = store.org_ref(org).await?;
     store
         .read(move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT seq, kind, id, body FROM events WHERE pos > ?1 AND pos <= ?2 ORDER BY pos LIMIT ?3",
+                "SELECT seq, kind, id, body FROM events WHERE pos > ?1 AND pos <= ?2 AND (?4 >> kind) & 1 = 1 \
+                 ORDER BY pos LIMIT ?3",
             )?;
-            let bounds = params![schema::pos(org_ref, after), schema::last_pos(org_ref), i64::from(limit)];
+            let bounds =
+                params![schema::pos(org_ref, after), schema::last_pos(org_ref), i64::from(limit), kinds.mask()];
             let rows = stmt.query_map(bounds, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
             rows.map(|row| {
                 let (seq, kind, id, body) = row?;

@@ -207,6 +207,30 @@ DROP INDEX events_by_actor;
 CREATE INDEX events_by_actor ON events (org_ref, kind, actor, created, pos, category) WHERE actor IS NOT NULL;
 "#,
     ),
+    // Sinks: where each org's events are pushed, and how far each got. `kinds` is a bit mask
+    // (bit = kind code); `target` the tagged JSON of the receiver; the lease names the replica
+    // delivering it.
+    (
+        6,
+        r#"
+CREATE TABLE sinks (
+    sink_id       TEXT PRIMARY KEY,
+    org_ref       INTEGER NOT NULL REFERENCES orgs (org_ref),
+    kinds         INTEGER NOT NULL,
+    target        TEXT NOT NULL,
+    paused        INTEGER NOT NULL DEFAULT 0,
+    position      INTEGER NOT NULL,
+    created       INTEGER NOT NULL,
+    last_success  INTEGER,
+    last_error    TEXT,
+    last_error_at INTEGER,
+    failures      INTEGER NOT NULL DEFAULT 0,
+    lease_owner   TEXT,
+    lease_until   INTEGER
+);
+CREATE INDEX sinks_by_org ON sinks (org_ref, created);
+"#,
+    ),
 ];
 
 /// Bits of `events.pos` that hold the seq: `pos = org_ref << SEQ_BITS | seq`. Up to 2^40 (about
@@ -314,7 +338,7 @@ mod tests {
              INSERT INTO event_roles VALUES (1, 3, 'Full_Admin', 70, 3);",
         )
         .unwrap();
-        assert_eq!(migrate(&mut conn).unwrap(), vec![4, 5]);
+        assert_eq!(migrate(&mut conn).unwrap(), vec![4, 5, 6]);
 
         type MigratedRow = (i64, i64, i64, i64, String, String, Option<String>, Option<String>, Option<String>);
         let rows: Vec<MigratedRow> = conn

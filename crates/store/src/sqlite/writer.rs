@@ -15,9 +15,12 @@ use auditrail_core::{Kind, NormalizedEvent, OrgId};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use crate::{IngestError, IngestReceipt, StoreError};
+use auditrail_core::sink::SinkId;
+
+use crate::{IngestError, IngestReceipt, SinkProgress, StoreError};
 
 use super::ingest::{Terms, apply_ingest};
+use super::sinks::apply_progress;
 use super::tokens::touch_tokens;
 
 /// Upper bound on events in one group commit, so one commit's latency stays bounded.
@@ -36,13 +39,16 @@ pub(crate) enum WriteOp {
     },
     /// Token last-use times gathered since the previous flush: best effort, not acknowledged.
     TouchTokens(HashMap<String, i64>),
+    /// A delivering worker's lease or position: committed with the group, so a sink's position
+    /// costs no fsync of its own.
+    SinkProgress { id: SinkId, owner: String, progress: SinkProgress, reply: oneshot::Sender<Result<bool, StoreError>> },
 }
 
 impl WriteOp {
     fn weight(&self) -> usize {
         match self {
             WriteOp::Ingest { events, .. } => events.len().max(1),
-            WriteOp::TouchTokens(_) => 1,
+            WriteOp::TouchTokens(_) | WriteOp::SinkProgress { .. } => 1,
         }
     }
 }
@@ -80,26 +86,53 @@ pub(crate) fn run(
     tracing::debug!("writer stopped: every sender is gone");
 }
 
-type Reply = (oneshot::Sender<Result<IngestReceipt, IngestError>>, Result<IngestReceipt, IngestError>);
+/// A request waiting for the group's commit, with what it will be told if the commit succeeds.
+enum Pending {
+    Ingest(oneshot::Sender<Result<IngestReceipt, IngestError>>, Result<IngestReceipt, IngestError>),
+    Sink(oneshot::Sender<Result<bool, StoreError>>, Result<bool, StoreError>),
+}
+
+impl Pending {
+    /// The commit returned: each learns its own outcome. The requester may have gone away (a
+    /// client disconnected); the data is committed regardless.
+    fn answer(self) {
+        match self {
+            Pending::Ingest(reply, result) => drop(reply.send(result)),
+            Pending::Sink(reply, result) => drop(reply.send(result)),
+        }
+    }
+
+    /// Nothing of the group is committed: everyone is told why.
+    fn refuse(self, context: &'static str, cause: &Cause) {
+        let error = || StoreError::unavailable_because(context, cause.clone());
+        match self {
+            Pending::Ingest(reply, _) => drop(reply.send(Err(error().into()))),
+            Pending::Sink(reply, _) => drop(reply.send(Err(error()))),
+        }
+    }
+}
 
 /// Why a whole group is refused: one cause, shared by every batch of the group.
 type Cause = Arc<dyn std::error::Error + Send + Sync>;
 
-fn refused(context: &'static str, cause: &Cause) -> Result<IngestReceipt, IngestError> {
-    Err(StoreError::unavailable_because(context, cause.clone()).into())
+/// The reply channel of an op that waits for the commit, with a placeholder outcome.
+fn pending_of(op: WriteOp) -> Option<Pending> {
+    match op {
+        WriteOp::Ingest { reply, .. } => Some(Pending::Ingest(reply, Ok(IngestReceipt::default()))),
+        WriteOp::SinkProgress { reply, .. } => Some(Pending::Sink(reply, Ok(false))),
+        WriteOp::TouchTokens(_) => None,
+    }
 }
 
 fn commit_group(conn: &mut Connection, terms: &mut Terms, group: Vec<WriteOp>) {
-    let mut replies: Vec<Reply> = Vec::with_capacity(group.len());
+    let mut pending: Vec<Pending> = Vec::with_capacity(group.len());
     let tx = match conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
             let cause: Cause = Arc::new(e);
             tracing::error!(error = %cause, "cannot begin a write transaction");
-            for op in group {
-                if let WriteOp::Ingest { reply, .. } = op {
-                    let _ = reply.send(refused("cannot begin a write transaction", &cause));
-                }
+            for p in group.into_iter().filter_map(pending_of) {
+                p.refuse("cannot begin a write transaction", &cause);
             }
             return;
         }
@@ -111,8 +144,8 @@ fn commit_group(conn: &mut Connection, terms: &mut Terms, group: Vec<WriteOp>) {
     let mut rolled_back: Option<Cause> = None;
     for op in group {
         if let Some(cause) = &rolled_back {
-            if let WriteOp::Ingest { reply, .. } = op {
-                replies.push((reply, refused("the group's transaction was rolled back", cause)));
+            if let Some(p) = pending_of(op) {
+                p.refuse("the group's transaction was rolled back", cause);
             }
             continue;
         }
@@ -125,7 +158,7 @@ fn commit_group(conn: &mut Connection, terms: &mut Terms, group: Vec<WriteOp>) {
                         rolled_back = Some(Arc::from(crate::BoxError::from(e.to_string())));
                     }
                 }
-                replies.push((reply, result));
+                pending.push(Pending::Ingest(reply, result));
             }
             WriteOp::TouchTokens(touched) => {
                 if let Err(e) = in_savepoint(&tx, |sp| touch_tokens(sp, &touched)) {
@@ -135,29 +168,33 @@ fn commit_group(conn: &mut Connection, terms: &mut Terms, group: Vec<WriteOp>) {
                     }
                 }
             }
+            WriteOp::SinkProgress { id, owner, progress, reply } => {
+                let result = in_savepoint(&tx, |sp| apply_progress(sp, &id, &owner, &progress));
+                if let Err(e) = &result
+                    && tx.is_autocommit()
+                {
+                    rolled_back = Some(Arc::from(crate::BoxError::from(e.to_string())));
+                }
+                pending.push(Pending::Sink(reply, result));
+            }
         }
     }
     if let Some(cause) = rolled_back {
         terms.forget();
         tracing::error!(error = %cause, "the group's transaction was rolled back; nothing of it is acknowledged");
-        for (reply, _) in replies {
-            let _ = reply.send(refused("the group's transaction was rolled back", &cause));
+        for p in pending {
+            p.refuse("the group's transaction was rolled back", &cause);
         }
         return;
     }
     match tx.commit() {
-        Ok(()) => {
-            for (reply, result) in replies {
-                // The requester may have gone away (client disconnected); the data is committed regardless.
-                let _ = reply.send(result);
-            }
-        }
+        Ok(()) => pending.into_iter().for_each(Pending::answer),
         Err(e) => {
             terms.forget();
             let cause: Cause = Arc::new(e);
             tracing::error!(error = %cause, "group commit failed; nothing of it is acknowledged");
-            for (reply, _) in replies {
-                let _ = reply.send(refused("the group commit failed", &cause));
+            for p in pending {
+                p.refuse("the group commit failed", &cause);
             }
         }
     }
