@@ -75,6 +75,9 @@ pub enum Command {
     /// Legal hold: while set, retention deletes nothing of the organization.
     #[command(subcommand)]
     Hold(HoldCommand),
+    /// Sinks: push an organization's events, in commit order, to a webhook or a syslog server.
+    #[command(subcommand)]
+    Sink(SinkCommand),
 }
 
 #[derive(Debug, Args)]
@@ -531,4 +534,88 @@ mod tests {
     fn the_command_line_definition_is_consistent() {
         super::Cli::command().debug_assert();
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SinkCommand {
+    /// Add a sink; prints its id alone on stdout. Running servers start delivering it within
+    /// seconds.
+    #[command(subcommand)]
+    Add(SinkAddCommand),
+    /// The organization's sinks: position, lag, last success and last error.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(long)]
+        org: String,
+        /// One JSON object per sink, in an array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Stop delivering a sink; its position is kept.
+    Pause {
+        #[command(flatten)]
+        store: StoreArgs,
+        id: String,
+    },
+    /// Deliver a paused sink again, from where it stopped.
+    Resume {
+        #[command(flatten)]
+        store: StoreArgs,
+        id: String,
+    },
+    /// Remove a sink for good.
+    Remove {
+        #[command(flatten)]
+        store: StoreArgs,
+        id: String,
+    },
+}
+
+/// What every sink is made of.
+#[derive(Debug, Args)]
+pub struct SinkCommon {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[arg(long)]
+    pub org: String,
+    /// Kinds to deliver (repeatable or comma-separated): admin, compliance, connect, security,
+    /// access, system. Default: every kind but access.
+    #[arg(long = "kind", value_delimiter = ',')]
+    pub kinds: Vec<String>,
+    /// The first seq to deliver (1: the whole history).
+    #[arg(long, default_value_t = 1)]
+    pub from_seq: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SinkAddCommand {
+    /// POSTs batches signed per Standard Webhooks 1.0.
+    Webhook {
+        #[command(flatten)]
+        common: SinkCommon,
+        /// The receiver's http:// or https:// URL.
+        #[arg(long)]
+        url: String,
+        /// The signing secret (whsec_…); generated and printed on stderr when not given.
+        #[arg(long, env = "AUDITRAIL_SINK_SECRET", hide_env_values = true)]
+        secret: Option<String>,
+        /// Events per delivery (1 to 1000).
+        #[arg(long, default_value_t = 100)]
+        batch: u32,
+    },
+    /// RFC 5424 messages over TCP (RFC 6587 octet counting), or TLS (RFC 5425) with --tls.
+    Syslog {
+        #[command(flatten)]
+        common: SinkCommon,
+        /// The receiver, HOST:PORT.
+        #[arg(long)]
+        address: String,
+        #[arg(long)]
+        tls: bool,
+        /// PEM file of the CA the receiver's certificate must chain to (default: the public web
+        /// roots); kept in the store so every replica can use it.
+        #[arg(long, requires = "tls")]
+        ca: Option<PathBuf>,
+    },
 }

@@ -22,7 +22,7 @@ pub mod urls;
 use std::sync::Arc;
 
 use auditrail_core::CursorKey;
-use auditrail_service::LogSigner;
+use auditrail_service::{LogSigner, Shutdown};
 use auditrail_store::{Store, StoreError};
 use axum::Router;
 
@@ -108,6 +108,9 @@ pub struct AppState {
     pub ingest_gate: Arc<admission::IngestGate>,
     /// Where reads are recorded; `None` when the access log is off.
     pub access_log: Option<access_log::AccessLog>,
+    /// Fires when the server starts shutting down: long polls answer and event streams end, so
+    /// draining the requests in flight does not wait for them.
+    pub closing: Shutdown,
 }
 
 impl AppState {
@@ -135,6 +138,7 @@ impl AppState {
             request_slots,
             ingest_gate,
             access_log,
+            closing: Shutdown::never(),
         })
     }
 
@@ -148,6 +152,12 @@ impl AppState {
         if let Some(log) = &self.access_log {
             log.record(access_log::AccessRecord::new(principal, meta, read)).await;
         }
+    }
+
+    /// What tells long-lived requests that the server is closing.
+    pub fn with_closing(mut self, closing: Shutdown) -> Self {
+        self.closing = closing;
+        self
     }
 
     /// Adds the log signer (checkpoints, `/auditrail/v1/keys`).

@@ -16,6 +16,8 @@ use auditrail_core::{OrgId, Timestamp};
 use auditrail_store::proofs::prove;
 use auditrail_store::{Store, StoreError, StoredCheckpoint};
 
+use crate::supervisor::Shutdown;
+
 #[derive(Debug, Clone, Copy)]
 pub struct CheckpointPolicy {
     pub every_events: u64,
@@ -54,46 +56,77 @@ impl LogSigner {
         Ok(Some(checkpoint))
     }
 
-    /// Whether the policy asks for a checkpoint now.
-    pub async fn due(&self, store: &dyn Store, org: &OrgId, now: Timestamp) -> Result<bool, StoreError> {
+    /// When the policy asks for the org's next checkpoint.
+    pub async fn due(&self, store: &dyn Store, org: &OrgId, now: Timestamp) -> Result<Due, StoreError> {
         let size = store.log_size(org).await?;
         let latest = store.checkpoints(org, 1).await?.into_iter().next();
         Ok(match latest {
-            None => size > 0,
-            Some(c) if c.tree_size >= size => false,
+            None if size > 0 => Due::Now,
+            None => Due::Never,
+            Some(c) if c.tree_size >= size => Due::Never,
             Some(c) => {
-                let age_ms = now.millis() - c.created.millis();
-                size - c.tree_size >= self.policy.every_events || age_ms >= self.policy.every.as_millis() as i64
+                let at = c.created.millis().saturating_add(self.policy.every.as_millis() as i64);
+                if size - c.tree_size >= self.policy.every_events || now.millis() >= at {
+                    Due::Now
+                } else {
+                    Due::In(Duration::from_millis((at - now.millis()) as u64))
+                }
             }
         })
     }
 }
 
-/// Runs until the process ends: checks every org about once a second.
-pub async fn run_checkpointer(store: Arc<dyn Store>, signer: Arc<LogSigner>) {
-    let tick = signer.policy.every.min(Duration::from_secs(1)).max(Duration::from_millis(100));
-    let mut interval = tokio::time::interval(tick);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+/// When an org's next checkpoint is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Due {
+    Now,
+    /// Events arrived since the last checkpoint, too few to sign for them yet.
+    In(Duration),
+    /// Nothing arrived since the last checkpoint.
+    Never,
+}
+
+/// Commits are taken in for this long before orgs are looked at, so a burst of ingests costs one
+/// look, not one per commit.
+const SETTLE: Duration = Duration::from_millis(200);
+/// With no commit at all, orgs are still looked at this often: commits written by another
+/// process on the same SQLite file raise no notification here.
+const IDLE_LOOK: Duration = Duration::from_secs(10);
+
+/// Runs until shutdown: looks at the orgs after commits, and when a time-based checkpoint falls
+/// due, and signs what the policy asks for.
+pub async fn run_checkpointer(store: Arc<dyn Store>, signer: Arc<LogSigner>, mut shutdown: Shutdown) {
+    let mut commits = store.any_commit();
     loop {
-        interval.tick().await;
-        let orgs = match store.orgs().await {
-            Ok(orgs) => orgs,
-            Err(e) => {
-                tracing::warn!(error = %e, "checkpointer cannot list organizations");
-                continue;
+        commits.borrow_and_update();
+        let mut next = IDLE_LOOK;
+        match store.orgs().await {
+            Ok(orgs) => {
+                for org in orgs {
+                    match signer.due(store.as_ref(), &org.id, Timestamp::now()).await {
+                        Ok(Due::Now) => match signer.checkpoint(store.as_ref(), &org.id).await {
+                            Ok(Some(c)) => tracing::debug!(org = %org.id, size = c.tree_size, "checkpoint signed"),
+                            Ok(None) => {}
+                            Err(e) => tracing::warn!(org = %org.id, error = %e, "checkpoint failed"),
+                        },
+                        Ok(Due::In(wait)) => next = next.min(wait),
+                        Ok(Due::Never) => {}
+                        Err(e) => tracing::warn!(org = %org.id, error = %e, "checkpointer cannot read the log"),
+                    }
+                }
             }
-        };
-        for org in orgs {
-            let now = Timestamp::now();
-            match signer.due(store.as_ref(), &org.id, now).await {
-                Ok(true) => match signer.checkpoint(store.as_ref(), &org.id).await {
-                    Ok(Some(c)) => tracing::debug!(org = %org.id, size = c.tree_size, "checkpoint signed"),
-                    Ok(None) => {}
-                    Err(e) => tracing::warn!(org = %org.id, error = %e, "checkpoint failed"),
-                },
-                Ok(false) => {}
-                Err(e) => tracing::warn!(org = %org.id, error = %e, "checkpointer cannot read the log"),
+            Err(e) => tracing::warn!(error = %e, "checkpointer cannot list organizations"),
+        }
+        tokio::select! {
+            changed = commits.changed() => {
+                if changed.is_err() {
+                    tokio::time::sleep(next).await;
+                } else {
+                    tokio::time::sleep(SETTLE).await;
+                }
             }
+            () = tokio::time::sleep(next) => {}
+            () = shutdown.requested() => return,
         }
     }
 }

@@ -12,4 +12,4 @@ pub mod supervisor;
 
 pub use checkpoints::{CheckpointPolicy, LogSigner, run_checkpointer};
 pub use retention::{RetentionRecord, RetentionRun, run_retention};
-pub use supervisor::{Shutdown, Supervisor};
+pub use supervisor::{Shutdown, Supervisor, Trigger};

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use auditrail_core::event::{IngestContext, normalize};
 use auditrail_core::{Kind, OrgId, Timestamp};
+use crate::supervisor::Shutdown;
 use auditrail_store::{IngestError, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -127,13 +128,21 @@ pub async fn run_retention(
     signer: Arc<LogSigner>,
     default_days: Option<u32>,
     interval: Duration,
+    mut shutdown: Shutdown,
 ) {
+    // Retention is about time passing, not about commits: a timer is the right clock.
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        ticker.tick().await;
+        tokio::select! {
+            _ = ticker.tick() => {}
+            () = shutdown.requested() => return,
+        }
         let Ok(orgs) = store.orgs().await else { continue };
         for org in orgs {
+            if shutdown.is_requested() {
+                return;
+            }
             if let Err(e) = signer.retain(store.as_ref(), &org.id, default_days, Timestamp::now()).await {
                 tracing::warn!(org = %org.id, error = %e, "retention run failed");
             }

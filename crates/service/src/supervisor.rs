@@ -37,6 +37,20 @@ impl Shutdown {
     }
 }
 
+/// Fires a [`Shutdown`] that is not a supervisor's: what tells requests that the server closes.
+pub struct Trigger(watch::Sender<bool>);
+
+impl Trigger {
+    pub fn new() -> (Trigger, Shutdown) {
+        let (tx, rx) = watch::channel(false);
+        (Trigger(tx), Shutdown(rx))
+    }
+
+    pub fn fire(&self) {
+        let _ = self.0.send(true);
+    }
+}
+
 pub struct Supervisor {
     stop: watch::Sender<bool>,
     workers: JoinSet<()>,

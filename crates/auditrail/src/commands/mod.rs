@@ -7,6 +7,7 @@ mod org;
 mod pull;
 mod seed;
 mod serve;
+mod sink;
 mod token;
 mod verify;
 
@@ -64,6 +65,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Sink(cmd) => sink::run(cmd).await,
         Command::Hold(cmd) => {
             let (store, org, held) = match cmd {
                 HoldCommand::Set { store, org } => (store, org, true),

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use auditrail_server::{AppState, ConnectionLimits, IngestLimits, PublicUrl, RateLimit, ServerConfig, Transport};
-use auditrail_service::{CheckpointPolicy, LogSigner};
+use auditrail_service::{CheckpointPolicy, LogSigner, Supervisor, Trigger, delivery};
 use auditrail_store::Store;
 
 use super::open_store;
@@ -64,22 +64,30 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         key,
         policy: CheckpointPolicy {
             every_events: args.checkpoint_events.max(1),
-            every: std::time::Duration::from_secs(args.checkpoint_seconds.max(1)),
+            every: Duration::from_secs(args.checkpoint_seconds.max(1)),
         },
     };
+    let (closing_trigger, closing) = Trigger::new();
     let state = AppState::new(store_dyn.clone(), config)
         .await
         .context("cannot read the store's cursor key")?
-        .with_signer(signer);
+        .with_signer(signer)
+        .with_closing(closing);
+    let mut workers = Supervisor::default();
     if let Some(signer) = state.signer.clone() {
-        tokio::spawn(auditrail_service::run_checkpointer(store_dyn.clone(), signer.clone()));
-        tokio::spawn(auditrail_service::run_retention(
-            store_dyn,
-            signer,
-            args.retention_days,
-            std::time::Duration::from_secs(args.retention_interval.max(1)),
-        ));
+        let (store, checkpoint_signer) = (store_dyn.clone(), signer.clone());
+        workers.spawn("checkpointer", move |shutdown| {
+            auditrail_service::run_checkpointer(store.clone(), checkpoint_signer.clone(), shutdown)
+        });
+        let store = store_dyn.clone();
+        let (days, every) = (args.retention_days, Duration::from_secs(args.retention_interval.max(1)));
+        workers.spawn("retention", move |shutdown| {
+            auditrail_service::run_retention(store.clone(), signer.clone(), days, every, shutdown)
+        });
     }
+    let replica: Arc<str> = delivery::replica_name().into();
+    let store = store_dyn.clone();
+    workers.spawn("sinks", move |shutdown| delivery::run_sinks(store.clone(), replica.clone(), shutdown));
     if let Some(address) = args.metrics_listen {
         let metrics = tokio::net::TcpListener::bind(address)
             .await
@@ -97,12 +105,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         println!("{}", demo.banner(&format!("{scheme}://{local}")));
     }
     let access_log = state.access_log.clone();
-    auditrail_server::serve_with(listener, state, transport, connection_limits, shutdown_signal())
+    let closing = async move {
+        shutdown_signal().await;
+        closing_trigger.fire();
+    };
+    auditrail_server::serve_with(listener, state, transport, connection_limits, closing)
         .await
         .context("the server failed")?;
     if let Some(log) = access_log {
         log.flush().await;
     }
+    // Requests are done: now the workers (sinks release their leases for another replica).
+    workers.shutdown(Duration::from_secs(10)).await;
     tracing::info!("stopped: in-flight requests finished");
     Ok(())
 }

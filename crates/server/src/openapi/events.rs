@@ -172,6 +172,23 @@ pub struct AccessLogPage {
     items: Vec<AccessRecord>,
 }
 
+/// One event of the ordered feed.
+#[derive(ToSchema)]
+pub struct FeedItem {
+    /// The event's place in its org's log: gap-free, in commit order.
+    seq: u64,
+    /// admin, compliance, connect, security, access or system.
+    kind: String,
+    /// The event as its listing serves it.
+    event: Object,
+}
+
+/// A page of the ordered feed, in seq order; empty when nothing follows `after`.
+#[derive(ToSchema)]
+pub struct FeedPage {
+    items: Vec<FeedItem>,
+}
+
 /// A page of Webex Connect audit logs with the total the filters match.
 #[derive(ToSchema)]
 #[schema(rename_all = "camelCase")]

@@ -28,21 +28,6 @@ const KNOWN: &[&str] = &["kind", "from", "to", "actorId"];
 /// fast as 5 000), small enough that the pages in flight stay a few megabytes.
 const PAGE: u32 = 1_000;
 
-/// The producer's chunks as a body stream. A receiver may be polled again after it ended (a
-/// compressing body does), which a one-shot stream adapter would not allow.
-struct Chunks(mpsc::Receiver<Result<Bytes, std::io::Error>>);
-
-impl futures_util::Stream for Chunks {
-    type Item = Result<Bytes, std::io::Error>;
-
-    fn poll_next(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Self::Item>> {
-        self.0.poll_recv(cx)
-    }
-}
-
 /// Every event of one kind in a time range, one JSON document per line, oldest first.
 #[utoipa::path(
     get,
@@ -123,7 +108,7 @@ pub async fn export(
         let read = Read { method: "GET", path: "/auditrail/v1/export", query: recorded, results: sent };
         state.record_access(&principal, &meta, read).await;
     });
-    let stream = Chunks(rx);
+    let stream = super::ChannelBody(rx);
     Ok((
         StatusCode::OK,
         [(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"))],

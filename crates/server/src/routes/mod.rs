@@ -7,6 +7,7 @@ mod admin_audit;
 mod compliance;
 mod connect;
 mod export;
+mod feed;
 mod health;
 mod identity;
 mod ingest;
@@ -49,6 +50,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(identity::organization))
         .routes(routes!(ingest::ingest))
         .routes(routes!(access::reads))
+        .routes(routes!(feed::feed))
         .routes((schemas, paths, export))
         .routes(routes!(integrity::keys))
         .routes(routes!(integrity::log))
@@ -60,6 +62,22 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(health::readyz))
         .routes(routes!(health::metrics))
         .routes(routes!(openapi::document))
+}
+
+/// A streamed response body fed by a producer task through a small channel, so the producer
+/// runs at most a chunk or two ahead of the client. The receiver may be polled again after it
+/// ended (a compressing body does), which a one-shot stream adapter would not allow.
+pub(crate) struct ChannelBody(pub(crate) tokio::sync::mpsc::Receiver<Result<bytes::Bytes, std::io::Error>>);
+
+impl futures_util::Stream for ChannelBody {
+    type Item = Result<bytes::Bytes, std::io::Error>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx)
+    }
 }
 
 pub fn router(state: AppState) -> Router {
