@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::supervisor::Shutdown;
 use auditrail_core::event::{IngestContext, normalize};
 use auditrail_core::{Kind, OrgId, Timestamp};
-use crate::supervisor::Shutdown;
 use auditrail_store::{IngestError, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -6,13 +6,14 @@
 use std::sync::Arc;
 
 use auditrail_core::event::{IngestContext, normalize};
+use auditrail_core::sink::{HostPort, SinkTarget, SyslogTarget};
 use auditrail_core::{
     Category, EventId, EventQuery, EventType, Filters, Kind, KindSet, NormalizedEvent, OrgId, Position, Resource,
     TimeRange, Timestamp,
 };
 use auditrail_store::postgres::PostgresStore;
 use auditrail_store::sqlite::SqliteStore;
-use auditrail_store::{IngestError, Store};
+use auditrail_store::{IngestError, NewSink, SinkProgress, Store, StoreError};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -85,6 +86,8 @@ conformance!(
     categories_and_compliance_lookups,
     the_merkle_log_follows_every_ingest,
     retention_deletes_old_events_but_not_under_hold_and_keeps_the_tree,
+    the_log_reads_by_kind_in_seq_order_and_a_commit_wakes_only_its_org,
+    a_sink_has_one_lease_holder_and_its_position_never_moves_back,
 );
 
 fn all_time() -> TimeRange {
@@ -606,4 +609,85 @@ async fn postgres_upgrades_a_first_release_database_and_builds_its_merkle_log() 
     // The old events are listed as before.
     let page = store.events(&o, &list(Kind::Admin, Filters::default(), Position::Offset(0), 10, None)).await.unwrap();
     assert_eq!(ids(&page), ["old-0", "old-1", "old-2", "old-3", "old-4", "new"]);
+}
+
+async fn the_log_reads_by_kind_in_seq_order_and_a_commit_wakes_only_its_org(store: Arc<dyn Store>) {
+    let o = org(1);
+    let mut watched = store.watch_commits(&o);
+    let mut other = store.watch_commits(&org(2));
+    store.ingest(&o, Kind::Admin, vec![admin(&o, "a1", 3_000, "x", "USERS")]).await.unwrap();
+    let connect =
+        event(&o, Kind::Connect, json!({"id": "c1", "eventDescription": "login", "statusOfAction": "SUCCESS"}));
+    store.ingest(&o, Kind::Connect, vec![connect]).await.unwrap();
+    // A backfill: older than everything, yet last in the log.
+    store.ingest(&o, Kind::Admin, vec![admin(&o, "a0", 1_000, "x", "USERS")]).await.unwrap();
+    assert!(watched.has_changed().unwrap(), "the org's watch is raised by its commits");
+    assert_eq!(*watched.borrow_and_update(), 3);
+    // Another org's watch may be woken (a wake-up is only a hint to read again), but never
+    // told of a head.
+    assert_eq!(*other.borrow_and_update(), 0);
+    let seqs = |entries: Vec<auditrail_store::LogEntry>| entries.iter().map(|e| (e.seq, e.kind)).collect::<Vec<_>>();
+    let all = store.log_entries(&o, 0, KindSet::all(), 10).await.unwrap();
+    assert_eq!(seqs(all), [(1, Kind::Admin), (2, Kind::Connect), (3, Kind::Admin)]);
+    let admin_only = store.log_entries(&o, 1, KindSet::EMPTY.with(Kind::Admin), 10).await.unwrap();
+    assert_eq!(seqs(admin_only), [(3, Kind::Admin)]);
+    assert!(store.log_entries(&o, 0, KindSet::EMPTY.with(Kind::Security), 10).await.unwrap().is_empty());
+    assert!(
+        store.log_entries(&o, u64::MAX, KindSet::all(), 10).await.unwrap().is_empty(),
+        "no overflow into the next org"
+    );
+}
+
+async fn a_sink_has_one_lease_holder_and_its_position_never_moves_back(store: Arc<dyn Store>) {
+    let at = |ms: i64| Timestamp::from_millis(ms).unwrap();
+    let target = SinkTarget::Syslog(SyslogTarget {
+        address: HostPort::parse("127.0.0.1:601", "a").unwrap(),
+        tls: false,
+        ca_pem: None,
+    });
+    let kinds = KindSet::default_delivered();
+    let sink = store.create_sink(&org(1), NewSink { kinds, target: target.clone(), position: 4 }).await.unwrap();
+    assert_eq!((sink.position, sink.kinds, &sink.target, sink.paused), (4, kinds, &target, false));
+    assert!(store.sinks(Some(&org(2))).await.unwrap().is_empty(), "sinks are per org");
+    let lease = |now: i64, until: i64| SinkProgress::Lease { now: at(now), until: at(until) };
+    let delivered = |position: u64| SinkProgress::Delivered { position, at: at(5_000) };
+    assert!(store.sink_progress(&sink.id, "a", lease(1_000, 61_000)).await.unwrap());
+    assert!(!store.sink_progress(&sink.id, "b", lease(2_000, 62_000)).await.unwrap(), "held by a");
+    assert!(!store.sink_progress(&sink.id, "b", delivered(9)).await.unwrap(), "b does not hold it");
+    assert!(store.sink_progress(&sink.id, "a", delivered(9)).await.unwrap());
+    assert!(store.sink_progress(&sink.id, "a", delivered(7)).await.unwrap());
+    let failed = SinkProgress::Failed { error: "x".repeat(5_000), at: at(6_000) };
+    assert!(store.sink_progress(&sink.id, "a", failed).await.unwrap());
+    let stored = store.sinks(None).await.unwrap().pop().unwrap();
+    assert_eq!((stored.position, stored.failures), (9, 1), "a position never moves back");
+    assert!(stored.last_error.unwrap().chars().count() <= 1_000, "a receiver's answer is kept bounded");
+    assert_eq!(stored.lease, Some(("a".to_owned(), at(61_000))));
+    assert!(
+        store.sink_progress(&sink.id, "b", lease(61_000, 121_000)).await.unwrap(),
+        "an expired lease is taken over"
+    );
+    assert!(!store.sink_progress(&sink.id, "a", delivered(20)).await.unwrap(), "the old holder cannot move it");
+    assert!(store.sink_progress(&sink.id, "b", delivered(10)).await.unwrap());
+    assert_eq!(store.sinks(None).await.unwrap()[0].failures, 0, "a delivery ends a failure streak");
+    store.set_sink_paused(&sink.id, true).await.unwrap();
+    assert!(!store.sink_progress(&sink.id, "b", lease(62_000, 122_000)).await.unwrap(), "a paused sink is not leased");
+    store.remove_sink(&sink.id).await.unwrap();
+    assert!(matches!(store.remove_sink(&sink.id).await, Err(StoreError::NoSuchSink(_))));
+    assert!(matches!(store.set_sink_paused(&sink.id, false).await, Err(StoreError::NoSuchSink(_))));
+    assert!(!store.sink_progress(&sink.id, "b", delivered(11)).await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_commit_on_one_replica_wakes_consumers_on_another() {
+    let db = auditrail_testkit::fresh_database().await.unwrap();
+    let one: Arc<dyn Store> = with_orgs(Arc::new(PostgresStore::connect(&db.url, None).await.unwrap())).await;
+    let other = PostgresStore::connect(&db.url, None).await.unwrap();
+    let mut watched = other.watch_commits(&org(1));
+    // The listener connects in the background; wait for the wake-up it sends once listening.
+    tokio::time::timeout(std::time::Duration::from_secs(10), watched.changed()).await.unwrap().unwrap();
+    one.ingest(&org(1), Kind::Admin, vec![admin(&org(1), "n1", 1_000, "x", "USERS")]).await.unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), watched.wait_for(|head| *head == 1))
+        .await
+        .expect("the other replica heard of the commit")
+        .unwrap();
 }

@@ -128,7 +128,10 @@ fn print_table(sinks: &[Sink], head: u64) {
         eprintln!("no sinks");
         return;
     }
-    println!("{:<20} {:<8} {:<8} {:>10} {:>8} {:<24} TARGET / LAST ERROR", "ID", "TYPE", "STATE", "POSITION", "LAG", "LAST SUCCESS");
+    println!(
+        "{:<20} {:<8} {:<8} {:>10} {:>8} {:<24} TARGET / LAST ERROR",
+        "ID", "TYPE", "STATE", "POSITION", "LAG", "LAST SUCCESS"
+    );
     for sink in sinks {
         let success = sink.last_success.map(|t| t.to_string()).unwrap_or_else(|| "-".to_owned());
         println!(

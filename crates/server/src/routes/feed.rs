@@ -90,9 +90,9 @@ impl FeedParams {
 }
 
 fn parse_seq(raw: &str, name: &str) -> Result<u64, ApiError> {
-    raw.trim()
-        .parse::<u64>()
-        .map_err(|_| ApiError::bad_request(format!("Invalid parameter '{name}': '{raw}' is not a non-negative integer")))
+    raw.trim().parse::<u64>().map_err(|_| {
+        ApiError::bad_request(format!("Invalid parameter '{name}': '{raw}' is not a non-negative integer"))
+    })
 }
 
 /// The org's events after a seq, in commit order.
@@ -139,11 +139,20 @@ pub async fn feed(
     // Reading the access log alone is not recorded, as for its listing: looking at it never grows it.
     let recorded = kinds != KindSet::EMPTY.with(Kind::Access);
     if wants_event_stream(&headers) {
-        if let Some(resume) = headers.get("last-event-id").and_then(|v| v.to_str().ok()).filter(|v| !v.trim().is_empty())
+        if let Some(resume) =
+            headers.get("last-event-id").and_then(|v| v.to_str().ok()).filter(|v| !v.trim().is_empty())
         {
             params.after = parse_seq(resume, "Last-Event-ID")?;
         }
-        return Ok(event_stream(state, principal, meta, RecordedQuery::from_params(&q, KNOWN), params, kinds, recorded));
+        return Ok(event_stream(
+            state,
+            principal,
+            meta,
+            RecordedQuery::from_params(&q, KNOWN),
+            params,
+            kinds,
+            recorded,
+        ));
     }
     // A long poll ends before the request timeout would cut it.
     let wait = params.wait.min(state.config.request_timeout.saturating_sub(Duration::from_secs(2)));
@@ -160,7 +169,8 @@ pub async fn feed(
     }
     body.push_str("]}");
     if recorded {
-        let read = Read { method: "GET", path: PATH, query: RecordedQuery::from_params(&q, KNOWN), results: entries.len() };
+        let read =
+            Read { method: "GET", path: PATH, query: RecordedQuery::from_params(&q, KNOWN), results: entries.len() };
         state.record_access(&principal, &meta, read).await;
     }
     let last = entries.last().map_or(params.after, |e| e.seq);
@@ -277,7 +287,12 @@ mod tests {
         let p = parse("after=3&kind=compliance&max=5&wait=30").unwrap();
         assert_eq!(
             p.next(9),
-            [("after", "9".to_owned()), ("kind", "compliance".to_owned()), ("max", "5".to_owned()), ("wait", "30".to_owned())]
+            [
+                ("after", "9".to_owned()),
+                ("kind", "compliance".to_owned()),
+                ("max", "5".to_owned()),
+                ("wait", "30".to_owned())
+            ]
         );
         assert_eq!(parse("").unwrap().next(0), [("after", "0".to_owned()), ("max", "1000".to_owned())]);
     }
