@@ -14,6 +14,7 @@ mod crash;
 mod docs;
 mod errors;
 mod export;
+mod feed;
 mod hardening;
 mod hostile;
 mod identity;

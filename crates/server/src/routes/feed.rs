@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use auditrail_core::{Kind, KindSet};
+use auditrail_core::{Kind, KindSet, Scope};
 use auditrail_service::feed::{self, FeedRead, MAX_ITEMS, MAX_WAIT};
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
@@ -125,6 +125,13 @@ pub async fn feed(
 ) -> Result<Response, ApiError> {
     let q = QueryParams::parse(raw.as_deref());
     let mut params = FeedParams::parse(&q)?;
+    if !principal.has(Scope::AuditEventsRead) && !principal.has(Scope::ComplianceEventsRead) {
+        return Err(ApiError::forbidden(format!(
+            "This token lacks the '{}' or '{}' scope required for this request.",
+            Scope::AuditEventsRead,
+            Scope::ComplianceEventsRead
+        )));
+    }
     let readable: KindSet = readable_kinds(&principal).into_iter().collect();
     let kinds = match params.kinds {
         Some(asked) => {
