@@ -6,6 +6,7 @@
 //! packages. Read stores are generated once with `auditrail seed` and reused by later runs (a
 //! manifest next to each records what it holds).
 
+mod delivery;
 mod ingest;
 mod reads;
 mod report;
@@ -146,6 +147,9 @@ async fn main() -> anyhow::Result<()> {
         &args.dir.join("depth.svg"),
         &line_chart("Page latency (p99) against page depth", "page (log scale)", "ms", &series, true),
     )?;
+
+    // Delivery in commit order: the feed, a webhook sink, ingest-to-delivery latency.
+    results["delivery"] = delivery::measure(&cli, &args.dir, args.ingest_events, args.requests.min(200)).await?;
 
     if !args.no_postgres {
         results["postgres"] = postgres(&cli, &args, now).await?;
@@ -453,6 +457,30 @@ fn table(r: &Value, args: &Args) -> String {
             "< 100 MB (at 10M)".into(),
             format!("{rss:.0} MiB"),
             met(rss < 100.0),
+        ));
+    }
+    if let Some(d) = r["delivery"].as_object() {
+        let n = num(f(&d["events"]));
+        let feed = f(&d["feed"]["events_per_s"]);
+        rows.push((
+            format!("Ordered feed walked from 0 (`max=10000`), {n} events"),
+            "≥ 200 000 events/s".into(),
+            format!("{} events/s", num(feed)),
+            met(feed >= 200_000.0),
+        ));
+        let webhook = f(&d["webhook"]["events_per_s"]);
+        rows.push((
+            format!("Webhook sink to a local receiver, batches of 100, {n} events"),
+            "≥ 50 000 events/s".into(),
+            format!("{} events/s", num(webhook)),
+            met(webhook >= 50_000.0),
+        ));
+        let p99 = f(&d["latency_ms"]["p99"]);
+        rows.push((
+            "Ingest acknowledgement to webhook delivery, idle sink".into(),
+            "p99 < 50 ms".into(),
+            format!("p50 {:.1} / p99 {p99:.1} ms", f(&d["latency_ms"]["p50"])),
+            met(p99 < 50.0),
         ));
     }
     if let Some(pg) = r["postgres"].as_object() {

@@ -1,0 +1,798 @@
+"""Helpers of test_delivery.py: real receivers for auditrail's sinks and real `auditrail serve`
+processes to deliver to them. Nothing here imitates auditrail's side of a protocol.
+
+  - WebhookReceiver: an http.server.ThreadingHTTPServer that checks every request with the
+    reference Standard Webhooks library (`standardwebhooks`, from PyPI), records what was delivered
+    and in which order, counts requests in flight at once, and can refuse (HTTP 500) or be taken
+    down (port closed) and brought back on the same port.
+  - DeliveryStore / ServerProcess: one store per test (a data directory; on the PostgreSQL pass a
+    fresh database of the run's cluster, so no other test's server delivers its sinks), its store
+    commands (`org create`, `token create`, `sink …`) and any number of `serve` processes on it,
+    each with its own log, stoppable with SIGTERM or SIGKILL and restartable on the same store.
+  - RsyslogReceiver: a real rsyslogd run as the current user from a config written to a temp dir:
+    one plain TCP and one TLS (GnuTLS, certificates made with `cryptography`) listener, each
+    writing what it parsed (MSGID, STRUCTURED-DATA, MSG, and the raw message) as JSON lines.
+"""
+
+import base64
+import datetime as dt
+import glob
+import http.server
+import ipaddress
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+import time
+import urllib.parse
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from standardwebhooks import Webhook
+
+# The session fixture's own helpers: the binary, the environment it runs in (PostgreSQL when
+# AUDITRAIL_SDK_DATABASE_URL is set), free ports.
+from conftest import _binary, _clean_env, _free_port
+
+INGEST_SCOPES = ["auditrail:ingest"]
+READ_SCOPES = ["audit:events_read", "spark-compliance:events_read", "auditrail:admin"]
+STARTUP_TIMEOUT_S = 60
+LOG_TAIL_CHARS = 20_000
+
+
+def require_all_tests():
+    return os.environ.get("AUDITRAIL_REQUIRE_ALL_TESTS") == "1"
+
+
+def skip_or_fail(reason):
+    """Skip, except where every test must run (scripts/test.sh): there, fail."""
+    if require_all_tests():
+        pytest.fail(f"{reason} (AUDITRAIL_REQUIRE_ALL_TESTS=1: not skipping)")
+    pytest.skip(reason)
+
+
+def on_postgres():
+    return bool(os.environ.get("AUDITRAIL_SDK_DATABASE_URL"))
+
+
+def new_secret():
+    """A Standard Webhooks signing secret: whsec_ and the base64 of 32 random bytes."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def wait_until(predicate, timeout, what, interval=0.1):
+    """Polls predicate() until it returns a true value (returned); fails after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+# ==================================================================================================
+# Webhook receiver
+# ==================================================================================================
+
+
+class WebhookReceiver:
+    """A Standard Webhooks receiver on 127.0.0.1:PORT (one port for its whole life).
+
+    Every request is verified with `standardwebhooks.Webhook(secret).verify(body, headers)`; a
+    request that does not verify, or whose body or `webhook-id` is not what auditrail documents,
+    is answered 400 and recorded in `errors` (`check()` turns them into a test failure).
+    Deliveries answered 2xx are recorded in arrival order in `deliveries`; refused attempts in
+    `refused`. `delay` seconds are spent before answering each request (a slow receiver).
+    """
+
+    def __init__(self, secret, delay=0.0, name="webhook"):
+        self.secret = secret
+        self.name = name
+        self.delay = delay
+        self._verifier = Webhook(secret)
+        self._lock = threading.Lock()
+        self.deliveries = []  # dicts: webhook_id, org_id, items, seqs, at (monotonic)
+        self.refused = []  # (webhook_id, status, at)
+        self.errors = []  # verification or format failures, in words
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._refuse_until = 0.0
+        self._server = None
+        self._thread = None
+        self.port = _free_port()
+
+    # --- life cycle ------------------------------------------------------------------------------
+    def start(self):
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            # HTTP/1.0: one request per connection, so closing the listener (down()) really stops
+            # the receiver; no pooled connection outlives it.
+            protocol_version = "HTTP/1.0"
+
+            def do_POST(self):
+                receiver._handle(self)
+
+            def log_message(self, *args):
+                pass
+
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                self._server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+                break
+            except OSError:
+                # The port is still held by the previous incarnation's closing sockets.
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True, name=self.name
+        )
+        self._thread.start()
+        return self
+
+    def stop(self):
+        """Closes the listening socket (connections are refused until start() again)."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=5)
+            self._server = None
+
+    down = stop
+    up = start
+
+    def refuse(self, seconds):
+        """Answer every request 500 for the next `seconds`."""
+        with self._lock:
+            self._refuse_until = time.monotonic() + seconds
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    # --- one request ----------------------------------------------------------------------------
+    def _handle(self, req):
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            length = int(req.headers.get("Content-Length", "0"))
+            body = req.rfile.read(length)
+            headers = {k: v for k, v in req.headers.items()}
+            webhook_id = req.headers.get("webhook-id", "")
+            try:
+                payload = self._verifier.verify(body, headers)
+                self._check_format(req, payload, webhook_id)
+            except Exception as e:  # noqa: BLE001 - every failure is recorded and reported
+                with self._lock:
+                    self.errors.append(f"{webhook_id or '(no webhook-id)'}: {type(e).__name__}: {e}")
+                self._answer(req, 400)
+                return
+            if self.delay:
+                time.sleep(self.delay)
+            now = time.monotonic()
+            with self._lock:
+                refusing = now < self._refuse_until
+                if refusing:
+                    self.refused.append((webhook_id, 500, now))
+                else:
+                    items = payload["items"]
+                    self.deliveries.append(
+                        {
+                            "webhook_id": webhook_id,
+                            "org_id": payload["orgId"],
+                            "items": items,
+                            "seqs": [item["seq"] for item in items],
+                            "at": now,
+                        }
+                    )
+            self._answer(req, 500 if refusing else 200)
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    @staticmethod
+    def _check_format(req, payload, webhook_id):
+        assert req.path == "/hook", f"POST to {req.path}"
+        ctype = req.headers.get("Content-Type", "")
+        assert ctype.startswith("application/json"), f"Content-Type {ctype!r}"
+        assert payload.get("type") == "auditrail.events", f"type {payload.get('type')!r}"
+        items = payload.get("items")
+        assert isinstance(items, list) and items, "no items"
+        seqs = [item["seq"] for item in items]
+        assert all(a < b for a, b in zip(seqs, seqs[1:])), f"seqs not increasing within a batch: {seqs}"
+        for item in items:
+            assert set(item) == {"seq", "kind", "event"}, f"item keys {sorted(item)}"
+            assert isinstance(item["event"], dict) and item["event"].get("id"), item
+        expected = f"{payload['orgId']}:{seqs[0]}-{seqs[-1]}"
+        assert webhook_id == expected, f"webhook-id {webhook_id!r}, expected {expected!r}"
+
+    @staticmethod
+    def _answer(req, status):
+        body = b"ok" if status < 300 else b"refused by the test receiver"
+        req.send_response(status)
+        req.send_header("Content-Type", "text/plain")
+        req.send_header("Content-Length", str(len(body)))
+        req.end_headers()
+        req.wfile.write(body)
+
+    # --- what arrived ---------------------------------------------------------------------------
+    def snapshot(self):
+        with self._lock:
+            return list(self.deliveries)
+
+    def all_seqs(self):
+        """Every delivered seq, in arrival order, re-deliveries included."""
+        return [s for d in self.snapshot() for s in d["seqs"]]
+
+    def first_arrivals(self):
+        """Seqs in the order of their first delivery."""
+        seen, order = set(), []
+        for s in self.all_seqs():
+            if s not in seen:
+                seen.add(s)
+                order.append(s)
+        return order
+
+    def items_by_seq(self):
+        out = {}
+        for d in self.snapshot():
+            for item in d["items"]:
+                out.setdefault(item["seq"], item)
+        return out
+
+    def has_all(self, seqs):
+        got = set(self.all_seqs())
+        return all(s in got for s in seqs)
+
+    def wait_for(self, seqs, timeout, what=None):
+        seqs = list(seqs)
+        try:
+            wait_until(lambda: self.has_all(seqs), timeout, what or f"{len(seqs)} seqs at {self.name}", 0.1)
+        except AssertionError as e:
+            missing = sorted(set(seqs) - set(self.all_seqs()))
+            raise AssertionError(f"{e}; {len(missing)} missing, first: {missing[:10]}") from None
+
+    def check(self):
+        """Fails the test if any request did not verify or was malformed."""
+        with self._lock:
+            errors = list(self.errors)
+        assert not errors, f"{self.name}: {len(errors)} bad requests, first: {errors[:5]}"
+
+
+# ==================================================================================================
+# Stores and server processes
+# ==================================================================================================
+
+
+def _psql():
+    found = shutil.which("psql")
+    if found:
+        return found
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/psql"))
+    return candidates[-1] if candidates else None
+
+
+def _with_database(url, name):
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit(parts._replace(path="/" + name))
+
+
+class DeliveryStore:
+    """One test's store: a data directory, and on the PostgreSQL pass a database of its own on the
+    cluster of AUDITRAIL_SDK_DATABASE_URL (created with psql, dropped at the end). A database of
+    its own, not the suite's shared one, because the session server (conftest) runs on the shared
+    one and, as every replica does, would take the lease of this test's sinks.
+    """
+
+    def __init__(self, base_dir):
+        self.base_dir = Path(base_dir)
+        self.data_dir = self.base_dir / "data"
+        self.binary = _binary()
+        self.env = _clean_env()
+        self.database = None
+        self._admin_url = None
+        self.servers = []
+        if on_postgres():
+            psql = _psql()
+            if psql is None:
+                skip_or_fail("psql is needed to create a database of the test's own on PostgreSQL")
+            self._psql = psql
+            self._admin_url = os.environ["AUDITRAIL_SDK_DATABASE_URL"]
+            self.database = f"delivery_{uuid.uuid4().hex[:12]}"
+            self._sql(f"CREATE DATABASE {self.database}")
+            self.env["AUDITRAIL_DATABASE_URL"] = _with_database(self._admin_url, self.database)
+
+    def _sql(self, statement):
+        res = subprocess.run(
+            [self._psql, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self._admin_url, "-c", statement],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if res.returncode != 0:
+            raise RuntimeError(f"psql {statement!r}: exit {res.returncode}: {res.stderr}")
+
+    def close(self):
+        errors = []
+        for server in self.servers:
+            try:
+                server.kill()
+            except Exception as e:  # noqa: BLE001
+                errors.append(e)
+        if self.database:
+            try:
+                self._sql(f"DROP DATABASE IF EXISTS {self.database} WITH (FORCE)")
+            except Exception:  # noqa: BLE001 - a throwaway database on a throwaway cluster
+                pass
+        if errors:
+            raise errors[0]
+
+    # --- store commands --------------------------------------------------------------------------
+    def run(self, *args, timeout=120):
+        cmd = [self.binary, *args]
+        res = subprocess.run(cmd, env=self.env, capture_output=True, text=True, timeout=timeout)
+        if res.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} exited {res.returncode}\nstdout:\n{res.stdout}\nstderr:\n{res.stderr}")
+        return res.stdout
+
+    def one_line(self, *args):
+        out = self.run(*args).strip()
+        assert out and "\n" not in out, f"{args} should print one value, got {out!r}"
+        return out
+
+    def create_org(self, name):
+        return self.one_line("org", "create", "--data", str(self.data_dir), "--name", name)
+
+    def create_token(self, org_id, scopes, name="delivery test"):
+        args = ["token", "create", "--data", str(self.data_dir), "--org", org_id, "--name", name]
+        for scope in scopes:
+            args += ["--scope", scope]
+        return self.one_line(*args)
+
+    def new_org(self, name="Delivery Org"):
+        """An org with an ingest token and a reading token (admin, compliance, metrics)."""
+        org_id = self.create_org(name)
+        return Org(
+            org_id,
+            ingest_token=self.create_token(org_id, INGEST_SCOPES, "ingest"),
+            read_token=self.create_token(org_id, READ_SCOPES, "reader"),
+        )
+
+    def add_webhook_sink(self, org_id, url, secret, batch=None, kinds=(), from_seq=None):
+        args = ["sink", "add", "webhook", "--data", str(self.data_dir), "--org", org_id, "--url", url]
+        args += ["--secret", secret]
+        if batch is not None:
+            args += ["--batch", str(batch)]
+        for kind in kinds:
+            args += ["--kind", kind]
+        if from_seq is not None:
+            args += ["--from-seq", str(from_seq)]
+        sink_id = self.one_line(*args)
+        assert sink_id.startswith("sk_"), sink_id
+        return sink_id
+
+    def add_syslog_sink(self, org_id, address, tls=False, ca=None):
+        args = ["sink", "add", "syslog", "--data", str(self.data_dir), "--org", org_id, "--address", address]
+        if tls:
+            args.append("--tls")
+        if ca:
+            args += ["--ca", str(ca)]
+        return self.one_line(*args)
+
+    def sinks(self, org_id):
+        out = self.run("sink", "list", "--data", str(self.data_dir), "--org", org_id, "--json")
+        return json.loads(out)
+
+    def sink(self, org_id, sink_id):
+        for s in self.sinks(org_id):
+            if s["id"] == sink_id:
+                return s
+        return None
+
+    def pause_sink(self, sink_id):
+        self.run("sink", "pause", "--data", str(self.data_dir), sink_id)
+
+    def resume_sink(self, sink_id):
+        self.run("sink", "resume", "--data", str(self.data_dir), sink_id)
+
+    def remove_sink(self, sink_id):
+        self.run("sink", "remove", "--data", str(self.data_dir), sink_id)
+
+    # --- servers ---------------------------------------------------------------------------------
+    def server(self, name="serve", start=True, extra_args=()):
+        """A `serve` process on this store (stopped at the end of the test)."""
+        proc = ServerProcess(self, name, extra_args)
+        self.servers.append(proc)
+        if start:
+            proc.start()
+        return proc
+
+    def log_tails(self):
+        return "\n".join(f"--- {s.name} ({s.log_path}) ---\n{s.log_tail()}" for s in self.servers)
+
+
+class Org:
+    def __init__(self, org_id, ingest_token, read_token):
+        self.id = org_id
+        self.ingest_token = ingest_token
+        self.read_token = read_token
+
+
+class ServerProcess:
+    """One `auditrail serve` on a DeliveryStore: free port, its own log, SIGTERM or SIGKILL,
+    restart on the same store. Rate limiting is off (the tests poll), checkpoints are signed
+    every second. On PostgreSQL every replica of a store uses the store's data directory for its
+    signing key, so replicas share one key, as they must."""
+
+    def __init__(self, store, name, extra_args=()):
+        self.store = store
+        self.name = name
+        self.extra_args = list(extra_args)
+        self.log_path = store.base_dir / f"{name}.log"
+        self.proc = None
+        self.port = None
+        self.http = requests.Session()
+
+    @property
+    def pid(self):
+        return self.proc.pid if self.proc else None
+
+    @property
+    def base_url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, path):
+        return f"{self.base_url}{path}"
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self, port=None):
+        assert not self.running(), f"{self.name} is already running"
+        last_error = None
+        for attempt in range(3):
+            self.port = port if (port and attempt == 0) else _free_port()
+            with open(self.log_path, "ab") as log:
+                log.write(f"\n=== {self.name}: auditrail serve on port {self.port} ===\n".encode())
+                log.flush()
+                self.proc = subprocess.Popen(
+                    [
+                        self.store.binary,
+                        "serve",
+                        "--data",
+                        str(self.store.data_dir),
+                        "--listen",
+                        f"127.0.0.1:{self.port}",
+                        "--rate-limit",
+                        "0",
+                        "--checkpoint-seconds",
+                        "1",
+                        *self.extra_args,
+                    ],
+                    env=self.store.env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                )
+            deadline = time.monotonic() + STARTUP_TIMEOUT_S
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    last_error = f"{self.name} exited with {self.proc.returncode} during start-up"
+                    break
+                try:
+                    if self.http.get(self.url("/healthz"), timeout=2).status_code == 200:
+                        return self
+                except requests.RequestException:
+                    pass
+                time.sleep(0.05)
+            else:
+                last_error = f"{self.name}: /healthz did not answer 200 within {STARTUP_TIMEOUT_S}s"
+                self.kill()
+        raise RuntimeError(f"{last_error}\n--- log ---\n{self.log_tail()}")
+
+    def kill(self):
+        """SIGKILL: no shutdown at all (a crash, a lost machine)."""
+        if self.running():
+            self.proc.send_signal(signal.SIGKILL)
+        if self.proc is not None:
+            self.proc.wait(timeout=10)
+
+    def terminate(self, timeout=20):
+        """SIGTERM: the orderly shutdown (requests drained, leases released)."""
+        if not self.running():
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(f"{self.name} did not exit within {timeout}s of SIGTERM") from None
+
+    def restart(self, same_port=True):
+        self.kill()
+        return self.start(port=self.port if same_port else None)
+
+    def log_tail(self, chars=LOG_TAIL_CHARS):
+        try:
+            return Path(self.log_path).read_text(errors="replace")[-chars:]
+        except OSError as e:
+            return f"(no log: {e})"
+
+    # --- HTTP ------------------------------------------------------------------------------------
+    def ingest(self, kind, items, token):
+        r = self.http.post(
+            self.url(f"/auditrail/v1/ingest/{kind}"),
+            json=items,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=300,
+        )
+        assert r.status_code == 200, f"ingest {kind}: HTTP {r.status_code}: {r.text[:2000]}"
+        body = r.json()
+        assert body["accepted"] == len(items), body
+        return {entry["id"]: entry["seq"] for entry in body["items"]}
+
+    def get(self, path_or_url, token, params=None, headers=None, timeout=60, **kwargs):
+        h = {"Authorization": f"Bearer {token}"}
+        h.update(headers or {})
+        url = path_or_url if path_or_url.startswith("http") else self.url(path_or_url)
+        return self.http.get(url, params=params, headers=h, timeout=timeout, **kwargs)
+
+    def metrics(self, token):
+        """{(name, sink label): value} of the Prometheus text at /metrics (admin token)."""
+        r = self.get("/metrics", token)
+        assert r.status_code == 200, f"/metrics: HTTP {r.status_code}: {r.text[:500]}"
+        out = {}
+        for line in r.text.splitlines():
+            if not line or line.startswith("#"):
+                continue
+            name_labels, _, value = line.rpartition(" ")
+            name, _, labels = name_labels.partition("{")
+            sink = None
+            for part in labels.rstrip("}").split(","):
+                key, _, val = part.partition("=")
+                if key.strip() == "sink":
+                    sink = val.strip().strip('"')
+            out[(name, sink)] = float(value)
+        return out
+
+
+# ==================================================================================================
+# Certificates (for the TLS syslog receiver)
+# ==================================================================================================
+
+
+def make_ca_and_server_cert(directory):
+    """A self-signed CA and a server certificate for 127.0.0.1 / localhost signed by it, written
+    as PEM files in `directory`. Returns (ca_pem_path, cert_pem_path, key_pem_path)."""
+    directory = Path(directory)
+    now = dt.datetime.now(dt.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "auditrail test CA")])
+    ca_cert = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(hours=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    ca_path, cert_path, key_path = directory / "ca.pem", directory / "server.pem", directory / "server.key"
+    ca_path.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    key_path.chmod(0o600)
+    return ca_path, cert_path, key_path
+
+
+# ==================================================================================================
+# rsyslog receiver
+# ==================================================================================================
+
+# One JSON object per received message: what rsyslog's RFC 5424 parser made of it, and the raw
+# message (without the octet count) to check the header by hand.
+RSYSLOG_TEMPLATE = """template(name="auditrailJson" type="list") {
+  constant(value="{")
+  property(name="protocol-version" format="jsonf" outname="version") constant(value=",")
+  property(name="pri" format="jsonf" outname="pri") constant(value=",")
+  property(name="app-name" format="jsonf" outname="appname") constant(value=",")
+  property(name="procid" format="jsonf" outname="procid") constant(value=",")
+  property(name="msgid" format="jsonf" outname="msgid") constant(value=",")
+  property(name="hostname" format="jsonf" outname="hostname") constant(value=",")
+  property(name="timereported" dateFormat="rfc3339" format="jsonf" outname="timestamp") constant(value=",")
+  property(name="structured-data" format="jsonf" outname="sd") constant(value=",")
+  property(name="msg" format="jsonf" outname="msg") constant(value=",")
+  property(name="rawmsg" format="jsonf" outname="raw")
+  constant(value="}\\n")
+}
+"""
+
+
+def rsyslogd_binary():
+    return shutil.which("rsyslogd") or next(
+        (p for p in ("/usr/sbin/rsyslogd", "/sbin/rsyslogd") if os.access(p, os.X_OK)), None
+    )
+
+
+class RsyslogReceiver:
+    """rsyslogd in the foreground (`-n`), as the current user, with a plain TCP input and a TLS
+    input (GnuTLS driver, anonymous clients), each with its own ruleset writing JSON lines to its
+    own file. Octet-counted framing (RFC 6587) is on for both."""
+
+    def __init__(self, directory):
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.binary = rsyslogd_binary()
+        self.tcp_port = _free_port()
+        self.tls_port = _free_port()
+        self.tcp_file = self.dir / "tcp.jsonl"
+        self.tls_file = self.dir / "tls.jsonl"
+        self.log_path = self.dir / "rsyslogd.log"
+        self.pid_file = self.dir / "rsyslogd.pid"
+        self.conf = self.dir / "rsyslog.conf"
+        self.ca, self.cert, self.key = make_ca_and_server_cert(self.dir)
+        self.proc = None
+
+    def config_text(self):
+        work = self.dir / "work"
+        work.mkdir(exist_ok=True)
+        return f"""# written by tests/sdk/delivery_receivers.py
+global(
+  workDirectory="{work}"
+  maxMessageSize="256k"
+  defaultNetstreamDriverCAFile="{self.ca}"
+  defaultNetstreamDriverCertFile="{self.cert}"
+  defaultNetstreamDriverKeyFile="{self.key}"
+)
+module(load="imtcp" maxSessions="100")
+{RSYSLOG_TEMPLATE}
+ruleset(name="plain") {{
+  action(type="omfile" file="{self.tcp_file}" template="auditrailJson")
+}}
+ruleset(name="tls") {{
+  action(type="omfile" file="{self.tls_file}" template="auditrailJson")
+}}
+input(type="imtcp" address="127.0.0.1" port="{self.tcp_port}" ruleset="plain"
+      supportOctetCountedFraming="on")
+input(type="imtcp" address="127.0.0.1" port="{self.tls_port}" ruleset="tls"
+      supportOctetCountedFraming="on"
+      streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon"
+      streamDriver.CAFile="{self.ca}" streamDriver.CertFile="{self.cert}"
+      streamDriver.KeyFile="{self.key}")
+"""
+
+    def start(self):
+        self.conf.write_text(self.config_text())
+        check = subprocess.run([self.binary, "-N1", "-f", str(self.conf)], capture_output=True, text=True, timeout=30)
+        if check.returncode != 0:
+            raise RuntimeError(f"rsyslogd -N1 rejected the config:\n{check.stdout}\n{check.stderr}")
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [self.binary, "-n", "-f", str(self.conf), "-i", str(self.pid_file)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+        )
+        log.close()
+        deadline = time.monotonic() + 20
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"rsyslogd exited with {self.proc.returncode}:\n{self.log_tail()}")
+            if self._listening():
+                return self
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"rsyslogd did not listen within 20s:\n{self.log_tail()}")
+            time.sleep(0.1)
+
+    def _listening(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.tcp_port), timeout=1):
+                pass
+            # A real TLS handshake against the CA: the TLS listener is up and presents our cert.
+            ctx = ssl.create_default_context(cafile=str(self.ca))
+            with socket.create_connection(("127.0.0.1", self.tls_port), timeout=2) as raw:
+                with ctx.wrap_socket(raw, server_hostname="127.0.0.1"):
+                    pass
+            return True
+        except (OSError, ssl.SSLError):
+            return False
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+
+    def log_tail(self, chars=10_000):
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError as e:
+            return f"(no rsyslogd log: {e})"
+
+    @staticmethod
+    def read(path):
+        """The JSON lines written so far (a last, partly written line is left for later)."""
+        try:
+            text = Path(path).read_text(errors="replace")
+        except FileNotFoundError:
+            return []
+        lines = text.split("\n")
+        return [json.loads(line) for line in lines[:-1] if line.strip()]
