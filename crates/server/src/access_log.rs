@@ -9,35 +9,22 @@
 //! kept, each value capped, never one whose name looks like a secret; the user agent is capped; the
 //! tracking id is the server's own (a client-supplied one is kept in its own field).
 //!
-//! Records are written off the request path: a handler hands its record to a bounded queue and
-//! answers; one task commits queued records in batches (one durable ingest per org and batch), so
-//! a read costs no extra fsync. A full queue makes readers wait rather than drop records. On
-//! shutdown the queue is flushed before the process exits; a crash can lose at most the records
-//! of the last batch window (~100 ms), never an event anyone ingested.
+//! Records are written off the request path by the access-log writer of the service layer
+//! (`auditrail_service::access_log`); this module decides what a record holds.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
-use std::time::Duration;
 
-use auditrail_core::event::{IngestContext, normalize};
-use auditrail_core::{Kind, NormalizedEvent, OrgId, Timestamp};
-use auditrail_store::{IngestError, Principal, Store};
+pub use auditrail_service::access_log::{AccessLog, AccessLogWriter, AccessRecord};
+use auditrail_store::Principal;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::USER_AGENT;
 use axum::http::request::Parts;
 use serde_json::{Map, Value, json};
-use tokio::sync::{mpsc, oneshot};
 
 use crate::auth::person_id;
 use crate::params::QueryParams;
 use crate::tracking::RequestIds;
 
-/// Records waiting for the writer: when the store falls behind, readers wait to enqueue rather
-/// than the queue growing (each record is about 1 KB).
-const QUEUE: usize = 2_000;
-const BATCH: usize = 1_000;
-const WINDOW: Duration = Duration::from_millis(100);
 /// The longest value kept of any recorded parameter, header or path.
 pub const MAX_VALUE_CHARS: usize = 256;
 /// The most values kept of one repeated parameter.
@@ -95,14 +82,9 @@ pub struct Read<'a> {
     pub results: usize,
 }
 
-/// One read, as recorded.
-pub struct AccessRecord {
-    org: OrgId,
-    body: Value,
-}
-
-impl AccessRecord {
-    pub fn new(principal: &Principal, meta: &RequestMeta, read: Read<'_>) -> Self {
+/// One read, as recorded: who read, what they asked, how many events they got.
+pub fn record_of(principal: &Principal, meta: &RequestMeta, read: Read<'_>) -> AccessRecord {
+    {
         let token = &principal.token;
         let name = token.name.clone().or_else(|| token.email.clone()).unwrap_or_else(|| token.token_id.clone());
         let mut body = json!({
@@ -121,7 +103,7 @@ impl AccessRecord {
         if let Some(client) = &meta.client_tracking_id {
             body["clientTrackingId"] = json!(client);
         }
-        Self { org: principal.org.id.clone(), body }
+        AccessRecord { org: principal.org.id.clone(), body }
     }
 }
 
@@ -151,118 +133,5 @@ impl FromRequestParts<crate::AppState> for RequestMeta {
         let forwarded_for = || crate::urls::forwarded(&parts.headers, "x-forwarded-for")?.parse().ok();
         let client_ip = if state.config.trust_proxy { forwarded_for().or(client_ip) } else { client_ip };
         Ok(Self { tracking_id, client_tracking_id, client_ip, user_agent })
-    }
-}
-
-enum Message {
-    Record(AccessRecord),
-    Flush(oneshot::Sender<()>),
-}
-
-/// The handle readers record through; cheap to clone.
-#[derive(Clone)]
-pub struct AccessLog {
-    tx: mpsc::Sender<Message>,
-}
-
-impl AccessLog {
-    /// Starts the writer task on the current runtime.
-    pub fn start(store: Arc<dyn Store>) -> Self {
-        let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(store, rx));
-        Self { tx }
-    }
-
-    pub async fn record(&self, record: AccessRecord) {
-        if self.tx.send(Message::Record(record)).await.is_err() {
-            tracing::error!("the access log writer is gone: a read was not recorded");
-        }
-    }
-
-    /// Returns once every record queued before the call is committed (or given up on).
-    pub async fn flush(&self) {
-        let (done, wait) = oneshot::channel();
-        if self.tx.send(Message::Flush(done)).await.is_ok() {
-            let _ = wait.await;
-        }
-    }
-}
-
-async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Message>) {
-    while let Some(first) = rx.recv().await {
-        let mut records = Vec::new();
-        let mut flushes = Vec::new();
-        let take = |message: Message, records: &mut Vec<AccessRecord>, flushes: &mut Vec<_>| match message {
-            Message::Record(r) => records.push(r),
-            Message::Flush(done) => flushes.push(done),
-        };
-        take(first, &mut records, &mut flushes);
-        let deadline = tokio::time::Instant::now() + WINDOW;
-        while records.len() < BATCH && flushes.is_empty() {
-            match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(message)) => take(message, &mut records, &mut flushes),
-                Ok(None) | Err(_) => break,
-            }
-        }
-        commit(store.as_ref(), records).await;
-        for done in flushes {
-            let _ = done.send(());
-        }
-    }
-}
-
-fn normalize_all(org: &OrgId, bodies: Vec<Value>) -> Vec<NormalizedEvent> {
-    let ctx = IngestContext { org, received: Timestamp::now() };
-    bodies
-        .into_iter()
-        .enumerate()
-        .filter_map(|(index, body)| match normalize(Kind::Access, &ctx, index, body, uuid::Uuid::new_v4()) {
-            Ok(event) => Some(event),
-            Err(error) => {
-                tracing::error!(%error, "an access record could not be normalised");
-                None
-            }
-        })
-        .collect()
-}
-
-async fn commit(store: &dyn Store, records: Vec<AccessRecord>) {
-    let mut by_org: HashMap<OrgId, Vec<Value>> = HashMap::new();
-    for record in records {
-        by_org.entry(record.org).or_default().push(record.body);
-    }
-    for (org, bodies) in by_org {
-        // Normalising (canonical JSON, hashes) is CPU work: off the async workers, so the reads
-        // being answered meanwhile do not wait behind it.
-        let normalized = {
-            let org = org.clone();
-            tokio::task::spawn_blocking(move || normalize_all(&org, bodies)).await
-        };
-        let Ok(events) = normalized else {
-            tracing::error!(org = %org, "normalising access records failed");
-            continue;
-        };
-        let count = events.len() as u64;
-        // The store may be briefly unavailable (PostgreSQL restarting, disk full): retry with
-        // backoff for a while rather than drop what readers were promised is recorded.
-        let mut delay = Duration::from_millis(100);
-        for attempt in 1..=8 {
-            match store.ingest(&org, Kind::Access, events.clone()).await {
-                Ok(_) => {
-                    metrics::counter!("auditrail_access_records_total").increment(count);
-                    break;
-                }
-                Err(IngestError::Store(error)) if attempt < 8 => {
-                    tracing::warn!(%error, attempt, "cannot record reads yet; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(5));
-                }
-                Err(error) => {
-                    metrics::counter!("auditrail_access_records_lost_total").increment(count);
-                    tracing::error!(%error, org = %org, records = count, "reads could not be recorded");
-                    break;
-                }
-            }
-        }
     }
 }

@@ -22,7 +22,7 @@ pub mod urls;
 use std::sync::Arc;
 
 use auditrail_core::CursorKey;
-use auditrail_service::{LogSigner, Shutdown};
+use auditrail_service::{LogSigner, Shutdown, Supervisor};
 use auditrail_store::{Store, StoreError};
 use axum::Router;
 
@@ -114,7 +114,13 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub async fn new(store: Arc<dyn Store>, mut config: ServerConfig) -> Result<Self, StoreError> {
+    /// The state of a server on `store`; its background work (the access-log writer) runs under
+    /// `workers`, which must live as long as the server.
+    pub async fn new(
+        store: Arc<dyn Store>,
+        mut config: ServerConfig,
+        workers: &mut Supervisor,
+    ) -> Result<Self, StoreError> {
         // The public URL's host is always one the server answers for; folded in once here so a
         // request only compares against one list.
         if !config.allowed_hosts.is_empty()
@@ -128,7 +134,11 @@ impl AppState {
         let limiter = config.rate_limit.map(|l| Arc::new(ratelimit::Limiter::new(l)));
         let request_slots = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_requests.max(1)));
         let ingest_gate = Arc::new(admission::IngestGate::new(&config));
-        let access_log = config.access_log.then(|| access_log::AccessLog::start(store.clone()));
+        let access_log = config.access_log.then(|| {
+            let (log, writer) = access_log::AccessLog::new(store.clone());
+            workers.spawn("access-log", move |shutdown| writer.clone().run(shutdown));
+            log
+        });
         Ok(Self {
             store,
             config: Arc::new(config),
@@ -150,7 +160,7 @@ impl AppState {
         read: access_log::Read<'_>,
     ) {
         if let Some(log) = &self.access_log {
-            log.record(access_log::AccessRecord::new(principal, meta, read)).await;
+            log.record(access_log::record_of(principal, meta, read)).await;
         }
     }
 

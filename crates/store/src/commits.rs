@@ -89,7 +89,7 @@ mod tests {
     async fn a_commit_wakes_its_orgs_watchers_and_the_any_signal_but_not_other_orgs() {
         let commits = Commits::default();
         let mut a = commits.subscribe(&org(1));
-        let mut b = commits.subscribe(&org(2));
+        let b = commits.subscribe(&org(2));
         let mut any = commits.any();
         commits.raise(&org(1), 5);
         assert!(a.has_changed().unwrap());

@@ -68,12 +68,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
     };
     let (closing_trigger, closing) = Trigger::new();
-    let state = AppState::new(store_dyn.clone(), config)
+    let mut workers = Supervisor::default();
+    let state = AppState::new(store_dyn.clone(), config, &mut workers)
         .await
         .context("cannot read the store's cursor key")?
         .with_signer(signer)
         .with_closing(closing);
-    let mut workers = Supervisor::default();
     if let Some(signer) = state.signer.clone() {
         let (store, checkpoint_signer) = (store_dyn.clone(), signer.clone());
         workers.spawn("checkpointer", move |shutdown| {
@@ -104,7 +104,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(demo) = demo_banner {
         println!("{}", demo.banner(&format!("{scheme}://{local}")));
     }
-    let access_log = state.access_log.clone();
     let closing = async move {
         shutdown_signal().await;
         closing_trigger.fire();
@@ -112,10 +111,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     auditrail_server::serve_with(listener, state, transport, connection_limits, closing)
         .await
         .context("the server failed")?;
-    if let Some(log) = access_log {
-        log.flush().await;
-    }
-    // Requests are done: now the workers (sinks release their leases for another replica).
+    // Requests are done: now the workers (the access log commits what they recorded, sinks release
+    // their leases for another replica).
     workers.shutdown(Duration::from_secs(10)).await;
     tracing::info!("stopped: in-flight requests finished");
     Ok(())

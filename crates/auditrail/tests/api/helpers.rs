@@ -40,6 +40,8 @@ pub struct TestApp {
     /// All scopes, `other_org`.
     pub other_token_all: String,
     pub client: reqwest::Client,
+    /// The background workers of this server and its replicas, stopped with the app.
+    workers: std::sync::Mutex<Vec<auditrail_service::Supervisor>>,
     _guard: StoreGuard,
 }
 
@@ -106,7 +108,8 @@ pub async fn spawn_app_serving(config: ServerConfig, transport: Transport, limit
     // A signing key, so the integrity endpoints answer (checkpoints are made on demand only).
     let key = auditrail_core::checkpoint::SigningKey::generate_from("auditrail-test", [7; 32]).expect("test key");
     let signer = auditrail_service::LogSigner { key, policy: auditrail_service::CheckpointPolicy::default() };
-    let state = AppState::new(store.clone(), config).await.expect("app state").with_signer(signer);
+    let mut workers = auditrail_service::Supervisor::default();
+    let state = AppState::new(store.clone(), config, &mut workers).await.expect("app state").with_signer(signer);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("local addr").port();
     let base =
@@ -126,6 +129,7 @@ pub async fn spawn_app_serving(config: ServerConfig, transport: Transport, limit
         token_compliance,
         other_token_all,
         client,
+        workers: std::sync::Mutex::new(vec![workers]),
         _guard: guard,
     }
 }
@@ -133,7 +137,9 @@ pub async fn spawn_app_serving(config: ServerConfig, transport: Transport, limit
 impl TestApp {
     /// Another server on the same store (a second replica); returns its base URL.
     pub async fn spawn_replica(&self, config: ServerConfig) -> String {
-        let state = AppState::new(self.store.clone(), config).await.expect("app state");
+        let mut workers = auditrail_service::Supervisor::default();
+        let state = AppState::new(self.store.clone(), config, &mut workers).await.expect("app state");
+        self.workers.lock().expect("workers").push(workers);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let port = listener.local_addr().expect("local addr").port();
         tokio::spawn(auditrail_server::serve(listener, state, std::future::pending()));
