@@ -17,6 +17,11 @@ use serde_json::{Value, json};
 use crate::ingest;
 use crate::server::{Cli, Server};
 
+#[derive(serde::Deserialize)]
+struct FeedPage {
+    items: Vec<serde::de::IgnoredAny>,
+}
+
 /// Arrival time of each seq at the receiver (the first arrival, when re-delivered).
 #[derive(Default)]
 struct Arrivals(Mutex<HashMap<u64, Instant>>);
@@ -76,8 +81,9 @@ pub async fn measure(cli: &Cli, dir: &std::path::Path, events: usize, samples: u
     loop {
         let response = client.get(&url).bearer_auth(&token).send().await?.error_for_status()?;
         let next = response.headers().get("link").and_then(|l| l.to_str().ok()).map(str::to_owned);
-        let page: Value = response.json().await?;
-        let n = page["items"].as_array().map_or(0, Vec::len);
+        // Items are counted, not built: the figure is the server's, not this client's JSON tree.
+        let page: FeedPage = serde_json::from_slice(&response.bytes().await?)?;
+        let n = page.items.len();
         if n == 0 {
             break;
         }

@@ -1,7 +1,8 @@
 //! Sinks: each pushes its org's events, in seq order, to a receiver (a webhook, a syslog server),
 //! reading the feed from its stored position and advancing that position only after the receiver
 //! took a batch. So delivery is at-least-once and never skips: after a crash or a receiver outage
-//! a sink resumes from its stored position, re-delivering at most the batch that was in flight.
+//! a sink resumes from its stored position, re-delivering at most the batches that were in flight
+//! (two: a position is stored while the next batch is delivered).
 //!
 //! Every replica runs [`run_sinks`]; a sink is delivered by the replica holding its lease (a
 //! conditional update of the sink row, renewed while delivering). A worker renews before each
@@ -18,7 +19,7 @@ use std::time::Duration;
 
 use auditrail_core::sink::{SinkId, SinkTarget};
 use auditrail_core::{OrgId, Timestamp};
-use auditrail_store::{LogEntry, Sink, SinkProgress, Store};
+use auditrail_store::{LogEntry, Sink, SinkProgress, Store, StoreError};
 use rand::Rng;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -175,8 +176,10 @@ impl SinkWorker {
         let mut failures = sink.failures;
         let mut lease_until = Instant::now() + LEASE;
         let mut retry_at: Option<Instant> = None;
+        let mut recording: Option<JoinHandle<Result<bool, StoreError>>> = None;
         loop {
             if shutdown.is_requested() {
+                self.settle(&mut recording).await;
                 return;
             }
             if lease_until.saturating_duration_since(Instant::now()) < SAFE_LEASE {
@@ -188,10 +191,14 @@ impl SinkWorker {
                 {
                     Ok(true) => lease_until = Instant::now() + LEASE,
                     // Paused, removed, or taken by a replica that saw the lease expire.
-                    Ok(false) => return,
+                    Ok(false) => {
+                        self.settle(&mut recording).await;
+                        return;
+                    }
                     Err(e) => {
                         tracing::warn!(sink = %sink.id, error = %e, "cannot renew a sink's lease");
                         if Instant::now() + FIRST_RETRY >= lease_until {
+                            self.settle(&mut recording).await;
                             return;
                         }
                         pause(FIRST_RETRY, shutdown).await;
@@ -222,6 +229,9 @@ impl SinkWorker {
                 }
             };
             let Some(last) = entries.last().map(|e| e.seq) else {
+                if !self.settle(&mut recording).await {
+                    return;
+                }
                 if head > position && self.advance(head).await {
                     position = head;
                 }
@@ -230,11 +240,12 @@ impl SinkWorker {
             };
             match deliverer.deliver(&sink.org, &entries).await {
                 Ok(()) => {
-                    if !self.advance(last).await {
-                        // Not recorded: delivered again later, never skipped.
-                        retry_at = Some(Instant::now() + FIRST_RETRY);
-                        continue;
+                    // The previous batch's position is stored before this one's is sent, so they
+                    // land in order; storing one overlaps the next delivery.
+                    if !self.settle(&mut recording).await {
+                        return;
                     }
+                    recording = Some(self.record_delivered(last));
                     position = last;
                     failures = 0;
                     metrics::counter!("auditrail_sink_delivered_total", &labels).increment(entries.len() as u64);
@@ -243,6 +254,9 @@ impl SinkWorker {
                     metrics::gauge!("auditrail_sink_lag_events", &labels).set(head.saturating_sub(position) as f64);
                 }
                 Err(e) => {
+                    if !self.settle(&mut recording).await {
+                        return;
+                    }
                     failures += 1;
                     let delay = retry_delay(failures);
                     tracing::warn!(sink = %sink.id, failures, retry_in_ms = delay.as_millis() as u64, error = %e, "a delivery failed");
@@ -251,6 +265,31 @@ impl SinkWorker {
                     self.record(SinkProgress::Failed { error: e.0, at: Timestamp::now() }).await;
                     retry_at = Some(Instant::now() + delay);
                 }
+            }
+        }
+    }
+
+    /// Stores a delivered position in the background.
+    fn record_delivered(&self, position: u64) -> JoinHandle<Result<bool, StoreError>> {
+        let (store, id, owner) = (self.store.clone(), self.sink.id.clone(), self.owner.clone());
+        let progress = SinkProgress::Delivered { position, at: Timestamp::now() };
+        tokio::spawn(async move { store.sink_progress(&id, &owner, progress).await })
+    }
+
+    /// Waits for the position being stored; false when the lease turned out to be gone (the new
+    /// holder goes on from its stored position). A store error is only logged: the next stored
+    /// position covers this one, and until then a restart re-delivers a little more.
+    async fn settle(&self, recording: &mut Option<JoinHandle<Result<bool, StoreError>>>) -> bool {
+        let Some(pending) = recording.take() else { return true };
+        match pending.await {
+            Ok(Ok(stored)) => stored,
+            Ok(Err(e)) => {
+                tracing::warn!(sink = %self.sink.id, error = %e, "cannot store a sink's position");
+                true
+            }
+            Err(e) => {
+                tracing::warn!(sink = %self.sink.id, error = %e, "storing a sink's position failed");
+                true
             }
         }
     }
