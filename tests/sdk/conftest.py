@@ -69,10 +69,11 @@ def _free_port():
 class AuditrailServer:
     """What the tests get: where the server is, its orgs and tokens, and a few helpers."""
 
-    def __init__(self, binary, data_dir, log_path):
+    def __init__(self, binary, data_dir, log_path, extra_args=()):
         self.binary = binary
         self.data_dir = data_dir
         self.log_path = log_path
+        self.extra_args = list(extra_args)  # more `serve` options
         self.env = _clean_env()
         self.proc = None
         self.port = None
@@ -143,6 +144,7 @@ class AuditrailServer:
                     # Automatic checkpoints within about a second of new events (test_integrity.py).
                     "--checkpoint-seconds",
                     str(CHECKPOINT_SECONDS),
+                    *self.extra_args,
                 ],
                 env=self.env,
                 stdin=subprocess.DEVNULL,

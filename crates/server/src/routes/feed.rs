@@ -109,7 +109,7 @@ fn parse_seq(raw: &str, name: &str) -> Result<u64, ApiError> {
         ("kind" = Option<Vec<String>>, Query, explode = true, description = "Kinds to include (repeatable or comma-separated): admin, compliance, connect, security, access, system; each needs its read scope. Default: every kind but access that the token may read."),
         ("max" = Option<u32>, Query, minimum = 1, maximum = 10000, description = "Items per page (default 1000)."),
         ("wait" = Option<u32>, Query, minimum = 0, maximum = 60, description = "Seconds to hold an empty answer open until an event arrives (long poll; default 0)."),
-        ("Last-Event-ID" = Option<u64>, Header, description = "For an event stream: resume after this seq (takes precedence over `after`)."),
+        ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this seq (takes precedence over `after`): what an event-stream client sends when it reconnects."),
     ),
     responses((status = 200, description = "A page in seq order (possibly empty), or an event stream",
         content((crate::openapi::events::FeedPage = "application/json"), (String = "text/event-stream")),
@@ -145,12 +145,12 @@ pub async fn feed(
     let org = principal.org.id.clone();
     // Reading the access log alone is not recorded, as for its listing: looking at it never grows it.
     let recorded = kinds != KindSet::EMPTY.with(Kind::Access);
+    // What an event-stream client sends when it reconnects; it takes precedence over `after`.
+    if let Some(resume) = headers.get("last-event-id") {
+        let resume = resume.to_str().map_err(|_| ApiError::bad_request("Invalid header 'Last-Event-ID'"))?;
+        params.after = parse_seq(resume, "Last-Event-ID")?;
+    }
     if wants_event_stream(&headers) {
-        if let Some(resume) =
-            headers.get("last-event-id").and_then(|v| v.to_str().ok()).filter(|v| !v.trim().is_empty())
-        {
-            params.after = parse_seq(resume, "Last-Event-ID")?;
-        }
         return Ok(event_stream(
             state,
             principal,
