@@ -64,9 +64,13 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
 fi
 # Independent tools some tests use: strace shows that an ingest is synced before it is
-# acknowledged (tests/api/proofs.rs), openssl s_client which TLS versions `serve` speaks.
+# acknowledged (tests/api/proofs.rs), openssl s_client which TLS versions `serve` speaks, and
+# rsyslogd with its GnuTLS driver receives the syslog sinks over TCP and TLS
+# (tests/sdk/test_delivery.py; rsyslogd lives in /usr/sbin, often not on a user's PATH).
 missing_tools=()
 for tool in strace openssl; do command -v "$tool" >/dev/null 2>&1 || missing_tools+=("$tool"); done
+{ command -v rsyslogd || ls /usr/sbin/rsyslogd; } >/dev/null 2>&1 || missing_tools+=(rsyslog)
+ls /usr/lib/*/rsyslog/lmnsd_gtls.so >/dev/null 2>&1 || missing_tools+=(rsyslog-gnutls)
 if [ "${#missing_tools[@]}" -gt 0 ]; then
     step "installing ${missing_tools[*]} (Debian packages)"
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

@@ -226,11 +226,14 @@ class WebhookReceiver:
     @staticmethod
     def _answer(req, status):
         body = b"ok" if status < 300 else b"refused by the test receiver"
-        req.send_response(status)
-        req.send_header("Content-Type", "text/plain")
-        req.send_header("Content-Length", str(len(body)))
-        req.end_headers()
-        req.wfile.write(body)
+        try:
+            req.send_response(status)
+            req.send_header("Content-Type", "text/plain")
+            req.send_header("Content-Length", str(len(body)))
+            req.end_headers()
+            req.wfile.write(body)
+        except OSError:
+            pass  # the sender is gone (killed while this request was in flight)
 
     # --- what arrived ---------------------------------------------------------------------------
     def snapshot(self):
@@ -536,8 +539,10 @@ class ServerProcess:
             return f"(no log: {e})"
 
     # --- HTTP ------------------------------------------------------------------------------------
-    def ingest(self, kind, items, token):
-        r = self.http.post(
+    def ingest(self, kind, items, token, session=None):
+        """POSTs items to /auditrail/v1/ingest/{kind}; returns {event id: seq}. Threads other than
+        the test's own pass a requests.Session of their own."""
+        r = (session or self.http).post(
             self.url(f"/auditrail/v1/ingest/{kind}"),
             json=items,
             headers={"Authorization": f"Bearer {token}"},
@@ -682,6 +687,11 @@ RSYSLOG_TEMPLATE = """template(name="auditrailJson" type="list") {
 """
 
 
+def rsyslog_has_gnutls():
+    """rsyslog's GnuTLS network stream driver (Debian package rsyslog-gnutls) is installed."""
+    return bool(glob.glob("/usr/lib/*/rsyslog/lmnsd_gtls.so") + glob.glob("/usr/lib/rsyslog/lmnsd_gtls.so"))
+
+
 def rsyslogd_binary():
     return shutil.which("rsyslogd") or next(
         (p for p in ("/usr/sbin/rsyslogd", "/sbin/rsyslogd") if os.access(p, os.X_OK)), None
@@ -693,7 +703,8 @@ class RsyslogReceiver:
     input (GnuTLS driver, anonymous clients), each with its own ruleset writing JSON lines to its
     own file. Octet-counted framing (RFC 6587) is on for both."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, tls=True):
+        self.tls = tls
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.binary = rsyslogd_binary()
@@ -711,13 +722,7 @@ class RsyslogReceiver:
         work = self.dir / "work"
         work.mkdir(exist_ok=True)
         return f"""# written by tests/sdk/delivery_receivers.py
-global(
-  workDirectory="{work}"
-  maxMessageSize="256k"
-  defaultNetstreamDriverCAFile="{self.ca}"
-  defaultNetstreamDriverCertFile="{self.cert}"
-  defaultNetstreamDriverKeyFile="{self.key}"
-)
+global(workDirectory="{work}" maxMessageSize="256k")
 module(load="imtcp" maxSessions="100")
 {RSYSLOG_TEMPLATE}
 ruleset(name="plain") {{
@@ -728,7 +733,10 @@ ruleset(name="tls") {{
 }}
 input(type="imtcp" address="127.0.0.1" port="{self.tcp_port}" ruleset="plain"
       supportOctetCountedFraming="on")
-input(type="imtcp" address="127.0.0.1" port="{self.tls_port}" ruleset="tls"
+""" + (self._tls_input() if self.tls else "")
+
+    def _tls_input(self):
+        return f"""input(type="imtcp" address="127.0.0.1" port="{self.tls_port}" ruleset="tls"
       supportOctetCountedFraming="on"
       streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon"
       streamDriver.CAFile="{self.ca}" streamDriver.CertFile="{self.cert}"
@@ -763,11 +771,12 @@ input(type="imtcp" address="127.0.0.1" port="{self.tls_port}" ruleset="tls"
         try:
             with socket.create_connection(("127.0.0.1", self.tcp_port), timeout=1):
                 pass
-            # A real TLS handshake against the CA: the TLS listener is up and presents our cert.
-            ctx = ssl.create_default_context(cafile=str(self.ca))
-            with socket.create_connection(("127.0.0.1", self.tls_port), timeout=2) as raw:
-                with ctx.wrap_socket(raw, server_hostname="127.0.0.1"):
-                    pass
+            if self.tls:
+                # A real TLS handshake against the CA: the listener is up and presents our cert.
+                ctx = ssl.create_default_context(cafile=str(self.ca))
+                with socket.create_connection(("127.0.0.1", self.tls_port), timeout=2) as raw:
+                    with ctx.wrap_socket(raw, server_hostname="127.0.0.1"):
+                        pass
             return True
         except (OSError, ssl.SSLError):
             return False

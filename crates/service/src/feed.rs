@@ -13,7 +13,7 @@
 use std::time::Duration;
 
 use auditrail_core::{KindSet, OrgId};
-use auditrail_store::{LogEntry, Store, StoreError};
+use auditrail_store::{LogEntries, LogEntry, Store, StoreError};
 use tokio::time::Instant;
 
 use crate::supervisor::Shutdown;
@@ -38,20 +38,20 @@ pub struct FeedRead {
 }
 
 /// The entries after `read.after`, waiting up to `read.wait` (or until shutdown) for the first
-/// to be committed. Empty only when the wait ran out.
+/// to be committed, with the head they were read at. No entries only when the wait ran out.
 pub async fn read(
     store: &dyn Store,
     org: &OrgId,
     read: FeedRead,
     shutdown: &mut Shutdown,
-) -> Result<Vec<LogEntry>, StoreError> {
+) -> Result<LogEntries, StoreError> {
     let mut commits = store.watch_commits(org);
     let deadline = Instant::now() + read.wait.min(MAX_WAIT);
     loop {
         commits.borrow_and_update();
         let entries = store.log_entries(org, read.after, read.kinds, read.max.clamp(1, MAX_ITEMS)).await?;
         let now = Instant::now();
-        if !entries.is_empty() || now >= deadline || shutdown.is_requested() {
+        if !entries.entries.is_empty() || now >= deadline || shutdown.is_requested() {
             return Ok(entries);
         }
         let wake = deadline.min(now + RECHECK);

@@ -115,6 +115,15 @@ pub struct LogEntry {
     pub body: String,
 }
 
+/// Entries of an org's log, with the org's head in the same snapshot: every entry of the kinds
+/// asked for up to `head` is in `entries` unless the limit cut them short, which lets a consumer
+/// move past the events of other kinds in between.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LogEntries {
+    pub entries: Vec<LogEntry>,
+    pub head: u64,
+}
+
 /// A signed checkpoint of an org's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredCheckpoint {
@@ -158,8 +167,10 @@ pub struct NewSink {
 #[derive(Debug, Clone)]
 pub enum SinkProgress {
     /// Take or renew the lease until `until`: granted when the sink is active and its lease is
-    /// free, expired at `now`, or already `owner`'s. `until = now` releases it.
+    /// free, expired at `now`, or already `owner`'s.
     Lease { now: Timestamp, until: Timestamp },
+    /// Let the lease go (it expires at `at`), so another replica may take the sink at once.
+    Release { at: Timestamp },
     /// Everything up to `position` was delivered at `at` (a position never moves back).
     Delivered { position: u64, at: Timestamp },
     /// A delivery attempt failed at `at`.
@@ -339,15 +350,10 @@ pub trait Store: Send + Sync + 'static {
     /// The kind and seq (leaf index + 1) of an event, by id, in any kind unless one is given.
     async fn event_seq(&self, org: &OrgId, kind: Option<Kind>, id: &EventId)
     -> Result<Option<(Kind, u64)>, StoreError>;
-    /// Log entries of the given kinds with `seq > after`, in seq order, at most `limit`: the one
-    /// read every consumer in commit order uses (the feed, sinks, offline verification).
-    async fn log_entries(
-        &self,
-        org: &OrgId,
-        after: u64,
-        kinds: KindSet,
-        limit: u32,
-    ) -> Result<Vec<LogEntry>, StoreError>;
+    /// Log entries of the given kinds with `seq > after`, in seq order, at most `limit`, and the
+    /// head they were read at: the one read every consumer in commit order uses (the feed, sinks,
+    /// offline verification).
+    async fn log_entries(&self, org: &OrgId, after: u64, kinds: KindSet, limit: u32) -> Result<LogEntries, StoreError>;
 
     // Commit notifications (see [`commits`]).
 
@@ -508,7 +514,7 @@ macro_rules! store_by_concern {
                 after: u64,
                 kinds: auditrail_core::KindSet,
                 limit: u32,
-            ) -> Result<Vec<$crate::LogEntry>, $crate::StoreError> {
+            ) -> Result<$crate::LogEntries, $crate::StoreError> {
                 query::log_entries(self, org, after, kinds, limit).await
             }
 

@@ -417,7 +417,7 @@ async fn the_merkle_log_follows_every_ingest(store: Arc<dyn Store>) {
     store.ingest(&org(2), Kind::Admin, vec![admin(&org(2), "other", 5, "B", "USERS")]).await.unwrap();
     let size = store.log_size(&o).await.unwrap();
     assert_eq!(size, 5 * 7 + 3 * 10 + 5);
-    let entries = store.log_entries(&o, 0, KindSet::all(), 10_000).await.unwrap();
+    let entries = store.log_entries(&o, 0, KindSet::all(), 10_000).await.unwrap().entries;
     assert_eq!(entries.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=size).collect::<Vec<_>>());
     let leaves = entries.iter().map(|e| {
         let body: Value = serde_json::from_str(&e.body).unwrap();
@@ -457,7 +457,7 @@ async fn retention_deletes_old_events_but_not_under_hold_and_keeps_the_tree(stor
     store.set_legal_hold(&o, true).await.unwrap();
     assert!(store.retention_policy(&o).await.unwrap().legal_hold);
     assert!(store.delete_expired(&o, cutoff, 10).await.unwrap().is_empty(), "a hold blocks deletion");
-    assert_eq!(store.log_entries(&o, 0, KindSet::all(), 100).await.unwrap().len(), 10);
+    assert_eq!(store.log_entries(&o, 0, KindSet::all(), 100).await.unwrap().entries.len(), 10);
 
     store.set_legal_hold(&o, false).await.unwrap();
     store.set_retention(&o, Some(30)).await.unwrap();
@@ -467,7 +467,7 @@ async fn retention_deletes_old_events_but_not_under_hold_and_keeps_the_tree(stor
     assert_eq!(deleted, vec![1, 3, 5, 7]);
     assert_eq!(store.deleted_seqs(&o).await.unwrap(), vec![1, 3, 5, 7]);
     let remaining: Vec<u64> =
-        store.log_entries(&o, 0, KindSet::all(), 100).await.unwrap().iter().map(|e| e.seq).collect();
+        store.log_entries(&o, 0, KindSet::all(), 100).await.unwrap().entries.iter().map(|e| e.seq).collect();
     assert_eq!(remaining, vec![2, 4, 6, 8, 9, 10]);
     let page = store.events(&o, &list(Kind::Admin, Filters::default(), Position::Offset(0), 100, None)).await.unwrap();
     assert_eq!(page.items.len(), 6);
@@ -598,7 +598,7 @@ async fn postgres_upgrades_a_first_release_database_and_builds_its_merkle_log() 
     store.ingest(&o, Kind::Admin, vec![admin(&o, "new", 2_000, "A", "USERS")]).await.unwrap();
     let size = store.log_size(&o).await.unwrap();
     assert_eq!(size, 6);
-    let entries = store.log_entries(&o, 0, KindSet::all(), 100).await.unwrap();
+    let entries = store.log_entries(&o, 0, KindSet::all(), 100).await.unwrap().entries;
     let mut expected = MemoryTree::new();
     for e in &entries {
         let canonical = serde_json_canonicalizer::to_vec(&serde_json::from_str::<Value>(&e.body).unwrap()).unwrap();
@@ -628,12 +628,15 @@ async fn the_log_reads_by_kind_in_seq_order_and_a_commit_wakes_only_its_org(stor
     assert_eq!(*other.borrow_and_update(), 0);
     let seqs = |entries: Vec<auditrail_store::LogEntry>| entries.iter().map(|e| (e.seq, e.kind)).collect::<Vec<_>>();
     let all = store.log_entries(&o, 0, KindSet::all(), 10).await.unwrap();
+    assert_eq!(all.head, 3);
+    let all = all.entries;
     assert_eq!(seqs(all), [(1, Kind::Admin), (2, Kind::Connect), (3, Kind::Admin)]);
-    let admin_only = store.log_entries(&o, 1, KindSet::EMPTY.with(Kind::Admin), 10).await.unwrap();
+    let admin_only = store.log_entries(&o, 1, KindSet::EMPTY.with(Kind::Admin), 10).await.unwrap().entries;
     assert_eq!(seqs(admin_only), [(3, Kind::Admin)]);
-    assert!(store.log_entries(&o, 0, KindSet::EMPTY.with(Kind::Security), 10).await.unwrap().is_empty());
+    let none = store.log_entries(&o, 0, KindSet::EMPTY.with(Kind::Security), 10).await.unwrap();
+    assert!(none.entries.is_empty() && none.head == 3, "nothing of the kind, and the head it was read at");
     assert!(
-        store.log_entries(&o, u64::MAX, KindSet::all(), 10).await.unwrap().is_empty(),
+        store.log_entries(&o, u64::MAX, KindSet::all(), 10).await.unwrap().entries.is_empty(),
         "no overflow into the next org"
     );
 }
@@ -668,6 +671,12 @@ async fn a_sink_has_one_lease_holder_and_its_position_never_moves_back(store: Ar
     );
     assert!(!store.sink_progress(&sink.id, "a", delivered(20)).await.unwrap(), "the old holder cannot move it");
     assert!(store.sink_progress(&sink.id, "b", delivered(10)).await.unwrap());
+    assert!(!store.sink_progress(&sink.id, "a", SinkProgress::Release { at: at(61_500) }).await.unwrap(), "not a's");
+    assert!(store.sink_progress(&sink.id, "b", SinkProgress::Release { at: at(61_500) }).await.unwrap());
+    assert!(store.sink_progress(&sink.id, "a", lease(61_600, 121_600)).await.unwrap(), "a released lease is free");
+    assert!(store.sink_progress(&sink.id, "b", lease(61_700, 121_700)).await.is_ok_and(|taken| !taken));
+    assert!(store.sink_progress(&sink.id, "a", SinkProgress::Release { at: at(61_800) }).await.unwrap());
+    assert!(store.sink_progress(&sink.id, "b", lease(61_900, 121_900)).await.unwrap());
     assert_eq!(store.sinks(None).await.unwrap()[0].failures, 0, "a delivery ends a failure streak");
     store.set_sink_paused(&sink.id, true).await.unwrap();
     assert!(!store.sink_progress(&sink.id, "b", lease(62_000, 122_000)).await.unwrap(), "a paused sink is not leased");

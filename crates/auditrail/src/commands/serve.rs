@@ -85,7 +85,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             auditrail_service::run_retention(store.clone(), signer.clone(), days, every, shutdown)
         });
     }
-    let replica: Arc<str> = delivery::replica_name().into();
+    let replica: Arc<str> = delivery::replica_name(local).into();
     let store = store_dyn.clone();
     workers.spawn("sinks", move |shutdown| delivery::run_sinks(store.clone(), replica.clone(), shutdown));
     if let Some(address) = args.metrics_listen {

@@ -142,7 +142,7 @@ async fn verify_org(store: &dyn Store, org: &OrgId, key: &VerifierKey) -> anyhow
     let mut tree = MemoryTree::new();
     let mut after = 0u64;
     loop {
-        let entries = store.log_entries(org, after, KindSet::all(), PAGE).await?;
+        let entries = store.log_entries(org, after, KindSet::all(), PAGE).await?.entries;
         let Some(last) = entries.last() else { break };
         let last_seq = last.seq;
         // One read for the page's stored leaves; only if some is unreadable, entry by entry, so

@@ -165,7 +165,7 @@ pub async fn feed(
     let wait = params.wait.min(state.config.request_timeout.saturating_sub(Duration::from_secs(2)));
     let read = FeedRead { after: params.after, kinds, max: params.max, wait };
     let mut closing = state.closing.clone();
-    let entries = feed::read(state.store.as_ref(), &org, read, &mut closing).await?;
+    let entries = feed::read(state.store.as_ref(), &org, read, &mut closing).await?.entries;
     let mut body = String::with_capacity(entries.iter().map(|e| e.body.len() + 48).sum::<usize>() + 16);
     body.push_str("{\"items\":[");
     for (i, entry) in entries.iter().enumerate() {
@@ -234,7 +234,7 @@ fn event_stream(
                 entries = feed::read(state.store.as_ref(), &principal.org.id, read, &mut closing) => entries,
                 () = tx.closed() => break,
             };
-            match entries {
+            match entries.map(|read| read.entries) {
                 Ok(entries) if entries.is_empty() => chunk.push_str(": keep-alive\n\n"),
                 Ok(entries) => {
                     for entry in &entries {

@@ -382,7 +382,8 @@ pub async fn log(
     let after = size_param(&q, "after")?.unwrap_or(0);
     let limit = size_param(&q, "limit")?.unwrap_or(10_000).clamp(1, 10_000) as u32;
     let org = &principal.org.id;
-    let entries = state.store.log_entries(org, after, KindSet::all(), limit.saturating_add(1)).await?;
+    let read = state.store.log_entries(org, after, KindSet::all(), limit.saturating_add(1)).await?;
+    let entries = read.entries;
     let more = entries.len() > limit as usize;
     let org_json = Value::String(org.to_string()).to_string();
     let page = &entries[..entries.len().min(limit as usize)];
@@ -390,7 +391,7 @@ pub async fn log(
     // an offline verifier can still rebuild the signed roots.
     let upper = match page.last() {
         Some(last) if more => last.seq,
-        _ => state.store.log_size(org).await?,
+        _ => read.head,
     };
     let deleted: Vec<u64> =
         state.store.deleted_seqs(org).await?.into_iter().filter(|s| *s > after && *s <= upper).collect();

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use auditrail_core::sink::{SinkId, SinkTarget};
 use auditrail_core::{OrgId, Timestamp};
-use auditrail_store::{LogEntry, Sink, SinkProgress, Store, StoreError};
+use auditrail_store::{LogEntries, LogEntry, Sink, SinkProgress, Store, StoreError};
 use rand::Rng;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -28,7 +28,7 @@ pub use syslog::Syslog;
 pub use webhook::{Webhook, sign as sign_webhook};
 
 use crate::feed::{self, FeedRead};
-use crate::supervisor::Shutdown;
+use crate::supervisor::{Shutdown, Trigger};
 
 /// How long a lease lasts once taken or renewed.
 pub const LEASE: Duration = Duration::from_secs(60);
@@ -83,21 +83,30 @@ impl Deliverer {
     }
 }
 
-/// This replica's name in sink leases: host, process and a random part, unique per run.
-pub fn replica_name() -> String {
+/// This replica's name in sink leases: its host and the address it serves. Stable across
+/// restarts, so a server restarted after a crash takes its own sinks back at once instead of
+/// waiting for the dead process's leases to run out; and two live replicas never share it (they
+/// cannot both listen on one address of one host).
+pub fn replica_name(listening: std::net::SocketAddr) -> String {
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    let random: u32 = rand::rng().random();
-    format!("{}:{}:{random:08x}", host.trim(), std::process::id())
+    format!("{}/{listening}", host.trim())
 }
 
 /// Runs until shutdown: takes the lease of every active sink no live replica holds and delivers
 /// it in a task of its own; on shutdown every task releases its lease.
 pub async fn run_sinks(store: Arc<dyn Store>, owner: Arc<str>, mut shutdown: Shutdown) {
-    let mut running: HashMap<SinkId, JoinHandle<()>> = HashMap::new();
+    let mut running: HashMap<SinkId, (JoinHandle<()>, Trigger)> = HashMap::new();
     loop {
-        running.retain(|_, task| !task.is_finished());
+        running.retain(|_, (task, _)| !task.is_finished());
         match store.sinks(None).await {
             Ok(sinks) => {
+                // A sink paused, removed or taken over is let go at once, not at its next renewal.
+                for (id, (_, stop)) in &running {
+                    match sinks.iter().find(|s| &s.id == id) {
+                        Some(sink) if !sink.paused && !held_elsewhere(sink, &owner) => {}
+                        _ => stop.fire(),
+                    }
+                }
                 for sink in sinks {
                     if sink.paused || running.contains_key(&sink.id) || held_elsewhere(&sink, &owner) {
                         continue;
@@ -109,7 +118,8 @@ pub async fn run_sinks(store: Arc<dyn Store>, owner: Arc<str>, mut shutdown: Shu
                             tracing::info!(sink = %sink.id, org = %sink.org, target = %sink.target.describe(), "delivering a sink");
                             let id = sink.id.clone();
                             let worker = SinkWorker { store: store.clone(), owner: owner.clone(), sink };
-                            running.insert(id, tokio::spawn(worker.run(shutdown.clone())));
+                            let (stop, stopped) = Trigger::new();
+                            running.insert(id, (tokio::spawn(worker.run(stopped)), stop));
                         }
                         Ok(false) => {}
                         Err(e) => tracing::warn!(sink = %sink.id, error = %e, "cannot take a sink's lease"),
@@ -123,7 +133,10 @@ pub async fn run_sinks(store: Arc<dyn Store>, owner: Arc<str>, mut shutdown: Shu
             () = shutdown.requested() => break,
         }
     }
-    for (_, task) in running {
+    for (_, stop) in running.values() {
+        stop.fire();
+    }
+    for (_, (task, _)) in running {
         let _ = task.await;
     }
 }
@@ -164,8 +177,7 @@ impl SinkWorker {
                 return;
             }
         }
-        let now = Timestamp::now();
-        self.record(SinkProgress::Lease { now, until: now }).await;
+        self.record(SinkProgress::Release { at: Timestamp::now() }).await;
         tracing::info!(sink = %id, "stopped delivering a sink");
     }
 
@@ -215,29 +227,34 @@ impl SinkWorker {
                 }
                 retry_at = None;
             }
-            // The head before the read: when nothing of the sink's kinds follows the position,
-            // everything up to it is done with.
-            let head = self.store.log_size(&sink.org).await.unwrap_or(position);
-            let wait = lease_until.saturating_duration_since(Instant::now()).saturating_sub(SAFE_LEASE);
+            // Short waits: an idle sink looks at its position and lag every few seconds.
+            let wait = lease_until.saturating_duration_since(Instant::now()).saturating_sub(SAFE_LEASE).min(RESCAN);
             let read = FeedRead { after: position, kinds: sink.kinds, max: deliverer.batch(), wait };
-            let entries = match feed::read(self.store.as_ref(), &sink.org, read, shutdown).await {
-                Ok(entries) => entries,
+            let LogEntries { entries, head } = match feed::read(self.store.as_ref(), &sink.org, read, shutdown).await {
+                Ok(read) => read,
                 Err(e) => {
                     tracing::warn!(sink = %sink.id, error = %e, "cannot read the feed");
                     pause(FIRST_RETRY, shutdown).await;
                     continue;
                 }
             };
-            let Some(last) = entries.last().map(|e| e.seq) else {
+            // A read short of the batch holds every event of the sink's kinds up to the head it
+            // was read at: the position moves to that head, past the events of other kinds.
+            let done_to = match entries.last() {
+                Some(last) if entries.len() >= deliverer.batch() as usize => last.seq,
+                Some(last) => last.seq.max(head),
+                None => head,
+            };
+            if entries.is_empty() {
                 if !self.settle(&mut recording).await {
                     return;
                 }
-                if head > position && self.advance(head).await {
-                    position = head;
+                if done_to > position && self.advance(done_to).await {
+                    position = done_to;
                 }
-                metrics::gauge!("auditrail_sink_lag_events", &labels).set(0.0);
+                metrics::gauge!("auditrail_sink_lag_events", &labels).set(head.saturating_sub(position) as f64);
                 continue;
-            };
+            }
             match deliverer.deliver(&sink.org, &entries).await {
                 Ok(()) => {
                     // The previous batch's position is stored before this one's is sent, so they
@@ -245,8 +262,8 @@ impl SinkWorker {
                     if !self.settle(&mut recording).await {
                         return;
                     }
-                    recording = Some(self.record_delivered(last));
-                    position = last;
+                    recording = Some(self.record_delivered(done_to));
+                    position = done_to;
                     failures = 0;
                     metrics::counter!("auditrail_sink_delivered_total", &labels).increment(entries.len() as u64);
                     metrics::gauge!("auditrail_sink_last_success_seconds", &labels)

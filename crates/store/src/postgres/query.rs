@@ -12,7 +12,7 @@ use tokio_postgres::types::ToSql;
 
 use crate::plan::{self, Dialect, Merge, Row, SqlValue, finish_page};
 use crate::rows::stored_time;
-use crate::{EventPage, LogEntry, StoreError, StoredEvent};
+use crate::{EventPage, LogEntries, StoreError, StoredEvent};
 
 use super::PostgresStore;
 
@@ -146,18 +146,30 @@ pub(super) async fn log_entries(
     after: u64,
     kinds: KindSet,
     limit: u32,
-) -> Result<Vec<LogEntry>, StoreError> {
+) -> Result<LogEntries, StoreError> {
     let org_ref = store.org_ref(org).await?;
     let client = store.read_client().await?;
+    // One statement, one snapshot: the head and the entries agree even on a read replica.
     let rows = client
         .query(
-            "SELECT k.seq, k.kind, k.id, e.body FROM event_keys AS k \
-             JOIN events AS e ON e.org_ref = k.org_ref AND e.kind = k.kind AND e.created = k.created AND e.seq = k.seq \
-             WHERE k.org_ref = $1 AND k.seq > $2 AND ($4::bigint >> k.kind::int) & 1 = 1 ORDER BY k.seq LIMIT $3",
+            "SELECT o.head_seq, x.seq, x.kind, x.id, x.body FROM orgs AS o LEFT JOIN LATERAL ( \
+               SELECT k.seq, k.kind, k.id, e.body FROM event_keys AS k \
+               JOIN events AS e ON e.org_ref = k.org_ref AND e.kind = k.kind AND e.created = k.created AND e.seq = k.seq \
+               WHERE k.org_ref = o.org_ref AND k.seq > $2 AND ($4::bigint >> k.kind::int) & 1 = 1 \
+               ORDER BY k.seq LIMIT $3 \
+             ) AS x ON true WHERE o.org_ref = $1 ORDER BY x.seq",
             &[&org_ref, &(after.min(i64::MAX as u64) as i64), &i64::from(limit), &kinds.mask()],
         )
         .await?;
-    rows.iter().map(|r| crate::rows::log_entry(r.get(0), r.get(1), r.get(2), r.get(3))).collect()
+    let head: i64 = rows.first().map_or(0, |r| r.get(0));
+    let entries = rows
+        .iter()
+        .filter_map(|r| {
+            let seq: Option<i64> = r.get(1);
+            seq.map(|seq| crate::rows::log_entry(seq, r.get(2), r.get(3), r.get(4)))
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(LogEntries { entries, head: head.max(0) as u64 })
 }
 
 /// The org's head: its highest committed seq.

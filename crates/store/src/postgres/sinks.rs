@@ -106,6 +106,14 @@ pub(super) async fn sink_progress(
                 )
                 .await?
         }
+        SinkProgress::Release { at } => {
+            client
+                .execute(
+                    "UPDATE sinks SET lease_until = $3 WHERE sink_id = $1 AND lease_owner = $2",
+                    &[&id.as_str(), &owner, &at.millis()],
+                )
+                .await?
+        }
         SinkProgress::Delivered { position, at } => {
             client
                 .execute(

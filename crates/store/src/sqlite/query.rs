@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, Rows, params};
 
 use crate::plan::{self, Dialect, Row, SqlValue, StreamSql};
 use crate::rows::stored_time;
-use crate::{EventPage, LogEntry, StoreError, StoredEvent};
+use crate::{EventPage, LogEntries, StoreError, StoredEvent};
 
 use super::{SqliteStore, schema};
 
@@ -110,22 +110,25 @@ pub(super) async fn log_entries(
     after: u64,
     kinds: KindSet,
     limit: u32,
-) -> Result<Vec<LogEntry>, StoreError> {
+) -> Result<LogEntries, StoreError> {
     let org_ref = store.org_ref(org).await?;
     store
         .read(move |c| {
+            let head = head_seq(c, org_ref)?;
             let mut stmt = c.prepare_cached(
                 "SELECT seq, kind, id, body FROM events WHERE pos > ?1 AND pos <= ?2 AND (?4 >> kind) & 1 = 1 \
                  ORDER BY pos LIMIT ?3",
             )?;
             let bounds =
-                params![schema::pos(org_ref, after), schema::last_pos(org_ref), i64::from(limit), kinds.mask()];
+                params![schema::pos(org_ref, after), schema::pos(org_ref, head), i64::from(limit), kinds.mask()];
             let rows = stmt.query_map(bounds, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
-            rows.map(|row| {
-                let (seq, kind, id, body) = row?;
-                crate::rows::log_entry(seq, kind, id, body)
-            })
-            .collect()
+            let entries = rows
+                .map(|row| {
+                    let (seq, kind, id, body) = row?;
+                    crate::rows::log_entry(seq, kind, id, body)
+                })
+                .collect::<Result<_, _>>()?;
+            Ok(LogEntries { entries, head })
         })
         .await
 }

@@ -115,6 +115,10 @@ pub(super) fn apply_progress(
              AND (lease_owner IS NULL OR lease_owner = ?2 OR lease_until IS NULL OR lease_until <= ?3)",
             params![id.as_str(), owner, now.millis(), until.millis()],
         )?,
+        SinkProgress::Release { at } => c.execute(
+            "UPDATE sinks SET lease_until = ?3 WHERE sink_id = ?1 AND lease_owner = ?2",
+            params![id.as_str(), owner, at.millis()],
+        )?,
         SinkProgress::Delivered { position, at } => c.execute(
             "UPDATE sinks SET position = MAX(position, ?3), last_success = ?4, failures = 0 \
              WHERE sink_id = ?1 AND lease_owner = ?2",
