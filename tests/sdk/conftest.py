@@ -258,6 +258,43 @@ def auditrail(tmp_path_factory):
             print(f"\nauditrail server log: {server.log_path}", file=sys.stderr)
 
 
+@pytest.fixture
+def store(tmp_path):
+    """A store of the test's own for the delivery tests, with its store commands and servers."""
+    from delivery_receivers import DeliveryStore
+
+    s = DeliveryStore(tmp_path)
+    try:
+        yield s
+    finally:
+        try:
+            s.close()
+        finally:
+            # Shown by pytest only when the test failed.
+            print(s.log_tails())
+
+
+@pytest.fixture
+def receivers():
+    """Makes webhook receivers; at the end they are stopped, and any request that did not verify
+    fails the test (tests also call check() themselves, to fail at the right place)."""
+    from delivery_receivers import WebhookReceiver, new_secret
+
+    made = []
+
+    def make(delay=0.0, name="webhook"):
+        rx = WebhookReceiver(new_secret(), delay=delay, name=name).start()
+        made.append(rx)
+        return rx
+
+    yield make
+    for rx in made:
+        rx.stop()
+    for rx in made:
+        rx.check()
+
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
