@@ -66,6 +66,57 @@ def _free_port():
         return s.getsockname()[1]
 
 
+def start_serve(binary, data_dir, env, log_path, args, port=None, label="auditrail serve"):
+    """Starts `auditrail serve --data DATA_DIR --listen 127.0.0.1:PORT ARGS` (PORT, else a free
+    one), its output appended to LOG_PATH, and waits for /healthz. A freed port can be grabbed by
+    someone else meanwhile: then it tries again on a new one. Returns (process, port)."""
+    last_error = None
+    for attempt in range(3):
+        port = port if (port and attempt == 0) else _free_port()
+        with open(log_path, "ab") as log:
+            log.write(f"\n=== {label} on port {port} ===\n".encode())
+            log.flush()
+            proc = subprocess.Popen(
+                [binary, "serve", "--data", str(data_dir), "--listen", f"127.0.0.1:{port}", *args],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+            )
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                last_error = f"{label} exited with {proc.returncode} during start-up"
+                break
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                    return proc, port
+            except requests.RequestException:
+                pass
+            time.sleep(0.05)
+        else:
+            last_error = f"{label}: /healthz did not answer 200 within {STARTUP_TIMEOUT_S}s"
+            proc.kill()
+            proc.wait(timeout=STOP_TIMEOUT_S)
+    tail = Path(log_path).read_text(errors="replace")[-LOG_TAIL_CHARS:] if Path(log_path).exists() else ""
+    raise RuntimeError(f"{last_error}\n--- server log ---\n{tail}")
+
+
+def post_ingest(http, base_url, kind, items, token):
+    """POSTs items to BASE_URL/auditrail/v1/ingest/{kind}; asserts a 200 with a receipt per item and
+    returns the receipt."""
+    r = http.post(
+        f"{base_url}/auditrail/v1/ingest/{kind}",
+        json=items,
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=300,
+    )
+    assert r.status_code == 200, f"ingest {kind}: HTTP {r.status_code}: {r.text[:2000]}"
+    body = r.json()
+    assert len(body["items"]) == len(items), body
+    return body
+
+
 class AuditrailServer:
     """What the tests get: where the server is, its orgs and tokens, and a few helpers."""
 
@@ -125,49 +176,16 @@ class AuditrailServer:
 
     # --- process ---------------------------------------------------------------------------------
     def start(self):
-        last_error = None
-        for _attempt in range(3):  # a freed port can be grabbed by someone else; retry on a new one
-            self.port = _free_port()
-            self.base_url = f"http://127.0.0.1:{self.port}"
-            self.api_base = f"{self.base_url}/v1/"
-            log = open(self.log_path, "ab")
-            log.write(f"\n=== auditrail serve on port {self.port} ===\n".encode())
-            log.flush()
-            self.proc = subprocess.Popen(
-                [
-                    self.binary,
-                    "serve",
-                    "--data",
-                    str(self.data_dir),
-                    "--listen",
-                    f"127.0.0.1:{self.port}",
-                    # Automatic checkpoints within about a second of new events (test_integrity.py).
-                    "--checkpoint-seconds",
-                    str(CHECKPOINT_SECONDS),
-                    *self.extra_args,
-                ],
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-            )
-            log.close()
-            deadline = time.monotonic() + STARTUP_TIMEOUT_S
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    last_error = f"auditrail serve exited with {self.proc.returncode} during start-up"
-                    break
-                try:
-                    r = self._http.get(f"{self.base_url}/healthz", timeout=2)
-                    if r.status_code == 200:
-                        return
-                except requests.RequestException:
-                    pass
-                time.sleep(0.1)
-            else:
-                last_error = f"/healthz did not answer 200 within {STARTUP_TIMEOUT_S}s"
-                self.stop()
-        raise RuntimeError(f"{last_error}\n--- server log ---\n{self.log_tail()}")
+        self.proc, self.port = start_serve(
+            self.binary,
+            self.data_dir,
+            self.env,
+            self.log_path,
+            # Automatic checkpoints within about a second of new events (test_integrity.py).
+            ["--checkpoint-seconds", str(CHECKPOINT_SECONDS), *self.extra_args],
+        )
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.api_base = f"{self.base_url}/v1/"
 
     def stop(self):
         if self.proc is None or self.proc.poll() is not None:
@@ -208,16 +226,7 @@ class AuditrailServer:
 
     def ingest(self, kind, items, token=None, session=None):
         """POST items to /auditrail/v1/ingest/{kind}; asserts 200 and returns the JSON body."""
-        http = session or self._http
-        r = http.post(
-            self.url(f"/auditrail/v1/ingest/{kind}"),
-            json=items,
-            headers={"Authorization": f"Bearer {token or self.tokens['ingest']}"},
-            timeout=300,
-        )
-        assert r.status_code == 200, f"ingest {kind}: HTTP {r.status_code}: {r.text[:2000]}"
-        body = r.json()
-        assert len(body["items"]) == len(items), body
+        body = post_ingest(session or self._http, self.base_url, kind, items, token or self.tokens["ingest"])
         assert body["accepted"] + body["duplicates"] == len(items), body
         for sent, got in zip(items, body["items"]):
             if "id" in sent:

@@ -32,11 +32,10 @@ from standardwebhooks import Webhook
 
 # The session fixture's own helpers: the binary, the environment it runs in (PostgreSQL when
 # AUDITRAIL_SDK_DATABASE_URL is set), free ports.
-from conftest import _binary, _clean_env, _free_port
+from conftest import _binary, _clean_env, _free_port, post_ingest, start_serve
 
 INGEST_SCOPES = ["auditrail:ingest"]
 READ_SCOPES = ["audit:events_read", "spark-compliance:events_read", "auditrail:admin"]
-STARTUP_TIMEOUT_S = 60
 LOG_TAIL_CHARS = 20_000
 
 
@@ -458,46 +457,11 @@ class ServerProcess:
 
     def start(self, port=None):
         assert not self.running(), f"{self.name} is already running"
-        last_error = None
-        for attempt in range(3):
-            self.port = port if (port and attempt == 0) else _free_port()
-            with open(self.log_path, "ab") as log:
-                log.write(f"\n=== {self.name}: auditrail serve on port {self.port} ===\n".encode())
-                log.flush()
-                self.proc = subprocess.Popen(
-                    [
-                        self.store.binary,
-                        "serve",
-                        "--data",
-                        str(self.store.data_dir),
-                        "--listen",
-                        f"127.0.0.1:{self.port}",
-                        "--rate-limit",
-                        "0",
-                        "--checkpoint-seconds",
-                        "1",
-                        *self.extra_args,
-                    ],
-                    env=self.store.env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=log,
-                )
-            deadline = time.monotonic() + STARTUP_TIMEOUT_S
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    last_error = f"{self.name} exited with {self.proc.returncode} during start-up"
-                    break
-                try:
-                    if self.http.get(self.url("/healthz"), timeout=2).status_code == 200:
-                        return self
-                except requests.RequestException:
-                    pass
-                time.sleep(0.05)
-            else:
-                last_error = f"{self.name}: /healthz did not answer 200 within {STARTUP_TIMEOUT_S}s"
-                self.kill()
-        raise RuntimeError(f"{last_error}\n--- log ---\n{self.log_tail()}")
+        args = ["--rate-limit", "0", "--checkpoint-seconds", "1", *self.extra_args]
+        self.proc, self.port = start_serve(
+            self.store.binary, self.store.data_dir, self.store.env, self.log_path, args, port=port, label=self.name
+        )
+        return self
 
     def kill(self):
         """SIGKILL: no shutdown at all (a crash, a lost machine)."""
@@ -531,14 +495,7 @@ class ServerProcess:
     def ingest(self, kind, items, token, session=None):
         """POSTs items to /auditrail/v1/ingest/{kind}; returns {event id: seq}. Threads other than
         the test's own pass a requests.Session of their own."""
-        r = (session or self.http).post(
-            self.url(f"/auditrail/v1/ingest/{kind}"),
-            json=items,
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=300,
-        )
-        assert r.status_code == 200, f"ingest {kind}: HTTP {r.status_code}: {r.text[:2000]}"
-        body = r.json()
+        body = post_ingest(session or self.http, self.base_url, kind, items, token)
         assert body["accepted"] == len(items), body
         return {entry["id"]: entry["seq"] for entry in body["items"]}
 

@@ -156,6 +156,20 @@ def test_receiver_outage_loses_nothing_and_shows_as_failing(store, receivers, ou
     assert metrics.get(("auditrail_sink_lag_events", sink_id)) == 0, metrics
 
 
+def assert_resumed_after_the_stored_position(rx, seqs, delivered_before, stored, batch):
+    """Every event arrived, first arrivals in seq order, and what came twice is exactly what was
+    delivered but not yet stored when the deliverer died: at most the batches in flight."""
+    first = rx.first_arrivals()
+    assert_seq_order(first, "first arrivals")
+    assert set(first) == seqs
+    redelivered = set(duplicates(rx.all_seqs()))
+    print(f"re-delivered: {len(redelivered)} events (batch {batch})")
+    assert redelivered == {s for s in delivered_before if s > stored}, sorted(redelivered)[:10]
+    assert len(redelivered) <= BATCHES_IN_FLIGHT * batch, (
+        f"{len(redelivered)} events re-delivered, more than {BATCHES_IN_FLIGHT} batches of {batch}"
+    )
+
+
 def test_kill_9_mid_delivery_resumes_from_the_stored_position(store, receivers):
     org = store.new_org()
     rx = receivers(delay=0.1)  # a slow receiver: the kill lands mid-delivery
@@ -193,16 +207,7 @@ def test_kill_9_mid_delivery_resumes_from_the_stored_position(store, receivers):
     assert holder_port(final) == server.port and server.pid != old_pid, final["deliveredBy"]
     after = rx.snapshot()[len(before) :]
     assert after and after[0]["seqs"][0] == stored + 1, "delivery resumes right after the stored position"
-    first = rx.first_arrivals()
-    assert_seq_order(first, "first arrivals")
-    assert set(first) == seqs
-    # Re-delivered: exactly what was delivered but not yet stored, at most the batches in flight.
-    redelivered = set(duplicates(rx.all_seqs()))
-    print(f"re-delivered after the restart: {len(redelivered)} events (batch {batch})")
-    assert redelivered == {s for s in delivered_before if s > stored}, sorted(redelivered)[:10]
-    assert len(redelivered) <= BATCHES_IN_FLIGHT * batch, (
-        f"{len(redelivered)} events re-delivered, more than {BATCHES_IN_FLIGHT} batches of {batch}"
-    )
+    assert_resumed_after_the_stored_position(rx, seqs, delivered_before, stored, batch)
 
 
 def test_backfilled_events_are_delivered_after_newer_ones(store, receivers):
@@ -308,33 +313,12 @@ def test_two_replicas_deliver_a_sink_one_at_a_time_and_take_over_after_a_kill(st
     assert rx.max_in_flight == 1, f"{rx.max_in_flight} deliveries of one sink were in flight at once"
     assert holder_port(final) == survivor.port, final["deliveredBy"]
     assert survivor.running()
-    first = rx.first_arrivals()
-    assert_seq_order(first, "first arrivals")
-    assert set(first) == seqs
-    redelivered = set(duplicates(rx.all_seqs()))
-    print(f"re-delivered after the take-over: {len(redelivered)} events (batch {batch})")
-    assert redelivered == {s for s in delivered_before if s > stored}, sorted(redelivered)[:10]
-    assert len(redelivered) <= BATCHES_IN_FLIGHT * batch
+    assert_resumed_after_the_stored_position(rx, seqs, delivered_before, stored, batch)
 
 
 # ==================================================================================================
 # Pause, resume, remove
 # ==================================================================================================
-
-
-def wait_for_deliveries_to_stop(server, org, receivers_, timeout=40):
-    """Ingests a probe event every 3 s until none of the receivers gets it: a running worker
-    takes a commit within moments (at worst at the feed's 2 s recheck), so a probe nobody
-    receives means every worker has let go. Returns the seconds that took."""
-    started = time.monotonic()
-    i = 0
-    while True:
-        assert time.monotonic() - started < timeout, f"deliveries went on for {timeout}s"
-        seq = next(iter(server.ingest("admin", admin_events(org, 1, start=900 + i), org.ingest_token).values()))
-        i += 1
-        time.sleep(3)
-        if not any(seq in set(rx.all_seqs()) for rx in receivers_):
-            return time.monotonic() - started
 
 
 def test_pause_resume_and_remove(store, receivers):
@@ -352,11 +336,8 @@ def test_pause_resume_and_remove(store, receivers):
     listed = {s["id"]: s for s in store.sinks(org.id)}
     assert set(listed) == {paused}, "a removed sink is no longer listed"
     assert listed[paused]["state"] == "paused"
-    # A running worker sees the pause when it next renews its lease, up to ~20 s later, and the
-    # removal then or when storing a position fails (see
-    # test_pause_and_remove_take_effect_within_seconds).
-    stopped_after = wait_for_deliveries_to_stop(server, org, [rx_paused, rx_removed])
-    print(f"deliveries stopped {stopped_after:.1f}s after pause/remove")
+    # Running servers let a paused or removed sink go within one rescan.
+    time.sleep(2 * RESCAN_S)
 
     held = sink_state(store, org, paused)
     position, count = held["position"], len(rx_paused.snapshot())
@@ -382,28 +363,6 @@ def test_pause_resume_and_remove(store, receivers):
     assert len(rx_removed.snapshot()) == removed_count
     rx_paused.check()
     rx_removed.check()
-
-
-def test_pause_and_remove_take_effect_within_seconds(store, receivers):
-    org = store.new_org()
-    rx_paused, rx_removed = receivers(name="paused sink"), receivers(name="removed sink")
-    paused = store.add_webhook_sink(org.id, rx_paused.url, rx_paused.secret, batch=10)
-    removed = store.add_webhook_sink(org.id, rx_removed.url, rx_removed.secret, batch=10)
-    server = store.server()
-    first = server.ingest("admin", admin_events(org, 5), org.ingest_token).values()
-    rx_paused.wait_for(first, 30)
-    rx_removed.wait_for(first, 30)
-    store.pause_sink(paused)
-    store.remove_sink(removed)
-    time.sleep(2 * RESCAN_S)  # "running servers pick up a change within seconds"
-    late = next(iter(server.ingest("admin", admin_events(org, 1, start=50), org.ingest_token).values()))
-    time.sleep(4)
-    problems = []
-    if late in rx_paused.all_seqs():
-        problems.append(f"the paused sink delivered seq {late}")
-    if late in rx_removed.all_seqs():
-        problems.append(f"the removed sink delivered seq {late} {rx_removed.all_seqs().count(late)} times")
-    assert not problems, "; ".join(problems)
 
 
 def test_sink_lag_counts_only_the_kinds_it_delivers(store, receivers):

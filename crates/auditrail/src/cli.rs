@@ -457,14 +457,7 @@ pub enum TokenCommand {
         expires: Option<String>,
     },
     /// List an organization's tokens (never their secrets).
-    List {
-        #[command(flatten)]
-        store: StoreArgs,
-        #[arg(long)]
-        org: String,
-        #[arg(long)]
-        json: bool,
-    },
+    List(OrgListArgs),
     /// Revoke a token by its id (effective on running servers at once).
     Revoke {
         #[command(flatten)]
@@ -536,6 +529,18 @@ mod tests {
     }
 }
 
+/// What a listing of one organization's things takes.
+#[derive(Debug, Args)]
+pub struct OrgListArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[arg(long)]
+    pub org: String,
+    /// JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum SinkCommand {
     /// Add a sink; prints its id alone on stdout. Running servers start delivering it within
@@ -543,15 +548,7 @@ pub enum SinkCommand {
     #[command(subcommand)]
     Add(SinkAddCommand),
     /// The organization's sinks: position, lag, last success and last error.
-    List {
-        #[command(flatten)]
-        store: StoreArgs,
-        #[arg(long)]
-        org: String,
-        /// One JSON object per sink, in an array.
-        #[arg(long)]
-        json: bool,
-    },
+    List(OrgListArgs),
     /// Stop delivering a sink; its position is kept.
     Pause {
         #[command(flatten)]

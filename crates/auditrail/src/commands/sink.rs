@@ -8,12 +8,12 @@ use auditrail_store::{NewSink, Sink};
 use serde_json::{Value, json};
 
 use super::open_store;
-use crate::cli::{SinkAddCommand, SinkCommand, SinkCommon};
+use crate::cli::{OrgListArgs, SinkAddCommand, SinkCommand, SinkCommon};
 
 pub async fn run(cmd: SinkCommand) -> anyhow::Result<()> {
     match cmd {
         SinkCommand::Add(add) => self::add(add).await,
-        SinkCommand::List { store, org, json } => {
+        SinkCommand::List(OrgListArgs { store, org, json }) => {
             let org = OrgId::parse(&org, "--org")?;
             let store = open_store(&store).await?;
             let head = store.log_size(&org).await?;

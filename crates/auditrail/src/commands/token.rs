@@ -5,7 +5,7 @@ use auditrail_core::{OrgId, Scope, Timestamp};
 use auditrail_store::{NewToken, TokenInfo};
 
 use super::open_store;
-use crate::cli::TokenCommand;
+use crate::cli::{OrgListArgs, TokenCommand};
 
 pub async fn run(cmd: TokenCommand) -> anyhow::Result<()> {
     match cmd {
@@ -26,7 +26,7 @@ pub async fn run(cmd: TokenCommand) -> anyhow::Result<()> {
             println!("{}", secret.expose());
             Ok(())
         }
-        TokenCommand::List { store, org, json } => {
+        TokenCommand::List(OrgListArgs { store, org, json }) => {
             let org = OrgId::parse(&org, "--org")?;
             let store = open_store(&store).await?;
             let now = Timestamp::now();
