@@ -615,4 +615,16 @@ pub enum SinkAddCommand {
         #[arg(long, requires = "tls")]
         ca: Option<PathBuf>,
     },
+    /// One Kafka record per event (key ORG:SEQ; Connect events in Webex Connect's data-streams
+    /// audit log form), idempotent producer, one partition per org.
+    Kafka {
+        #[command(flatten)]
+        common: SinkCommon,
+        /// Bootstrap brokers, HOST:PORT[,HOST:PORT…].
+        #[arg(long)]
+        brokers: String,
+        /// The topic (it must exist).
+        #[arg(long)]
+        topic: String,
+    },
 }

@@ -7,6 +7,7 @@
 
 pub mod canonical;
 pub mod checkpoint;
+pub mod connect_stream;
 pub mod cursor;
 pub mod error;
 pub mod event;

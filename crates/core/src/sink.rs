@@ -190,12 +190,83 @@ pub struct SyslogTarget {
     pub ca_pem: Option<String>,
 }
 
+/// A Kafka topic name: 1 to 249 of `[A-Za-z0-9._-]`, not `.` or `..` (Kafka's own rule).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct KafkaTopic(String);
+
+impl KafkaTopic {
+    pub fn parse(raw: &str, param: &str) -> Result<Self, ParamError> {
+        let ok = (1..=249).contains(&raw.len())
+            && raw != "."
+            && raw != ".."
+            && raw.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(ParamError::new(param, "a topic is 1 to 249 letters, digits, '.', '_' or '-' (not '.' or '..')"))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for KafkaTopic {
+    type Error = ParamError;
+    fn try_from(raw: String) -> Result<Self, ParamError> {
+        Self::parse(&raw, "topic")
+    }
+}
+
+impl From<KafkaTopic> for String {
+    fn from(topic: KafkaTopic) -> String {
+        topic.0
+    }
+}
+
+impl fmt::Display for KafkaTopic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Kafka brokers, `HOST:PORT[,HOST:PORT…]`: where a client bootstraps.
+pub fn parse_brokers(raw: &str, param: &str) -> Result<Vec<HostPort>, ParamError> {
+    let brokers: Vec<HostPort> = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|b| !b.is_empty())
+        .map(|b| HostPort::parse(b, param))
+        .collect::<Result<_, _>>()?;
+    if brokers.is_empty() {
+        return Err(ParamError::new(param, "name at least one broker, HOST:PORT"));
+    }
+    Ok(brokers)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KafkaTarget {
+    /// Where the producer bootstraps.
+    pub brokers: Vec<HostPort>,
+    pub topic: KafkaTopic,
+}
+
+impl KafkaTarget {
+    /// The brokers as Kafka clients take them (`bootstrap.servers`).
+    pub fn bootstrap(&self) -> String {
+        self.brokers.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
+    }
+}
+
 /// Where a sink delivers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum SinkTarget {
     Webhook(WebhookTarget),
     Syslog(SyslogTarget),
+    Kafka(KafkaTarget),
 }
 
 impl SinkTarget {
@@ -203,6 +274,7 @@ impl SinkTarget {
         match self {
             SinkTarget::Webhook(_) => "webhook",
             SinkTarget::Syslog(_) => "syslog",
+            SinkTarget::Kafka(_) => "kafka",
         }
     }
 
@@ -211,6 +283,7 @@ impl SinkTarget {
         match self {
             SinkTarget::Webhook(w) => w.url.to_string(),
             SinkTarget::Syslog(s) => format!("{}{}", s.address, if s.tls { " (TLS)" } else { "" }),
+            SinkTarget::Kafka(k) => format!("kafka://{}/{}", k.bootstrap(), k.topic),
         }
     }
 }
@@ -246,6 +319,16 @@ mod tests {
         assert_eq!(serde_json::from_str::<SinkTarget>(&json).unwrap(), target);
         assert!(WebhookTarget::new("ftp://example.com", WebhookSecret::random(), 100).is_err());
         assert!(WebhookTarget::new("https://example.com", WebhookSecret::random(), 0).is_err());
+        let kafka = SinkTarget::Kafka(KafkaTarget {
+            brokers: parse_brokers("127.0.0.1:9092, kafka-2:9092", "b").unwrap(),
+            topic: KafkaTopic::parse("audit.logs-1", "t").unwrap(),
+        });
+        assert_eq!(kafka.describe(), "kafka://127.0.0.1:9092,kafka-2:9092/audit.logs-1");
+        assert_eq!(serde_json::from_str::<SinkTarget>(&serde_json::to_string(&kafka).unwrap()).unwrap(), kafka);
+        for bad in ["", ".", "..", "a b", "a/b", &"x".repeat(250)] {
+            assert!(KafkaTopic::parse(bad, "t").is_err(), "{bad}");
+        }
+        assert!(parse_brokers(" , ", "b").is_err() && parse_brokers("h", "b").is_err());
         let syslog = SinkTarget::Syslog(SyslogTarget {
             address: HostPort::parse("h:601", "a").unwrap(),
             tls: false,

@@ -2,7 +2,9 @@
 //! a change within seconds).
 
 use anyhow::{Context, bail};
-use auditrail_core::sink::{HostPort, SinkId, SinkTarget, SyslogTarget, WebhookSecret, WebhookTarget};
+use auditrail_core::sink::{
+    HostPort, KafkaTarget, KafkaTopic, SinkId, SinkTarget, SyslogTarget, WebhookSecret, WebhookTarget, parse_brokers,
+};
 use auditrail_core::{Kind, KindSet, OrgId};
 use auditrail_store::{NewSink, Sink};
 use serde_json::{Value, json};
@@ -68,6 +70,11 @@ async fn add(cmd: SinkAddCommand) -> anyhow::Result<()> {
             }
             let address = HostPort::parse(&address, "--address")?;
             (common, SinkTarget::Syslog(SyslogTarget { address, tls, ca_pem }))
+        }
+        SinkAddCommand::Kafka { common, brokers, topic } => {
+            let brokers = parse_brokers(&brokers, "--brokers")?;
+            let topic = KafkaTopic::parse(&topic, "--topic")?;
+            (common, SinkTarget::Kafka(KafkaTarget { brokers, topic }))
         }
     };
     let SinkCommon { store, org, kinds, from_seq } = common;

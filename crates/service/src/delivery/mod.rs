@@ -10,6 +10,7 @@
 //! so a lease never runs out while its holder is still delivering: two replicas never deliver the
 //! same sink at once. This assumes the replicas' clocks agree to within seconds.
 
+mod kafka;
 mod syslog;
 mod webhook;
 
@@ -24,6 +25,7 @@ use rand::Rng;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+pub use kafka::Kafka;
 pub use syslog::Syslog;
 pub use webhook::{Webhook, sign as sign_webhook};
 
@@ -41,8 +43,8 @@ const RESCAN: Duration = Duration::from_secs(2);
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 /// ...up to this.
 const MAX_RETRY: Duration = Duration::from_secs(300);
-/// Events per syslog batch (webhooks have their own, configured per sink).
-const SYSLOG_BATCH: u32 = 500;
+/// Events per syslog or Kafka batch (webhooks have their own, configured per sink).
+const STREAM_BATCH: u32 = 500;
 
 /// A failed delivery attempt, in words for `sink list` and the logs.
 #[derive(Debug, Clone)]
@@ -58,6 +60,7 @@ impl std::fmt::Display for DeliveryError {
 enum Deliverer {
     Webhook(Webhook),
     Syslog(Syslog),
+    Kafka(Kafka),
 }
 
 impl Deliverer {
@@ -65,13 +68,14 @@ impl Deliverer {
         Ok(match target {
             SinkTarget::Webhook(w) => Deliverer::Webhook(Webhook::new(w.clone())?),
             SinkTarget::Syslog(s) => Deliverer::Syslog(Syslog::new(s.clone())?),
+            SinkTarget::Kafka(k) => Deliverer::Kafka(Kafka::new(k.clone())?),
         })
     }
 
     fn batch(&self) -> u32 {
         match self {
             Deliverer::Webhook(w) => w.batch(),
-            Deliverer::Syslog(_) => SYSLOG_BATCH,
+            Deliverer::Syslog(_) | Deliverer::Kafka(_) => STREAM_BATCH,
         }
     }
 
@@ -79,6 +83,7 @@ impl Deliverer {
         match self {
             Deliverer::Webhook(w) => w.deliver(org, items).await,
             Deliverer::Syslog(s) => s.deliver(org, items).await,
+            Deliverer::Kafka(k) => k.deliver(org, items).await,
         }
     }
 }
