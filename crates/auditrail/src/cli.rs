@@ -43,7 +43,7 @@ impl StoreArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP server.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Apply pending schema migrations and exit.
     Migrate(StoreArgs),
     /// Manage organizations.
@@ -317,6 +317,8 @@ pub struct ServeArgs {
     /// the API address `/metrics` needs an `auditrail:admin` token: the figures are server-wide.
     #[arg(long, env = "AUDITRAIL_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
+    #[command(flatten)]
+    pub kafka_intake: KafkaIntakeArgs,
     /// Public base URL (origin plus optional path prefix) used in absolute `Link` URLs.
     #[arg(long, env = "AUDITRAIL_PUBLIC_URL")]
     pub public_url: Option<String>,
@@ -527,6 +529,23 @@ mod tests {
     fn the_command_line_definition_is_consistent() {
         super::Cli::command().debug_assert();
     }
+}
+
+/// Taking Webex Connect's data-streams audit logs in from Kafka (all three or none).
+#[derive(Debug, Args)]
+pub struct KafkaIntakeArgs {
+    /// Consume Connect audit logs from these brokers (HOST:PORT[,HOST:PORT…]).
+    #[arg(long, env = "AUDITRAIL_KAFKA_INTAKE_BROKERS", requires_all = ["kafka_intake_topic", "kafka_intake_org"])]
+    pub kafka_intake_brokers: Option<String>,
+    /// The topic Connect's audit logs arrive on.
+    #[arg(long, env = "AUDITRAIL_KAFKA_INTAKE_TOPIC", requires = "kafka_intake_brokers")]
+    pub kafka_intake_topic: Option<String>,
+    /// The organization whose `connect` kind they go into.
+    #[arg(long, env = "AUDITRAIL_KAFKA_INTAKE_ORG", requires = "kafka_intake_brokers")]
+    pub kafka_intake_org: Option<String>,
+    /// The consumer group replicas share the partitions in.
+    #[arg(long, env = "AUDITRAIL_KAFKA_INTAKE_GROUP", default_value = "auditrail-intake")]
+    pub kafka_intake_group: String,
 }
 
 /// What a listing of one organization's things takes.

@@ -23,7 +23,7 @@ use crate::cli::{Cli, Command, EventsCommand, HoldCommand, RetentionCommand, Ser
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve::run(args).await,
+        Command::Serve(args) => serve::run(*args).await,
         Command::Migrate(store) => {
             let applied = match &store.database_url {
                 Some(url) => PostgresStore::migrate(url).await,

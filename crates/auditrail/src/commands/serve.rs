@@ -6,12 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use auditrail_core::OrgId;
+use auditrail_core::sink::{KafkaTopic, parse_brokers};
 use auditrail_server::{AppState, ConnectionLimits, IngestLimits, PublicUrl, RateLimit, ServerConfig, Transport};
+use auditrail_service::intake::{KafkaIntake, run_kafka_intake};
 use auditrail_service::{CheckpointPolicy, LogSigner, Supervisor, Trigger, delivery};
 use auditrail_store::Store;
 
 use super::open_store;
-use crate::cli::{HardeningArgs, ServeArgs};
+use crate::cli::{HardeningArgs, KafkaIntakeArgs, ServeArgs};
 use crate::demo;
 use crate::signing;
 
@@ -85,6 +88,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             auditrail_service::run_retention(store.clone(), signer.clone(), days, every, shutdown)
         });
     }
+    if let Some(intake) = kafka_intake(&args.kafka_intake)? {
+        if store_dyn.org(&intake.org).await?.is_none() {
+            anyhow::bail!("--kafka-intake-org {}: no such organization in this store", intake.org);
+        }
+        let store = store_dyn.clone();
+        workers.spawn("kafka-intake", move |shutdown| run_kafka_intake(store.clone(), intake.clone(), shutdown));
+    }
     let replica: Arc<str> = delivery::replica_name(local).into();
     let store = store_dyn.clone();
     workers.spawn("sinks", move |shutdown| delivery::run_sinks(store.clone(), replica.clone(), shutdown));
@@ -129,6 +139,21 @@ fn allowed_hosts(configured: &[String], listen: std::net::SocketAddr) -> Vec<Str
     }
     let port = listen.port();
     vec![listen.to_string(), format!("localhost:{port}"), format!("127.0.0.1:{port}"), format!("[::1]:{port}")]
+}
+
+/// The Kafka intake the flags ask for, parsed.
+fn kafka_intake(args: &KafkaIntakeArgs) -> anyhow::Result<Option<KafkaIntake>> {
+    let (Some(brokers), Some(topic), Some(org)) =
+        (&args.kafka_intake_brokers, &args.kafka_intake_topic, &args.kafka_intake_org)
+    else {
+        return Ok(None);
+    };
+    Ok(Some(KafkaIntake {
+        brokers: parse_brokers(brokers, "--kafka-intake-brokers")?,
+        topic: KafkaTopic::parse(topic, "--kafka-intake-topic")?,
+        org: OrgId::parse(org, "--kafka-intake-org")?,
+        group: args.kafka_intake_group.clone(),
+    }))
 }
 
 fn transport(args: &HardeningArgs) -> anyhow::Result<Transport> {
