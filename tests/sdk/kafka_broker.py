@@ -7,7 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from conftest import _free_port
@@ -68,6 +68,15 @@ class TansuBroker:
         futures = admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
         for future in futures.values():
             future.result(timeout=30)
+
+    def produce(self, topic, values):
+        """Produces each value (bytes or str) as one record, keyless, and waits for the broker."""
+        producer = Producer({"bootstrap.servers": self.bootstrap})
+        for value in values:
+            producer.produce(topic, value=value)
+            producer.poll(0)
+        left = producer.flush(60)
+        assert left == 0, f"{left} records not acknowledged by the broker"
 
     def read_all(self, topic, expected, timeout=60):
         """Every record of the topic, read by assigning each partition from offset 0 (Tansu's group

@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from delivery_helpers import UTC, admin_events, wait_caught_up
-from delivery_receivers import skip_or_fail
+from delivery_receivers import skip_or_fail, wait_until
 from kafka_broker import TansuBroker, tansu_binary
 
 TOPIC = "webex-audit"
@@ -112,3 +112,87 @@ def test_kafka_sink_after_a_kill_9_has_every_event_once_per_key(store, broker):
     in_order = [int(r[2].rsplit(":", 1)[1]) for r in sorted(first.values(), key=lambda r: (r[0], r[1]))]
     assert in_order == sorted(in_order), "first records of each key in seq order"
     print(f"{len(records) - len(first)} records repeated a key after the kill")
+
+
+# ==================================================================================================
+# Intake: Connect data-streams audit logs from a topic into the connect kind
+# ==================================================================================================
+
+CONNECT_EXPORT = "/connectapi/v1/auditManager/audit-logs/export"
+
+
+def stream_records(org, n, start=0):
+    """Webex Connect data-streams audit log records of `org`, as Connect's stream writes them."""
+    return [
+        json.dumps(
+            {
+                "user_action": "updateApp",
+                "description": f"stream record {start + i}",
+                "alert_type": "APP",
+                "status_of_action": "SUCCESS",
+                "role_name": "Owner",
+                "client_ip": "192.0.2.3",
+                "user_id": f"user{start + i}@example.com",
+                "created_on": (dt.datetime.now(UTC) - dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-2],
+                "webexOrgId": org.id,
+                "cpassOrgId": "cpass-1",
+            }
+        )
+        for i in range(n)
+    ]
+
+
+def connect_logs(server, org):
+    """Every Connect audit log of the org over the last day, through the Connect export API."""
+    logs, offset = [], 0
+    while True:
+        r = server.http.post(
+            server.url(CONNECT_EXPORT),
+            json={"range": "1", "max": 10000, "offset": offset},
+            headers={"Authorization": f"Bearer {org.read_token}"},
+            timeout=60,
+        )
+        assert r.status_code == 200, r.text[:500]
+        page = r.json()["auditLogs"]
+        logs.extend(page)
+        if len(page) < 10000:
+            return logs
+        offset += len(page)
+
+
+def intake_args(broker, org, topic):
+    return ["--kafka-intake-brokers", broker.bootstrap, "--kafka-intake-topic", topic, "--kafka-intake-org", org.id]
+
+
+def test_kafka_intake_takes_every_record_once_across_a_restart_and_skips_malformed_ones(store, broker):
+    org = store.new_org("Intake Org")
+    topic = "connect-audit"
+    broker.create_topic(topic, partitions=2)
+    malformed = [b"not json", json.dumps({"description": "no action"}), json.dumps([1, 2])]
+    broker.produce(topic, stream_records(org, 1500) + malformed + stream_records(org, 1500, start=1500))
+    server = store.server(extra_args=intake_args(broker, org, topic))
+    wait_until(lambda: len(connect_logs(server, org)) > 0, 60, "the first records taken in")
+    port = server.port
+    server.kill()  # mid-way, most likely: offsets of the last batch may not be committed
+    server.start(port=port)
+    broker.produce(topic, stream_records(org, 500, start=3000))
+    wait_until(lambda: len(connect_logs(server, org)) >= 3500, 120, "every record taken in")
+    time.sleep(2)  # anything read twice would show now
+    logs = connect_logs(server, org)
+    descriptions = [log["actionText"] for log in logs]
+    assert len(logs) == 3500 and len(set(descriptions)) == 3500, "every record once, nothing doubled"
+    sample = next(log for log in logs if log["actionText"] == "stream record 7")
+    assert sample["eventDescription"] == "updateApp" and sample["adminRoles"] == ["Owner"]
+    assert sample["actorEmail"] == "user7@example.com" and sample["actorIp"] == "192.0.2.3"
+    assert sample["id"].startswith(f"kafka:{topic}:") and sample["cpassOrgId"] == "cpass-1"
+
+    # A consumer group starting over reads the whole topic again (its malformed records counted
+    # again show it got to the end): it adds nothing.
+    server.terminate()
+    rewound = store.server(
+        name="rewound", extra_args=[*intake_args(broker, org, topic), "--kafka-intake-group", "rewound"]
+    )
+    malformed_seen = lambda: rewound.metrics(org.read_token).get(("auditrail_kafka_intake_malformed_total", None), 0)
+    wait_until(lambda: malformed_seen() >= len(malformed), 60, "the rewound group to read the whole topic")
+    time.sleep(1)
+    assert len(connect_logs(rewound, org)) == 3500, "a re-read of the topic doubled records"
