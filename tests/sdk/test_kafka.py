@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from delivery_helpers import UTC, admin_events, wait_caught_up
-from delivery_receivers import skip_or_fail, wait_until
+from delivery_receivers import on_postgres, skip_or_fail, wait_until
 from kafka_broker import TansuBroker, tansu_binary
 
 TOPIC = "webex-audit"
@@ -196,3 +196,22 @@ def test_kafka_intake_takes_every_record_once_across_a_restart_and_skips_malform
     wait_until(lambda: malformed_seen() >= len(malformed), 60, "the rewound group to read the whole topic")
     time.sleep(1)
     assert len(connect_logs(rewound, org)) == 3500, "a re-read of the topic doubled records"
+
+
+def test_two_replicas_share_an_intake_topic_and_store_each_record_once(store, broker):
+    if not on_postgres():
+        pytest.skip("replicas share a store only on PostgreSQL: runs in the AUDITRAIL_SDK_DATABASE_URL pass")
+    org = store.new_org("Shared Intake Org")
+    topic = "connect-shared"
+    broker.create_topic(topic, partitions=4)
+    replicas = [store.server(name=f"replica-{i}", extra_args=intake_args(broker, org, topic)) for i in range(2)]
+    broker.produce(topic, stream_records(org, 2000))
+    wait_until(lambda: len(connect_logs(replicas[0], org)) >= 2000, 120, "every record taken in")
+    broker.produce(topic, stream_records(org, 1000, start=2000))
+    wait_until(lambda: len(connect_logs(replicas[1], org)) >= 3000, 120, "every record taken in")
+    time.sleep(2)
+    logs = connect_logs(replicas[0], org)
+    assert len(logs) == 3000 and len({log["id"] for log in logs}) == 3000, "each record stored once"
+    taken = [r.metrics(org.read_token).get(("auditrail_kafka_intake_events_total", None), 0) for r in replicas]
+    print(f"records stored by each replica: {taken}")
+    assert sum(taken) == 3000, taken
