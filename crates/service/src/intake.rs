@@ -21,14 +21,18 @@ use auditrail_store::{IngestError, Store};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use tokio::task::JoinHandle;
 
 use crate::supervisor::Shutdown;
 
 /// Records taken in per store commit, at most.
-const BATCH: usize = 1_000;
+const BATCH: usize = 5_000;
 /// How long a batch waits to fill once it has a record.
 const WINDOW: Duration = Duration::from_millis(100);
 const RETRY: Duration = Duration::from_secs(1);
+
+/// A batch being stored, and the (partition, offset) of each of its records.
+type Storing = (JoinHandle<bool>, Vec<(i32, i64)>);
 
 /// What `serve --kafka-intake-*` configures.
 #[derive(Debug, Clone)]
@@ -70,42 +74,60 @@ pub async fn run_kafka_intake(store: Arc<dyn Store>, intake: KafkaIntake, mut sh
         return;
     }
     tracing::info!(topic = %intake.topic, org = %intake.org, group = %intake.group, "taking in Kafka records");
+    // One batch is stored while the next is read and converted; offsets are committed in batch
+    // order, each only once its batch is stored.
+    let mut storing: Option<Storing> = None;
     loop {
-        let Some(batch) = next_batch(&consumer, &mut shutdown).await else { return };
-        if batch.is_empty() {
-            continue;
-        }
-        let events = to_events(&intake, &batch);
-        // The store may be down for a while: the batch is retried, never skipped, and its offsets
-        // are committed only once it is stored.
-        loop {
-            if events.is_empty() {
-                break;
+        let batch = next_batch(&consumer, &mut shutdown).await;
+        let taken: Vec<(i32, i64)> = batch.iter().flatten().map(|t| (t.partition, t.offset)).collect();
+        let events = batch.as_deref().map(|b| to_events(&intake, b)).unwrap_or_default();
+        if let Some((task, offsets)) = storing.take() {
+            // False: shutdown came first; the batch's offsets stay uncommitted and it is read
+            // again (as duplicates) after the restart.
+            if !task.await.unwrap_or(false) {
+                return;
             }
-            match store.ingest(&intake.org, Kind::Connect, events.clone()).await {
-                Ok(receipt) => {
-                    metrics::counter!("auditrail_kafka_intake_events_total").increment(receipt.accepted as u64);
-                    break;
-                }
-                // One record refused for itself (an id stored with other content: a topic made
-                // anew under the same name): the others go in one by one, the refused one is
-                // counted with the malformed.
-                Err(IngestError::Conflict { .. } | IngestError::InBatchConflict { .. }) => {
-                    ingest_one_by_one(store.as_ref(), &intake.org, &events).await;
-                    break;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot store Kafka records yet; retrying");
-                    tokio::select! {
-                        () = tokio::time::sleep(RETRY) => {}
-                        () = shutdown.requested() => return,
-                    }
-                }
+            if let Err(e) = commit(&consumer, &intake.topic, &offsets) {
+                // Not fatal: the records are read again after a restart and are duplicates then.
+                tracing::warn!(error = %e, "cannot commit Kafka intake offsets");
             }
         }
-        if let Err(e) = commit(&consumer, &intake.topic, &batch) {
-            // Not fatal: the records are read again after a restart and are duplicates then.
-            tracing::warn!(error = %e, "cannot commit Kafka intake offsets");
+        if batch.is_none() {
+            return;
+        }
+        if !taken.is_empty() {
+            let (store, org, shutdown) = (store.clone(), intake.org.clone(), shutdown.clone());
+            storing = Some((tokio::spawn(store_batch(store, org, events, shutdown)), taken));
+        }
+    }
+}
+
+/// Stores one batch; the store may be down for a while: the batch is retried, never skipped.
+/// False when shutdown came first.
+async fn store_batch(store: Arc<dyn Store>, org: OrgId, events: Vec<NormalizedEvent>, mut shutdown: Shutdown) -> bool {
+    loop {
+        if events.is_empty() {
+            return true;
+        }
+        match store.ingest(&org, Kind::Connect, events.clone()).await {
+            Ok(receipt) => {
+                metrics::counter!("auditrail_kafka_intake_events_total").increment(receipt.accepted as u64);
+                return true;
+            }
+            // One record refused for itself (an id stored with other content: a topic made anew
+            // under the same name): the others go in one by one, the refused one is counted with
+            // the malformed.
+            Err(IngestError::Conflict { .. } | IngestError::InBatchConflict { .. }) => {
+                ingest_one_by_one(store.as_ref(), &org, &events).await;
+                return true;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot store Kafka records yet; retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(RETRY) => {}
+                    () = shutdown.requested() => return false,
+                }
+            }
         }
     }
 }
@@ -193,11 +215,11 @@ fn to_events(intake: &KafkaIntake, batch: &[Taken]) -> Vec<NormalizedEvent> {
 }
 
 /// Commits, per partition, the offset after the batch's last record.
-fn commit(consumer: &StreamConsumer, topic: &KafkaTopic, batch: &[Taken]) -> rdkafka::error::KafkaResult<()> {
+fn commit(consumer: &StreamConsumer, topic: &KafkaTopic, taken: &[(i32, i64)]) -> rdkafka::error::KafkaResult<()> {
     let mut next: HashMap<i32, i64> = HashMap::new();
-    for taken in batch {
-        let slot = next.entry(taken.partition).or_insert(0);
-        *slot = (*slot).max(taken.offset + 1);
+    for &(partition, offset) in taken {
+        let slot = next.entry(partition).or_insert(0);
+        *slot = (*slot).max(offset + 1);
     }
     let mut offsets = TopicPartitionList::new();
     for (partition, offset) in next {

@@ -43,8 +43,11 @@ const RESCAN: Duration = Duration::from_secs(2);
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 /// ...up to this.
 const MAX_RETRY: Duration = Duration::from_secs(300);
-/// Events per syslog or Kafka batch (webhooks have their own, configured per sink).
-const STREAM_BATCH: u32 = 500;
+/// Events per syslog batch (webhooks have their own, configured per sink).
+const SYSLOG_BATCH: u32 = 500;
+/// Events per Kafka batch: the producer sends them in a few requests, and a batch's
+/// acknowledgements are awaited together.
+const KAFKA_BATCH: u32 = 2_000;
 
 /// A failed delivery attempt, in words for `sink list` and the logs.
 #[derive(Debug, Clone)]
@@ -75,7 +78,8 @@ impl Deliverer {
     fn batch(&self) -> u32 {
         match self {
             Deliverer::Webhook(w) => w.batch(),
-            Deliverer::Syslog(_) | Deliverer::Kafka(_) => STREAM_BATCH,
+            Deliverer::Syslog(_) => SYSLOG_BATCH,
+            Deliverer::Kafka(_) => KAFKA_BATCH,
         }
     }
 
