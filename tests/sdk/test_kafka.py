@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from delivery_helpers import UTC, admin_events, wait_caught_up
+from delivery_helpers import UTC, admin_events, sink_state, wait_caught_up
 from delivery_receivers import on_postgres, skip_or_fail, wait_until
 from kafka_broker import TansuBroker, tansu_binary
 
@@ -112,6 +112,37 @@ def test_kafka_sink_after_a_kill_9_has_every_event_once_per_key(store, broker):
     in_order = [int(r[2].rsplit(":", 1)[1]) for r in sorted(first.values(), key=lambda r: (r[0], r[1]))]
     assert in_order == sorted(in_order), "first records of each key in seq order"
     print(f"{len(records) - len(first)} records repeated a key after the kill")
+
+
+def test_kafka_sink_retries_while_the_broker_is_down_and_resumes_where_it_stopped(store, broker):
+    org = store.new_org("Kafka Outage Org")
+    sink_id = add_kafka_sink(store, org, broker)
+    server = store.server()
+    before = server.ingest("admin", admin_events(org, 200), org.ingest_token)
+    assert len(by_key(broker.read_all(TOPIC, len(before)))) == len(before)
+    wait_caught_up(store, org, sink_id)
+
+    broker.stop()
+    during = server.ingest("admin", admin_events(org, 300, start=200), org.ingest_token)
+    # A batch fails once the producer gives up on it (30 s): the failure and the lag show.
+    failing = wait_until(
+        lambda: (lambda s: s if s["failures"] > 0 and s["lag"] >= len(during) else None)(sink_state(store, org, sink_id)),
+        90,
+        "the sink to show the broker's outage",
+    )
+    assert failing["state"] == "failing" and failing["lastError"], failing
+    metrics = server.metrics(org.read_token)
+    assert metrics[("auditrail_sink_failures_total", sink_id)] > 0
+    assert metrics[("auditrail_sink_lag_events", sink_id)] >= len(during)
+
+    # The broker comes back (empty: its storage is in memory) and the sink goes on from where it
+    # stopped: exactly the events after its stored position arrive, none of the earlier ones.
+    broker.start()
+    broker.create_topic(TOPIC, partitions=3)
+    records = broker.read_all(TOPIC, len(during), timeout=180)
+    published = {int(key.rsplit(":", 1)[1]) for key in by_key(records)}
+    assert published == set(during.values()), f"published {sorted(published)[:5]}…, expected the events after the outage"
+    wait_caught_up(store, org, sink_id, timeout=60)
 
 
 # ==================================================================================================

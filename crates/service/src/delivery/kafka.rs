@@ -32,20 +32,25 @@ pub struct Kafka {
 
 impl Kafka {
     pub fn new(target: KafkaTarget) -> Result<Self, DeliveryError> {
-        let producer: FutureProducer = ClientConfig::new()
-            .set("bootstrap.servers", target.bootstrap())
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("message.timeout.ms", MESSAGE_TIMEOUT.as_millis().to_string())
-            // A batch is queued at once and awaited as a whole: waiting to fill requests gains nothing.
-            .set("linger.ms", "0")
-            .set("client.id", concat!("auditrail/", env!("CARGO_PKG_VERSION")))
-            .create()
-            .map_err(|e| DeliveryError(format!("kafka {}: cannot create a producer: {e}", target.topic)))?;
-        Ok(Self { target, producer, partitions: None })
+        Ok(Self { producer: producer(&target)?, target, partitions: None })
     }
 
     pub async fn deliver(&mut self, org: &OrgId, items: &[LogEntry]) -> Result<(), DeliveryError> {
+        let delivered = self.send(org, items).await;
+        if delivered.is_err() {
+            // A failed batch may have left the idempotent producer in a state only a new one
+            // gets out of (a broker that lost its state does not know the producer's id any
+            // more): the next attempt starts with a fresh producer and fresh metadata.
+            match producer(&self.target) {
+                Ok(fresh) => self.producer = fresh,
+                Err(e) => tracing::warn!(error = %e, "cannot renew the Kafka producer"),
+            }
+            self.partitions = None;
+        }
+        delivered
+    }
+
+    async fn send(&mut self, org: &OrgId, items: &[LogEntry]) -> Result<(), DeliveryError> {
         let partition = self.partition_of(org).await?;
         let topic = self.target.topic.as_str();
         let mut acknowledgements = Vec::with_capacity(items.len());
@@ -100,6 +105,20 @@ impl Kafka {
         let hash = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]);
         Ok((hash % count as u32) as i32)
     }
+}
+
+/// An idempotent producer for the target.
+fn producer(target: &KafkaTarget) -> Result<FutureProducer, DeliveryError> {
+    ClientConfig::new()
+        .set("bootstrap.servers", target.bootstrap())
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("message.timeout.ms", MESSAGE_TIMEOUT.as_millis().to_string())
+        // A batch is queued at once and awaited as a whole: waiting to fill requests gains nothing.
+        .set("linger.ms", "0")
+        .set("client.id", concat!("auditrail/", env!("CARGO_PKG_VERSION")))
+        .create()
+        .map_err(|e| DeliveryError(format!("kafka {}: cannot create a producer: {e}", target.topic)))
 }
 
 /// What a record carries: a Connect event in the data-streams form, any other event as served.
