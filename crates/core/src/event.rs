@@ -152,6 +152,20 @@ impl KindSet {
         Kind::ALL.into_iter().filter(|k| mask & (1 << k.code()) != 0).collect()
     }
 
+    /// The kinds named in `values`, each a name or a comma-separated list of names (as a
+    /// repeated `kind` parameter or `--kind` option gives them); blanks are ignored.
+    pub fn parse_names<'a>(values: impl IntoIterator<Item = &'a str>, param: &str) -> Result<KindSet, ParamError> {
+        let mut kinds = KindSet::EMPTY;
+        for raw in values.into_iter().flat_map(|v| v.split(',')).map(str::trim).filter(|k| !k.is_empty()) {
+            let kind = Kind::parse(raw).ok_or_else(|| {
+                let names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+                ParamError::new(param, format!("'{raw}' is not one of {}", names.join(", ")))
+            })?;
+            kinds = kinds.with(kind);
+        }
+        Ok(kinds)
+    }
+
     /// Comma-separated names, as the CLI and `sink list` show them.
     pub fn names(self) -> String {
         self.iter().map(Kind::as_str).collect::<Vec<_>>().join(",")
@@ -519,6 +533,8 @@ mod tests {
         assert_eq!(delivered.iter().count(), Kind::ALL.len() - 1);
         assert_eq!(KindSet::from_mask(-1), Kind::ALL.into_iter().collect());
         assert!(set.intersect(KindSet::EMPTY.with(Kind::Compliance)).is_empty());
+        assert_eq!(KindSet::parse_names(["admin, system", "", "admin"], "kind").unwrap(), set);
+        assert!(KindSet::parse_names(["admin,nope"], "kind").is_err());
     }
 
     fn org() -> OrgId {

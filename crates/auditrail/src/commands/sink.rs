@@ -91,14 +91,7 @@ async fn add(cmd: SinkAddCommand) -> anyhow::Result<()> {
 }
 
 fn parse_kinds(raw: &[String]) -> anyhow::Result<KindSet> {
-    let mut kinds = KindSet::EMPTY;
-    for name in raw.iter().map(|k| k.trim()).filter(|k| !k.is_empty()) {
-        let kind = Kind::parse(name).with_context(|| {
-            let names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
-            format!("unknown kind '{name}': use one of {}", names.join(", "))
-        })?;
-        kinds = kinds.with(kind);
-    }
+    let kinds = KindSet::parse_names(raw.iter().map(String::as_str), "--kind")?;
     Ok(if kinds.is_empty() { KindSet::default_delivered() } else { kinds })
 }
 

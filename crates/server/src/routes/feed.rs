@@ -45,14 +45,7 @@ impl FeedParams {
             Some(raw) => parse_seq(raw, "after")?,
             None => 0,
         };
-        let mut kinds = KindSet::EMPTY;
-        for raw in q.all("kind").flat_map(|v| v.split(',')).map(str::trim).filter(|k| !k.is_empty()) {
-            let kind = Kind::parse(raw).ok_or_else(|| {
-                let names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
-                ApiError::bad_request(format!("Invalid parameter 'kind': '{raw}' is not one of {}", names.join(", ")))
-            })?;
-            kinds = kinds.with(kind);
-        }
+        let kinds = KindSet::parse_names(q.all("kind"), "kind")?;
         let max = match q.optional("max")? {
             Some(raw) => match raw.parse::<u32>() {
                 Ok(n) if (1..=MAX_ITEMS).contains(&n) => n,

@@ -97,8 +97,7 @@ impl Deliverer {
 /// waiting for the dead process's leases to run out; and two live replicas never share it (they
 /// cannot both listen on one address of one host).
 pub fn replica_name(listening: std::net::SocketAddr) -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    format!("{}/{listening}", host.trim())
+    format!("{}/{listening}", syslog::hostname())
 }
 
 /// Runs until shutdown: takes the lease of every active sink no live replica holds and delivers
@@ -258,7 +257,8 @@ impl SinkWorker {
                 if !self.settle(&mut recording).await {
                     return;
                 }
-                if done_to > position && self.advance(done_to).await {
+                if done_to > position {
+                    recording = Some(self.record_delivered(done_to));
                     position = done_to;
                 }
                 metrics::gauge!("auditrail_sink_lag_events", &labels).set(head.saturating_sub(position) as f64);
@@ -316,19 +316,6 @@ impl SinkWorker {
             Err(e) => {
                 tracing::warn!(sink = %self.sink.id, error = %e, "storing a sink's position failed");
                 true
-            }
-        }
-    }
-
-    /// Stores the position; false when it was not stored (the store is down, or the lease is
-    /// gone, which the next renewal finds out).
-    async fn advance(&self, position: u64) -> bool {
-        let progress = SinkProgress::Delivered { position, at: Timestamp::now() };
-        match self.store.sink_progress(&self.sink.id, &self.owner, progress).await {
-            Ok(stored) => stored,
-            Err(e) => {
-                tracing::warn!(sink = %self.sink.id, error = %e, "cannot store a sink's position");
-                false
             }
         }
     }

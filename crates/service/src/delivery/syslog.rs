@@ -118,7 +118,8 @@ fn connector(ca_pem: Option<&str>) -> Result<tokio_rustls::TlsConnector, Deliver
     Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
 }
 
-fn hostname() -> String {
+/// This machine's name, as syslog messages and sink leases give it (`-` when unknown).
+pub(super) fn hostname() -> String {
     let raw = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .or_else(|_| std::fs::read_to_string("/etc/hostname"))
         .unwrap_or_default();
