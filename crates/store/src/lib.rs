@@ -21,8 +21,11 @@ use auditrail_core::token::{TokenHash, TokenSecret};
 use auditrail_core::{EventId, EventQuery, Kind, KindSet, NormalizedEvent, OrgId, Scope, Timestamp};
 use tokio::sync::watch;
 
+pub use intake::{IntakeBatch, IntakePartition};
+
 mod allocate;
 pub mod commits;
+mod intake;
 mod merkle_log;
 mod plan;
 pub mod postgres;
@@ -392,11 +395,17 @@ pub trait Store: Send + Sync + 'static {
     /// Records `progress` for `owner`; false when `owner` does not (or no longer) hold the lease,
     /// or the sink is gone.
     async fn sink_progress(&self, id: &SinkId, owner: &str, progress: SinkProgress) -> Result<bool, StoreError>;
+
+    // Kafka intake status, reported by the replica that stored each batch.
+
+    async fn record_intake(&self, org: &OrgId, batch: Vec<IntakeBatch>) -> Result<(), StoreError>;
+    /// Every partition the org's intake (or with `None` every org's) has read.
+    async fn intake_status(&self, org: Option<&OrgId>) -> Result<Vec<IntakePartition>, StoreError>;
 }
 
 /// The [`Store`] impl of a backend module laid out by concern: `ping` in the backend's own module,
 /// and every other method as the function of the same name in `tokens`, `ingest`, `query`,
-/// `checkpoints` or `retention`, taking the store first. Both backends use it, so they have the
+/// `checkpoints`, `retention`, `sinks` or `intake`, taking the store first. Both backends use it, so they have the
 /// same files for the same concerns by construction, and their impls cannot drift apart. An
 /// ingest is checked by [`prepare_batch`] here, once for both, and reaches the backend with the
 /// batch's repeats.
@@ -610,6 +619,21 @@ macro_rules! store_by_concern {
                 progress: $crate::SinkProgress,
             ) -> Result<bool, $crate::StoreError> {
                 sinks::sink_progress(self, id, owner, progress).await
+            }
+
+            async fn record_intake(
+                &self,
+                org: &auditrail_core::OrgId,
+                batch: Vec<$crate::IntakeBatch>,
+            ) -> Result<(), $crate::StoreError> {
+                intake::record_intake(self, org, batch).await
+            }
+
+            async fn intake_status(
+                &self,
+                org: Option<&auditrail_core::OrgId>,
+            ) -> Result<Vec<$crate::IntakePartition>, $crate::StoreError> {
+                intake::intake_status(self, org).await
             }
         }
     };

@@ -117,7 +117,7 @@ pub(crate) fn sink_target_json(target: &SinkTarget) -> Result<String, StoreError
 /// The longest error text kept for a sink: enough to act on, bounded whatever a receiver answers.
 pub(crate) const MAX_SINK_ERROR_CHARS: usize = 1_000;
 
-pub(crate) fn sink_error_text(error: &str) -> String {
+pub(crate) fn bounded_error_text(error: &str) -> String {
     error.chars().take(MAX_SINK_ERROR_CHARS).collect()
 }
 

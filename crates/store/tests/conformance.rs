@@ -6,14 +6,14 @@
 use std::sync::Arc;
 
 use auditrail_core::event::{IngestContext, normalize};
-use auditrail_core::sink::{HostPort, SinkTarget, SyslogTarget};
+use auditrail_core::sink::{HostPort, KafkaTopic, SinkTarget, SyslogTarget};
 use auditrail_core::{
     Category, EventId, EventQuery, EventType, Filters, Kind, KindSet, NormalizedEvent, OrgId, Position, Resource,
     TimeRange, Timestamp,
 };
 use auditrail_store::postgres::PostgresStore;
 use auditrail_store::sqlite::SqliteStore;
-use auditrail_store::{IngestError, NewSink, SinkProgress, Store, StoreError};
+use auditrail_store::{IngestError, IntakeBatch, NewSink, SinkProgress, Store, StoreError};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -88,6 +88,7 @@ conformance!(
     retention_deletes_old_events_but_not_under_hold_and_keeps_the_tree,
     the_log_reads_by_kind_in_seq_order_and_a_commit_wakes_only_its_org,
     a_sink_has_one_lease_holder_and_its_position_never_moves_back,
+    intake_status_counts_each_record_once_whatever_is_read_again,
 );
 
 fn all_time() -> TimeRange {
@@ -684,6 +685,46 @@ async fn a_sink_has_one_lease_holder_and_its_position_never_moves_back(store: Ar
     assert!(matches!(store.remove_sink(&sink.id).await, Err(StoreError::NoSuchSink(_))));
     assert!(matches!(store.set_sink_paused(&sink.id, false).await, Err(StoreError::NoSuchSink(_))));
     assert!(!store.sink_progress(&sink.id, "b", delivered(11)).await.unwrap());
+}
+
+async fn intake_status_counts_each_record_once_whatever_is_read_again(store: Arc<dyn Store>) {
+    let topic = KafkaTopic::parse("connect-audit", "t").unwrap();
+    let report = |partition: i32, first: i64, next: i64, malformed: &[i64], end: Option<i64>, at_ms: i64| IntakeBatch {
+        topic: topic.clone(),
+        partition,
+        first,
+        next,
+        malformed: malformed.to_vec(),
+        last_reason: (!malformed.is_empty()).then(|| format!("not JSON at {}", malformed[malformed.len() - 1])),
+        end,
+        replica: format!("replica-{at_ms}"),
+        at: Timestamp::from_millis(at_ms).unwrap(),
+    };
+    store
+        .record_intake(
+            &org(1),
+            vec![report(0, 0, 100, &[5, 70], Some(150), 1_000), report(1, 10, 20, &[], None, 1_000)],
+        )
+        .await
+        .unwrap();
+    // Read again from 50 (a restart before the offsets were committed): 50..100 were counted.
+    store.record_intake(&org(1), vec![report(0, 50, 130, &[70, 120], None, 2_000)]).await.unwrap();
+    // A rewound group reads what was counted: nothing changes but who reported.
+    store.record_intake(&org(1), vec![report(0, 0, 40, &[5], Some(160), 3_000)]).await.unwrap();
+    let status = store.intake_status(Some(&org(1))).await.unwrap();
+    assert_eq!(status.len(), 2);
+    let p0 = &status[0];
+    assert_eq!((p0.org.clone(), p0.topic.clone(), p0.partition), (org(1), topic.clone(), 0));
+    assert_eq!((p0.next, p0.records, p0.malformed), (130, 130, 3), "offsets 0..130 once, malformed 5, 70, 120");
+    assert_eq!((p0.end, p0.lag()), (Some(160), Some(30)));
+    assert_eq!(p0.last_malformed.as_deref(), Some("not JSON at 120"), "the reason of the last new one");
+    assert_eq!(p0.last_malformed_at, Timestamp::from_millis(2_000));
+    assert_eq!(p0.replica, "replica-3000");
+    let p1 = &status[1];
+    assert_eq!((p1.partition, p1.next, p1.records, p1.malformed, p1.lag()), (1, 20, 10, 0, None));
+    assert!(p1.last_malformed.is_none());
+    assert!(store.intake_status(Some(&org(2))).await.unwrap().is_empty(), "status is per org");
+    assert_eq!(store.intake_status(None).await.unwrap().len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,11 +10,12 @@
 //! is a prefix of the primary's, so the snapshot rule holds there too.
 //!
 //! This file connects and holds the pools; the [`Store`](crate::Store) methods live by concern in
-//! [`tokens`], [`ingest`], [`query`], [`checkpoints`] and [`retention`], the file names the SQLite
+//! [`tokens`], [`ingest`], [`query`], [`checkpoints`], [`retention`], [`sinks`] and [`intake`], the file names the SQLite
 //! backend uses for the same concerns.
 
 mod checkpoints;
 mod ingest;
+mod intake;
 mod partitions;
 mod query;
 mod retention;

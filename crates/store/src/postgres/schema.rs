@@ -151,6 +151,27 @@ CREATE TABLE sinks (
 CREATE INDEX sinks_by_org ON sinks (org_ref, created);
 "#,
     ),
+    // Kafka intake status: per org, topic and partition, the offset the intake goes on from and
+    // what it read and skipped.
+    (
+        5,
+        r#"
+CREATE TABLE kafka_intake (
+    org_ref           bigint NOT NULL REFERENCES orgs (org_ref),
+    topic             text NOT NULL,
+    kafka_partition   integer NOT NULL,
+    next_offset       bigint NOT NULL,
+    end_offset        bigint,
+    records           bigint NOT NULL,
+    malformed         bigint NOT NULL,
+    last_malformed    text,
+    last_malformed_at bigint,
+    updated           bigint NOT NULL,
+    replica           text NOT NULL,
+    PRIMARY KEY (org_ref, topic, kafka_partition)
+);
+"#,
+    ),
 ];
 
 pub fn latest_version() -> i64 {

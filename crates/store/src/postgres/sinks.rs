@@ -8,7 +8,7 @@ use auditrail_core::sink::SinkId;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-use crate::rows::{SINK_COLUMNS, SinkRow, sink_error_text, sink_target_json};
+use crate::rows::{SINK_COLUMNS, SinkRow, bounded_error_text, sink_target_json};
 use crate::{NewSink, Sink, SinkProgress, StoreError};
 
 use super::PostgresStore;
@@ -128,7 +128,7 @@ pub(super) async fn sink_progress(
                 .execute(
                     "UPDATE sinks SET last_error = $3, last_error_at = $4, failures = failures + 1 \
                      WHERE sink_id = $1 AND lease_owner = $2",
-                    &[&id.as_str(), &owner, &sink_error_text(&error), &at.millis()],
+                    &[&id.as_str(), &owner, &bounded_error_text(&error), &at.millis()],
                 )
                 .await?
         }

@@ -7,11 +7,12 @@
 //! runs: SQLite's file locks serialise them and `busy_timeout` makes them wait instead of failing.
 //!
 //! This file opens the store and holds its connections; the [`Store`](crate::Store) methods live
-//! by concern in [`tokens`], [`ingest`], [`query`], [`checkpoints`] and [`retention`], the file
+//! by concern in [`tokens`], [`ingest`], [`query`], [`checkpoints`], [`retention`], [`sinks`] and [`intake`], the file
 //! names the PostgreSQL backend uses for the same concerns.
 
 mod checkpoints;
 mod ingest;
+mod intake;
 mod pool;
 mod query;
 mod retention;
@@ -195,6 +196,14 @@ impl SqliteStore {
             Ok(value)
         })
         .await
+    }
+
+    /// A small bookkeeping write committed by the writer thread with the next group.
+    async fn record(&self, work: writer::RecordWork) -> Result<bool, StoreError> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let op = WriteOp::Record { work, reply };
+        self.writer.send(op).await.map_err(|_| StoreError::unavailable("the writer has stopped"))?;
+        answer.await.map_err(|_| StoreError::unavailable("the writer stopped before answering"))?
     }
 
     async fn org_ref(&self, org: &OrgId) -> Result<i64, StoreError> {

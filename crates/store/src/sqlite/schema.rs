@@ -231,6 +231,27 @@ CREATE TABLE sinks (
 CREATE INDEX sinks_by_org ON sinks (org_ref, created);
 "#,
     ),
+    // Kafka intake status: per org, topic and partition, the offset the intake goes on from and
+    // what it read and skipped.
+    (
+        7,
+        r#"
+CREATE TABLE kafka_intake (
+    org_ref           INTEGER NOT NULL REFERENCES orgs (org_ref),
+    topic             TEXT NOT NULL,
+    kafka_partition   INTEGER NOT NULL,
+    next_offset       INTEGER NOT NULL,
+    end_offset        INTEGER,
+    records           INTEGER NOT NULL,
+    malformed         INTEGER NOT NULL,
+    last_malformed    TEXT,
+    last_malformed_at INTEGER,
+    updated           INTEGER NOT NULL,
+    replica           TEXT NOT NULL,
+    PRIMARY KEY (org_ref, topic, kafka_partition)
+);
+"#,
+    ),
 ];
 
 /// Bits of `events.pos` that hold the seq: `pos = org_ref << SEQ_BITS | seq`. Up to 2^40 (about

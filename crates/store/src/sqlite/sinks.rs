@@ -5,13 +5,11 @@
 use auditrail_core::OrgId;
 use auditrail_core::sink::SinkId;
 use rusqlite::{Connection, params};
-use tokio::sync::oneshot;
 
-use crate::rows::{SINK_COLUMNS, SinkRow, sink_error_text, sink_target_json};
+use crate::rows::{SINK_COLUMNS, SinkRow, bounded_error_text, sink_target_json};
 use crate::{NewSink, Sink, SinkProgress, StoreError};
 
 use super::SqliteStore;
-use super::writer::WriteOp;
 
 pub(super) async fn create_sink(store: &SqliteStore, org: &OrgId, sink: NewSink) -> Result<Sink, StoreError> {
     let org_ref = store.org_ref(org).await?;
@@ -96,19 +94,12 @@ pub(super) async fn sink_progress(
     owner: &str,
     progress: SinkProgress,
 ) -> Result<bool, StoreError> {
-    let (reply, answer) = oneshot::channel();
-    let op = WriteOp::SinkProgress { id: id.clone(), owner: owner.to_owned(), progress, reply };
-    store.writer.send(op).await.map_err(|_| StoreError::unavailable("the writer has stopped"))?;
-    answer.await.map_err(|_| StoreError::unavailable("the writer stopped before answering"))?
+    let (id, owner) = (id.clone(), owner.to_owned());
+    store.record(Box::new(move |c| apply_progress(c, &id, &owner, &progress))).await
 }
 
 /// Runs on the writer thread, inside the group's transaction.
-pub(super) fn apply_progress(
-    c: &Connection,
-    id: &SinkId,
-    owner: &str,
-    progress: &SinkProgress,
-) -> Result<bool, StoreError> {
+fn apply_progress(c: &Connection, id: &SinkId, owner: &str, progress: &SinkProgress) -> Result<bool, StoreError> {
     let changed = match progress {
         SinkProgress::Lease { now, until } => c.execute(
             "UPDATE sinks SET lease_owner = ?2, lease_until = ?4 WHERE sink_id = ?1 AND paused = 0 \
@@ -127,7 +118,7 @@ pub(super) fn apply_progress(
         SinkProgress::Failed { error, at } => c.execute(
             "UPDATE sinks SET last_error = ?3, last_error_at = ?4, failures = failures + 1 \
              WHERE sink_id = ?1 AND lease_owner = ?2",
-            params![id.as_str(), owner, sink_error_text(error), at.millis()],
+            params![id.as_str(), owner, bounded_error_text(error), at.millis()],
         )?,
     };
     Ok(changed == 1)

@@ -15,18 +15,17 @@ use auditrail_core::{Kind, NormalizedEvent, OrgId};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
-use auditrail_core::sink::SinkId;
-
-use crate::{IngestError, IngestReceipt, SinkProgress, StoreError};
+use crate::{IngestError, IngestReceipt, StoreError};
 
 use super::ingest::{Terms, apply_ingest};
-use super::sinks::apply_progress;
 use super::tokens::touch_tokens;
 
 /// Upper bound on events in one group commit, so one commit's latency stays bounded.
 const MAX_GROUP_EVENTS: usize = 50_000;
 /// The writer connection's page cache, in KiB.
 const WRITER_CACHE_KIB: u32 = 8 * 1024;
+
+pub(crate) type RecordWork = Box<dyn FnOnce(&Connection) -> Result<bool, StoreError> + Send>;
 
 pub(crate) enum WriteOp {
     Ingest {
@@ -39,16 +38,16 @@ pub(crate) enum WriteOp {
     },
     /// Token last-use times gathered since the previous flush: best effort, not acknowledged.
     TouchTokens(HashMap<String, i64>),
-    /// A delivering worker's lease or position: committed with the group, so a sink's position
-    /// costs no fsync of its own.
-    SinkProgress { id: SinkId, owner: String, progress: SinkProgress, reply: oneshot::Sender<Result<bool, StoreError>> },
+    /// A small bookkeeping write (a sink's lease or position, an intake's progress): committed
+    /// with the group, so it costs no fsync of its own. True when it changed what it was for.
+    Record { work: RecordWork, reply: oneshot::Sender<Result<bool, StoreError>> },
 }
 
 impl WriteOp {
     fn weight(&self) -> usize {
         match self {
             WriteOp::Ingest { events, .. } => events.len().max(1),
-            WriteOp::TouchTokens(_) | WriteOp::SinkProgress { .. } => 1,
+            WriteOp::TouchTokens(_) | WriteOp::Record { .. } => 1,
         }
     }
 }
@@ -89,7 +88,7 @@ pub(crate) fn run(
 /// A request waiting for the group's commit, with what it will be told if the commit succeeds.
 enum Pending {
     Ingest(oneshot::Sender<Result<IngestReceipt, IngestError>>, Result<IngestReceipt, IngestError>),
-    Sink(oneshot::Sender<Result<bool, StoreError>>, Result<bool, StoreError>),
+    Record(oneshot::Sender<Result<bool, StoreError>>, Result<bool, StoreError>),
 }
 
 impl Pending {
@@ -98,7 +97,7 @@ impl Pending {
     fn answer(self) {
         match self {
             Pending::Ingest(reply, result) => drop(reply.send(result)),
-            Pending::Sink(reply, result) => drop(reply.send(result)),
+            Pending::Record(reply, result) => drop(reply.send(result)),
         }
     }
 
@@ -107,7 +106,7 @@ impl Pending {
         let error = || StoreError::unavailable_because(context, cause.clone());
         match self {
             Pending::Ingest(reply, _) => drop(reply.send(Err(error().into()))),
-            Pending::Sink(reply, _) => drop(reply.send(Err(error()))),
+            Pending::Record(reply, _) => drop(reply.send(Err(error()))),
         }
     }
 }
@@ -119,7 +118,7 @@ type Cause = Arc<dyn std::error::Error + Send + Sync>;
 fn pending_of(op: WriteOp) -> Option<Pending> {
     match op {
         WriteOp::Ingest { reply, .. } => Some(Pending::Ingest(reply, Ok(IngestReceipt::default()))),
-        WriteOp::SinkProgress { reply, .. } => Some(Pending::Sink(reply, Ok(false))),
+        WriteOp::Record { reply, .. } => Some(Pending::Record(reply, Ok(false))),
         WriteOp::TouchTokens(_) => None,
     }
 }
@@ -168,14 +167,14 @@ fn commit_group(conn: &mut Connection, terms: &mut Terms, group: Vec<WriteOp>) {
                     }
                 }
             }
-            WriteOp::SinkProgress { id, owner, progress, reply } => {
-                let result = in_savepoint(&tx, |sp| apply_progress(sp, &id, &owner, &progress));
+            WriteOp::Record { work, reply } => {
+                let result = in_savepoint(&tx, work);
                 if let Err(e) = &result
                     && tx.is_autocommit()
                 {
                     rolled_back = Some(Arc::from(crate::BoxError::from(e.to_string())));
                 }
-                pending.push(Pending::Sink(reply, result));
+                pending.push(Pending::Record(reply, result));
             }
         }
     }
