@@ -195,6 +195,15 @@ def intake_args(broker, org, topic):
     return ["--kafka-intake-brokers", broker.bootstrap, "--kafka-intake-topic", topic, "--kafka-intake-org", org.id]
 
 
+def intake_status(store, org):
+    """`intake status --json`: one dict per partition the org's intake has read."""
+    return json.loads(store.run("intake", "status", "--data", str(store.data_dir), "--org", org.id, "--json"))
+
+
+def status_totals(partitions):
+    return sum(p["records"] for p in partitions), sum(p["malformed"] for p in partitions)
+
+
 def test_kafka_intake_takes_every_record_once_across_a_restart_and_skips_malformed_ones(store, broker):
     org = store.new_org("Intake Org")
     topic = "connect-audit"
@@ -216,6 +225,15 @@ def test_kafka_intake_takes_every_record_once_across_a_restart_and_skips_malform
     assert sample["eventDescription"] == "updateApp" and sample["adminRoles"] == ["Owner"]
     assert sample["actorEmail"] == "user7@example.com" and sample["actorIp"] == "192.0.2.3"
     assert sample["id"].startswith(f"kafka:{topic}:") and sample["cpassOrgId"] == "cpass-1"
+    # The status in the store: every record read counted once across the kill -9, the malformed
+    # ones among them with the reason of the last, each partition at its end.
+    wait_until(lambda: status_totals(intake_status(store, org)) == (3503, 3), 30, "the status to catch up")
+    partitions = intake_status(store, org)
+    assert [p["partition"] for p in partitions] == [0, 1] and all(p["topic"] == topic for p in partitions)
+    # Read from offset 0, so each partition's offset is its records; caught up, no lag (Tansu
+    # reports a partition's end as its last batch's first offset + 1: never beyond the offset).
+    assert all(p["offset"] == p["records"] and p["lag"] == 0 for p in partitions), partitions
+    assert any(p["lastMalformed"] for p in partitions), partitions
 
     # A consumer group starting over reads the whole topic again (its malformed records counted
     # again show it got to the end): it adds nothing.
@@ -227,6 +245,7 @@ def test_kafka_intake_takes_every_record_once_across_a_restart_and_skips_malform
     wait_until(lambda: malformed_seen() >= len(malformed), 60, "the rewound group to read the whole topic")
     time.sleep(1)
     assert len(connect_logs(rewound, org)) == 3500, "a re-read of the topic doubled records"
+    assert status_totals(intake_status(store, org)) == (3503, 3), "a re-read counted records again"
 
 
 def test_two_replicas_share_an_intake_topic_and_store_each_record_once(store, broker):
@@ -246,3 +265,4 @@ def test_two_replicas_share_an_intake_topic_and_store_each_record_once(store, br
     taken = [r.metrics(org.read_token).get(("auditrail_kafka_intake_events_total", None), 0) for r in replicas]
     print(f"records stored by each replica: {taken}")
     assert sum(taken) == 3000, taken
+    assert status_totals(intake_status(store, org)) == (3000, 0), "each record counted once in the status"

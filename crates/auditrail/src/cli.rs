@@ -75,9 +75,13 @@ pub enum Command {
     /// Legal hold: while set, retention deletes nothing of the organization.
     #[command(subcommand)]
     Hold(HoldCommand),
-    /// Sinks: push an organization's events, in commit order, to a webhook or a syslog server.
+    /// Sinks: push an organization's events, in commit order, to a webhook, a syslog server or
+    /// a Kafka topic.
     #[command(subcommand)]
     Sink(SinkCommand),
+    /// The Kafka intake of `serve --kafka-intake-*`: how far it got and what it skipped.
+    #[command(subcommand)]
+    Intake(IntakeCommand),
 }
 
 #[derive(Debug, Args)]
@@ -586,6 +590,13 @@ pub enum SinkCommand {
         store: StoreArgs,
         id: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IntakeCommand {
+    /// Per partition of the organization's intake: the offset it goes on from, the partition's
+    /// end and the lag, records read, malformed records skipped and why the last one was.
+    Status(OrgListArgs),
 }
 
 /// What every sink is made of.

@@ -5,11 +5,12 @@
 //! again (a restart before its offset was committed, a rewound group) stores nothing new: ingest is
 //! idempotent by id. Offsets are committed only after the batch's store commit, so nothing
 //! acknowledged by the broker's group is lost. A record that is not a Connect audit log (not JSON,
-//! missing fields, another org's) is logged, counted (`auditrail_kafka_intake_malformed_total`) and
-//! skipped: it never blocks its partition. Replicas join one consumer group and share the
-//! partitions.
+//! missing fields, another org's) is logged, counted (`auditrail_kafka_intake_malformed_total`)
+//! and skipped: it never blocks its partition. After each batch the intake records, per partition,
+//! how far it got, how far the partition goes and what it skipped (`auditrail intake status`).
+//! Replicas join one consumer group and share the partitions.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,12 +18,13 @@ use auditrail_core::connect_stream::from_stream_record;
 use auditrail_core::event::{IngestContext, normalize};
 use auditrail_core::sink::{HostPort, KafkaTopic};
 use auditrail_core::{Kind, NormalizedEvent, OrgId, Timestamp};
-use auditrail_store::{IngestError, Store};
+use auditrail_store::{IngestError, IntakeBatch, Store};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::Message;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use tokio::task::JoinHandle;
 
+use crate::kafka_client::{Outage, QuietContext, client_config};
 use crate::supervisor::Shutdown;
 
 /// Records taken in per store commit, at most.
@@ -30,6 +32,10 @@ const BATCH: usize = 5_000;
 /// How long a batch waits to fill once it has a record.
 const WINDOW: Duration = Duration::from_millis(100);
 const RETRY: Duration = Duration::from_secs(1);
+/// How long asking the broker for a partition's end may take; the status goes without it.
+const WATERMARK_TIMEOUT: Duration = Duration::from_secs(2);
+
+type IntakeConsumer = StreamConsumer<QuietContext>;
 
 /// A batch being stored, and the (partition, offset) of each of its records.
 type Storing = (JoinHandle<bool>, Vec<(i32, i64)>);
@@ -51,17 +57,63 @@ struct Taken {
     payload: Option<Vec<u8>>,
 }
 
-/// Runs until shutdown: consumes, ingests, commits.
-pub async fn run_kafka_intake(store: Arc<dyn Store>, intake: KafkaIntake, mut shutdown: Shutdown) {
+/// A batch turned into events, and what it did to each partition.
+#[derive(Default)]
+struct Converted {
+    events: Vec<NormalizedEvent>,
+    /// (partition, offset) of each event, in the same order.
+    origins: Vec<(i32, i64)>,
+    partitions: BTreeMap<i32, Tally>,
+}
+
+/// One partition's share of a batch.
+struct Tally {
+    first: i64,
+    next: i64,
+    malformed: Vec<i64>,
+    last_reason: Option<String>,
+}
+
+impl Converted {
+    fn read(&mut self, partition: i32, offset: i64) {
+        let tally = self.partitions.entry(partition).or_insert(Tally {
+            first: offset,
+            next: offset,
+            malformed: Vec::new(),
+            last_reason: None,
+        });
+        tally.first = tally.first.min(offset);
+        tally.next = tally.next.max(offset + 1);
+    }
+
+    fn skipped(&mut self, partition: i32, offset: i64, reason: String) {
+        metrics::counter!("auditrail_kafka_intake_malformed_total").increment(1);
+        if let Some(tally) = self.partitions.get_mut(&partition) {
+            tally.malformed.push(offset);
+            tally.last_reason = Some(reason);
+        }
+    }
+}
+
+/// Everything storing one batch needs, moved into its task.
+struct Job {
+    store: Arc<dyn Store>,
+    consumer: Arc<IntakeConsumer>,
+    intake: Arc<KafkaIntake>,
+    replica: Arc<str>,
+    converted: Converted,
+}
+
+/// Runs until shutdown: consumes, ingests, records the status, commits.
+pub async fn run_kafka_intake(store: Arc<dyn Store>, intake: KafkaIntake, replica: Arc<str>, mut shutdown: Shutdown) {
     let bootstrap = intake.brokers.iter().map(ToString::to_string).collect::<Vec<_>>().join(",");
-    let consumer: StreamConsumer = match ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
+    let outage = Outage::new("kafka intake");
+    let consumer: IntakeConsumer = match client_config(&bootstrap)
         .set("group.id", &intake.group)
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
         .set("session.timeout.ms", "6000")
-        .set("client.id", concat!("auditrail/", env!("CARGO_PKG_VERSION")))
-        .create()
+        .create_with_context(outage.context())
     {
         Ok(c) => c,
         Err(e) => {
@@ -74,13 +126,14 @@ pub async fn run_kafka_intake(store: Arc<dyn Store>, intake: KafkaIntake, mut sh
         return;
     }
     tracing::info!(topic = %intake.topic, org = %intake.org, group = %intake.group, "taking in Kafka records");
+    let (consumer, intake) = (Arc::new(consumer), Arc::new(intake));
     // One batch is stored while the next is read and converted; offsets are committed in batch
     // order, each only once its batch is stored.
     let mut storing: Option<Storing> = None;
     loop {
-        let batch = next_batch(&consumer, &mut shutdown).await;
+        let batch = next_batch(&consumer, &outage, &mut shutdown).await;
         let taken: Vec<(i32, i64)> = batch.iter().flatten().map(|t| (t.partition, t.offset)).collect();
-        let events = batch.as_deref().map(|b| to_events(&intake, b)).unwrap_or_default();
+        let converted = batch.as_deref().map(|b| to_events(&intake, b)).unwrap_or_default();
         if let Some((task, offsets)) = storing.take() {
             // False: shutdown came first; the batch's offsets stay uncommitted and it is read
             // again (as duplicates) after the restart.
@@ -96,59 +149,114 @@ pub async fn run_kafka_intake(store: Arc<dyn Store>, intake: KafkaIntake, mut sh
             return;
         }
         if !taken.is_empty() {
-            let (store, org, shutdown) = (store.clone(), intake.org.clone(), shutdown.clone());
-            storing = Some((tokio::spawn(store_batch(store, org, events, shutdown)), taken));
+            let job = Job {
+                store: store.clone(),
+                consumer: consumer.clone(),
+                intake: intake.clone(),
+                replica: replica.clone(),
+                converted,
+            };
+            storing = Some((tokio::spawn(store_batch(job, shutdown.clone())), taken));
         }
     }
 }
 
-/// Stores one batch; the store may be down for a while: the batch is retried, never skipped.
-/// False when shutdown came first.
-async fn store_batch(store: Arc<dyn Store>, org: OrgId, events: Vec<NormalizedEvent>, mut shutdown: Shutdown) -> bool {
-    loop {
-        if events.is_empty() {
-            return true;
-        }
-        match store.ingest(&org, Kind::Connect, events.clone()).await {
+/// Stores one batch and then its status; the store may be down for a while: both are retried,
+/// never skipped. False when shutdown came first.
+async fn store_batch(job: Job, mut shutdown: Shutdown) -> bool {
+    let Job { store, consumer, intake, replica, mut converted } = job;
+    let org = &intake.org;
+    while !converted.events.is_empty() {
+        match store.ingest(org, Kind::Connect, converted.events.clone()).await {
             Ok(receipt) => {
                 metrics::counter!("auditrail_kafka_intake_events_total").increment(receipt.accepted as u64);
-                return true;
+                break;
             }
             // One record refused for itself (an id stored with other content: a topic made anew
             // under the same name): the others go in one by one, the refused one is counted with
             // the malformed.
             Err(IngestError::Conflict { .. } | IngestError::InBatchConflict { .. }) => {
-                ingest_one_by_one(store.as_ref(), &org, &events).await;
-                return true;
+                ingest_one_by_one(store.as_ref(), org, &mut converted).await;
+                break;
             }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot store Kafka records yet; retrying");
-                tokio::select! {
-                    () = tokio::time::sleep(RETRY) => {}
-                    () = shutdown.requested() => return false,
+                if !pause(&mut shutdown).await {
+                    return false;
+                }
+            }
+        }
+    }
+    let ends = partition_ends(consumer, &intake.topic, converted.partitions.keys().copied().collect()).await;
+    let at = Timestamp::now();
+    let report: Vec<IntakeBatch> = converted
+        .partitions
+        .into_iter()
+        .map(|(partition, tally)| IntakeBatch {
+            topic: intake.topic.clone(),
+            partition,
+            first: tally.first,
+            next: tally.next,
+            malformed: tally.malformed,
+            last_reason: tally.last_reason,
+            end: ends.get(&partition).copied(),
+            replica: replica.to_string(),
+            at,
+        })
+        .collect();
+    loop {
+        match store.record_intake(org, report.clone()).await {
+            Ok(()) => return true,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot record the Kafka intake status yet; retrying");
+                if !pause(&mut shutdown).await {
+                    return false;
                 }
             }
         }
     }
 }
 
-async fn ingest_one_by_one(store: &dyn Store, org: &OrgId, events: &[NormalizedEvent]) {
-    for event in events {
-        match store.ingest(org, Kind::Connect, vec![event.clone()]).await {
+/// Waits before a retry; false when shutdown came first.
+async fn pause(shutdown: &mut Shutdown) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(RETRY) => true,
+        () = shutdown.requested() => false,
+    }
+}
+
+async fn ingest_one_by_one(store: &dyn Store, org: &OrgId, converted: &mut Converted) {
+    let events = std::mem::take(&mut converted.events);
+    let origins = std::mem::take(&mut converted.origins);
+    for (event, (partition, offset)) in events.into_iter().zip(origins) {
+        match store.ingest(org, Kind::Connect, vec![event]).await {
             Ok(receipt) => {
                 metrics::counter!("auditrail_kafka_intake_events_total").increment(receipt.accepted as u64);
             }
             Err(e) => {
-                metrics::counter!("auditrail_kafka_intake_malformed_total").increment(1);
-                tracing::warn!(error = %e, id = %event.id.as_str(), "skipped a Kafka record the store refused");
+                tracing::warn!(error = %e, partition, offset, "skipped a Kafka record the store refused");
+                converted.skipped(partition, offset, format!("refused by the store: {e}"));
             }
         }
     }
 }
 
+/// The end (high watermark) of each partition, as far as the broker tells in time.
+async fn partition_ends(consumer: Arc<IntakeConsumer>, topic: &KafkaTopic, partitions: Vec<i32>) -> HashMap<i32, i64> {
+    let topic = topic.to_string();
+    tokio::task::spawn_blocking(move || {
+        partitions
+            .into_iter()
+            .filter_map(|p| consumer.fetch_watermarks(&topic, p, WATERMARK_TIMEOUT).ok().map(|(_, high)| (p, high)))
+            .collect()
+    })
+    .await
+    .unwrap_or_default()
+}
+
 /// Records until the batch is full or the window after its first record closed; `None` on
 /// shutdown.
-async fn next_batch(consumer: &StreamConsumer, shutdown: &mut Shutdown) -> Option<Vec<Taken>> {
+async fn next_batch(consumer: &IntakeConsumer, outage: &Outage, shutdown: &mut Shutdown) -> Option<Vec<Taken>> {
     let mut batch = Vec::new();
     let mut deadline: Option<tokio::time::Instant> = None;
     while batch.len() < BATCH {
@@ -159,6 +267,7 @@ async fn next_batch(consumer: &StreamConsumer, shutdown: &mut Shutdown) -> Optio
         };
         match received {
             Ok(message) => {
+                outage.over();
                 batch.push(Taken {
                     partition: message.partition(),
                     offset: message.offset(),
@@ -168,11 +277,8 @@ async fn next_batch(consumer: &StreamConsumer, shutdown: &mut Shutdown) -> Optio
             }
             Err(e) => {
                 tracing::warn!(error = %e, "the Kafka intake consumer reported an error");
-                if batch.is_empty() {
-                    tokio::select! {
-                        () = tokio::time::sleep(RETRY) => {}
-                        () = shutdown.requested() => return None,
-                    }
+                if batch.is_empty() && !pause(shutdown).await {
+                    return None;
                 }
                 break;
             }
@@ -189,10 +295,11 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
 }
 
 /// The batch's records as Connect events; the malformed ones are logged, counted and left out.
-fn to_events(intake: &KafkaIntake, batch: &[Taken]) -> Vec<NormalizedEvent> {
+fn to_events(intake: &KafkaIntake, batch: &[Taken]) -> Converted {
     let ctx = IngestContext { org: &intake.org, received: Timestamp::now() };
-    let mut events = Vec::with_capacity(batch.len());
+    let mut converted = Converted::default();
     for (index, taken) in batch.iter().enumerate() {
+        converted.read(taken.partition, taken.offset);
         let id = format!("kafka:{}:{}:{}", intake.topic, taken.partition, taken.offset);
         let parsed = taken
             .payload
@@ -204,18 +311,21 @@ fn to_events(intake: &KafkaIntake, batch: &[Taken]) -> Vec<NormalizedEvent> {
                 normalize(Kind::Connect, &ctx, index, event, uuid::Uuid::new_v4()).map_err(|e| e.to_string())
             });
         match parsed {
-            Ok(event) => events.push(event),
+            Ok(event) => {
+                converted.events.push(event);
+                converted.origins.push((taken.partition, taken.offset));
+            }
             Err(reason) => {
-                metrics::counter!("auditrail_kafka_intake_malformed_total").increment(1);
                 tracing::warn!(record = %id, %reason, "skipped a Kafka record that is not a Connect audit log");
+                converted.skipped(taken.partition, taken.offset, reason);
             }
         }
     }
-    events
+    converted
 }
 
 /// Commits, per partition, the offset after the batch's last record.
-fn commit(consumer: &StreamConsumer, topic: &KafkaTopic, taken: &[(i32, i64)]) -> rdkafka::error::KafkaResult<()> {
+fn commit(consumer: &IntakeConsumer, topic: &KafkaTopic, taken: &[(i32, i64)]) -> rdkafka::error::KafkaResult<()> {
     let mut next: HashMap<i32, i64> = HashMap::new();
     for &(partition, offset) in taken {
         let slot = next.entry(partition).or_insert(0);

@@ -10,6 +10,7 @@ pub mod checkpoints;
 pub mod delivery;
 pub mod feed;
 pub mod intake;
+mod kafka_client;
 pub mod retention;
 pub mod supervisor;
 

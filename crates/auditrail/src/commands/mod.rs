@@ -3,6 +3,7 @@
 mod errors;
 mod events;
 mod ingest;
+mod intake;
 mod org;
 mod pull;
 mod seed;
@@ -19,7 +20,7 @@ use auditrail_store::Store;
 use auditrail_store::postgres::PostgresStore;
 use auditrail_store::sqlite::SqliteStore;
 
-use crate::cli::{Cli, Command, EventsCommand, HoldCommand, RetentionCommand, ServerArgs, StoreArgs};
+use crate::cli::{Cli, Command, EventsCommand, HoldCommand, IntakeCommand, RetentionCommand, ServerArgs, StoreArgs};
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
@@ -66,6 +67,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sink(cmd) => sink::run(cmd).await,
+        Command::Intake(IntakeCommand::Status(args)) => intake::status(args).await,
         Command::Hold(cmd) => {
             let (store, org, held) = match cmd {
                 HoldCommand::Set { store, org } => (store, org, true),

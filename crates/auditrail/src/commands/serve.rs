@@ -88,14 +88,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             auditrail_service::run_retention(store.clone(), signer.clone(), days, every, shutdown)
         });
     }
+    let replica: Arc<str> = delivery::replica_name(local).into();
     if let Some(intake) = kafka_intake(&args.kafka_intake)? {
         if store_dyn.org(&intake.org).await?.is_none() {
             anyhow::bail!("--kafka-intake-org {}: no such organization in this store", intake.org);
         }
-        let store = store_dyn.clone();
-        workers.spawn("kafka-intake", move |shutdown| run_kafka_intake(store.clone(), intake.clone(), shutdown));
+        let (store, replica) = (store_dyn.clone(), replica.clone());
+        workers.spawn("kafka-intake", move |shutdown| {
+            run_kafka_intake(store.clone(), intake.clone(), replica.clone(), shutdown)
+        });
     }
-    let replica: Arc<str> = delivery::replica_name(local).into();
     let store = store_dyn.clone();
     workers.spawn("sinks", move |shutdown| delivery::run_sinks(store.clone(), replica.clone(), shutdown));
     if let Some(address) = args.metrics_listen {

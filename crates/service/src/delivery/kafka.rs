@@ -8,15 +8,15 @@
 use std::time::Duration;
 
 use auditrail_core::connect_stream::to_stream_record;
-use auditrail_core::sink::KafkaTarget;
+use auditrail_core::sink::{KafkaTarget, SinkId};
 use auditrail_core::{Kind, OrgId};
 use auditrail_store::LogEntry;
-use rdkafka::ClientConfig;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use sha2::{Digest, Sha256};
 
 use super::DeliveryError;
+use crate::kafka_client::{Outage, QuietContext, client_config};
 
 /// A broker that has not acknowledged a record by then has failed the batch; below the sink
 /// lease's margin, so a lease never runs out under an attempt.
@@ -25,23 +25,27 @@ const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct Kafka {
     target: KafkaTarget,
-    producer: FutureProducer,
+    producer: FutureProducer<QuietContext>,
+    outage: Outage,
     /// The topic's partition count, learnt once.
     partitions: Option<i32>,
 }
 
 impl Kafka {
-    pub fn new(target: KafkaTarget) -> Result<Self, DeliveryError> {
-        Ok(Self { producer: producer(&target)?, target, partitions: None })
+    pub fn new(sink: &SinkId, target: KafkaTarget) -> Result<Self, DeliveryError> {
+        let outage = Outage::new(format!("kafka sink {sink}"));
+        Ok(Self { producer: producer(&target, &outage)?, target, outage, partitions: None })
     }
 
     pub async fn deliver(&mut self, org: &OrgId, items: &[LogEntry]) -> Result<(), DeliveryError> {
         let delivered = self.send(org, items).await;
-        if delivered.is_err() {
+        if delivered.is_ok() {
+            self.outage.over();
+        } else {
             // A failed batch may have left the idempotent producer in a state only a new one
             // gets out of (a broker that lost its state does not know the producer's id any
             // more): the next attempt starts with a fresh producer and fresh metadata.
-            match producer(&self.target) {
+            match producer(&self.target, &self.outage) {
                 Ok(fresh) => self.producer = fresh,
                 Err(e) => tracing::warn!(error = %e, "cannot renew the Kafka producer"),
             }
@@ -108,16 +112,14 @@ impl Kafka {
 }
 
 /// An idempotent producer for the target.
-fn producer(target: &KafkaTarget) -> Result<FutureProducer, DeliveryError> {
-    ClientConfig::new()
-        .set("bootstrap.servers", target.bootstrap())
+fn producer(target: &KafkaTarget, outage: &Outage) -> Result<FutureProducer<QuietContext>, DeliveryError> {
+    client_config(&target.bootstrap())
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("message.timeout.ms", MESSAGE_TIMEOUT.as_millis().to_string())
         // A batch is queued at once and awaited as a whole: waiting to fill requests gains nothing.
         .set("linger.ms", "0")
-        .set("client.id", concat!("auditrail/", env!("CARGO_PKG_VERSION")))
-        .create()
+        .create_with_context(outage.context())
         .map_err(|e| DeliveryError(format!("kafka {}: cannot create a producer: {e}", target.topic)))
 }
 

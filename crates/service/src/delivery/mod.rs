@@ -67,11 +67,11 @@ enum Deliverer {
 }
 
 impl Deliverer {
-    fn new(target: &SinkTarget) -> Result<Self, DeliveryError> {
+    fn new(id: &SinkId, target: &SinkTarget) -> Result<Self, DeliveryError> {
         Ok(match target {
             SinkTarget::Webhook(w) => Deliverer::Webhook(Webhook::new(w.clone())?),
             SinkTarget::Syslog(s) => Deliverer::Syslog(Syslog::new(s.clone())?),
-            SinkTarget::Kafka(k) => Deliverer::Kafka(Kafka::new(k.clone())?),
+            SinkTarget::Kafka(k) => Deliverer::Kafka(Kafka::new(id, k.clone())?),
         })
     }
 
@@ -175,7 +175,7 @@ struct SinkWorker {
 impl SinkWorker {
     async fn run(self, mut shutdown: Shutdown) {
         let id = self.sink.id.clone();
-        match Deliverer::new(&self.sink.target) {
+        match Deliverer::new(&self.sink.id, &self.sink.target) {
             Ok(deliverer) => self.deliver(deliverer, &mut shutdown).await,
             Err(e) => {
                 tracing::error!(sink = %id, error = %e, "cannot deliver this sink");
