@@ -253,7 +253,7 @@ async fn listen(config: tokio_postgres::Config, commits: Arc<Commits>) {
     }
 }
 
-crate::store_by_concern!(PostgresStore);
+crate::by_concern::store_by_concern!(PostgresStore);
 
 #[cfg(test)]
 mod tests {

@@ -229,4 +229,4 @@ async fn ping(store: &SqliteStore) -> Result<(), StoreError> {
     store.read(|c| Ok(c.query_row("SELECT 1", [], |_| Ok(()))?)).await
 }
 
-crate::store_by_concern!(SqliteStore);
+crate::by_concern::store_by_concern!(SqliteStore);
