@@ -16,6 +16,7 @@ pub mod merkle;
 pub mod numbers;
 pub mod query;
 pub mod scope;
+pub mod session;
 pub mod sink;
 pub mod time;
 pub mod token;

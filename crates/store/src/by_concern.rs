@@ -2,7 +2,7 @@
 
 /// The [`Store`](crate::Store) impl of a backend module laid out by concern: `ping` in the backend's own module,
 /// and every other method as the function of the same name in `tokens`, `ingest`, `query`,
-/// `checkpoints`, `retention`, `sinks` or `intake`, taking the store first. Both backends use it, so they have the
+/// `checkpoints`, `retention`, `sinks`, `intake` or `sessions`, taking the store first. Both backends use it, so they have the
 /// same files for the same concerns by construction, and their impls cannot drift apart. An
 /// ingest is checked by [`prepare_batch`](crate::prepare_batch) here, once for both, and reaches the backend with the
 /// batch's repeats.
@@ -231,6 +231,26 @@ macro_rules! store_by_concern {
                 org: Option<&auditrail_core::OrgId>,
             ) -> Result<Vec<$crate::IntakePartition>, $crate::StoreError> {
                 intake::intake_status(self, org).await
+            }
+
+            async fn create_session(
+                &self,
+                id: &auditrail_core::session::SessionHash,
+                session: &auditrail_core::session::Session,
+            ) -> Result<(), $crate::StoreError> {
+                sessions::create_session(self, id, session).await
+            }
+
+            async fn session(
+                &self,
+                id: &auditrail_core::session::SessionHash,
+                now: auditrail_core::Timestamp,
+            ) -> Result<Option<auditrail_core::session::Session>, $crate::StoreError> {
+                sessions::session(self, id, now).await
+            }
+
+            async fn end_session(&self, id: &auditrail_core::session::SessionHash) -> Result<(), $crate::StoreError> {
+                sessions::end_session(self, id).await
             }
         }
     };

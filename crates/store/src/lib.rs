@@ -16,6 +16,7 @@
 use std::borrow::Cow;
 
 use async_trait::async_trait;
+use auditrail_core::session::{Session, SessionHash};
 use auditrail_core::sink::{SinkId, SinkTarget};
 use auditrail_core::token::{TokenHash, TokenSecret};
 use auditrail_core::{EventId, EventQuery, Kind, KindSet, NormalizedEvent, OrgId, Scope, Timestamp};
@@ -402,6 +403,15 @@ pub trait Store: Send + Sync + 'static {
     async fn record_intake(&self, org: &OrgId, batch: Vec<IntakeBatch>) -> Result<(), StoreError>;
     /// Every partition the org's intake (or with `None` every org's) has read.
     async fn intake_status(&self, org: Option<&OrgId>) -> Result<Vec<IntakePartition>, StoreError>;
+
+    // Web viewer sessions, keyed by the SHA-256 of the browser's id; the token they act with is
+    // authenticated on every request like a bearer token.
+
+    /// Records a new session (and forgets the ones that have ended).
+    async fn create_session(&self, id: &SessionHash, session: &Session) -> Result<(), StoreError>;
+    /// The session, while it has not ended at `now`.
+    async fn session(&self, id: &SessionHash, now: Timestamp) -> Result<Option<Session>, StoreError>;
+    async fn end_session(&self, id: &SessionHash) -> Result<(), StoreError>;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -139,3 +139,8 @@ pub(crate) fn merkle_node(level: u32, idx: u64, stored: Option<Vec<u8>>) -> Resu
         .and_then(|h| <[u8; 32]>::try_from(h).ok())
         .ok_or_else(|| StoreError::corrupt(format!("Merkle node ({level}, {idx}) is missing or malformed")))
 }
+
+/// A stored SHA-256 digest (a session's token).
+pub(crate) fn session_hash_bytes(raw: Vec<u8>) -> Result<[u8; 32], StoreError> {
+    raw.try_into().map_err(|_| StoreError::corrupt("a stored session's token digest is not 32 bytes"))
+}

@@ -6,7 +6,9 @@
 use std::sync::Arc;
 
 use auditrail_core::event::{IngestContext, normalize};
+use auditrail_core::session::{Session, SessionSecret};
 use auditrail_core::sink::{HostPort, KafkaTopic, SinkTarget, SyslogTarget};
+use auditrail_core::token::TokenHash;
 use auditrail_core::{
     Category, EventId, EventQuery, EventType, Filters, Kind, KindSet, NormalizedEvent, OrgId, Position, Resource,
     TimeRange, Timestamp,
@@ -89,6 +91,7 @@ conformance!(
     the_log_reads_by_kind_in_seq_order_and_a_commit_wakes_only_its_org,
     a_sink_has_one_lease_holder_and_its_position_never_moves_back,
     intake_status_counts_each_record_once_whatever_is_read_again,
+    a_session_lasts_until_it_expires_or_ends,
 );
 
 fn all_time() -> TimeRange {
@@ -725,6 +728,28 @@ async fn intake_status_counts_each_record_once_whatever_is_read_again(store: Arc
     assert!(p1.last_malformed.is_none());
     assert!(store.intake_status(Some(&org(2))).await.unwrap().is_empty(), "status is per org");
     assert_eq!(store.intake_status(None).await.unwrap().len(), 2);
+}
+
+async fn a_session_lasts_until_it_expires_or_ends(store: Arc<dyn Store>) {
+    let at = |ms: i64| Timestamp::from_millis(ms).unwrap();
+    let session = |token: u8, created: i64, expires: i64| Session {
+        token: TokenHash([token; 32]),
+        csrf: format!("form-{token}"),
+        created: at(created),
+        expires: at(expires),
+    };
+    let (one, two) = (SessionSecret::from_random([1; 32]).hash(), SessionSecret::from_random([2; 32]).hash());
+    store.create_session(&one, &session(7, 1_000, 10_000)).await.unwrap();
+    assert_eq!(store.session(&one, at(5_000)).await.unwrap(), Some(session(7, 1_000, 10_000)));
+    assert_eq!(store.session(&one, at(10_000)).await.unwrap(), None, "ended at its expiry");
+    assert_eq!(store.session(&two, at(5_000)).await.unwrap(), None);
+    store.create_session(&two, &session(8, 2_000, 20_000)).await.unwrap();
+    store.end_session(&two).await.unwrap();
+    assert_eq!(store.session(&two, at(3_000)).await.unwrap(), None, "signed out");
+    store.end_session(&two).await.unwrap();
+    // A later sign-in forgets the sessions that have ended: the same id can be used again.
+    store.create_session(&one, &session(9, 11_000, 30_000)).await.unwrap();
+    assert_eq!(store.session(&one, at(12_000)).await.unwrap().map(|s| s.token), Some(TokenHash([9; 32])));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

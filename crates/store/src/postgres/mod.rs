@@ -10,7 +10,7 @@
 //! is a prefix of the primary's, so the snapshot rule holds there too.
 //!
 //! This file connects and holds the pools; the [`Store`](crate::Store) methods live by concern in
-//! [`tokens`], [`ingest`], [`query`], [`checkpoints`], [`retention`], [`sinks`] and [`intake`], the file names the SQLite
+//! [`tokens`], [`ingest`], [`query`], [`checkpoints`], [`retention`], [`sinks`], [`intake`] and [`sessions`], the file names the SQLite
 //! backend uses for the same concerns.
 
 mod checkpoints;
@@ -20,6 +20,7 @@ mod partitions;
 mod query;
 mod retention;
 pub mod schema;
+mod sessions;
 mod sinks;
 mod tokens;
 

@@ -172,6 +172,21 @@ CREATE TABLE kafka_intake (
 );
 "#,
     ),
+    // Web viewer sessions: the SHA-256 of the browser's session id, the token it acts with (by
+    // digest, like the tokens table), the form token, and when it ends.
+    (
+        6,
+        r#"
+CREATE TABLE ui_sessions (
+    session_hash bytea PRIMARY KEY,
+    token_hash   bytea NOT NULL,
+    csrf         text NOT NULL,
+    created      bigint NOT NULL,
+    expires      bigint NOT NULL
+);
+CREATE INDEX ui_sessions_by_expiry ON ui_sessions (expires);
+"#,
+    ),
 ];
 
 pub fn latest_version() -> i64 {

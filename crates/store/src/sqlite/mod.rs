@@ -7,7 +7,7 @@
 //! runs: SQLite's file locks serialise them and `busy_timeout` makes them wait instead of failing.
 //!
 //! This file opens the store and holds its connections; the [`Store`](crate::Store) methods live
-//! by concern in [`tokens`], [`ingest`], [`query`], [`checkpoints`], [`retention`], [`sinks`] and [`intake`], the file
+//! by concern in [`tokens`], [`ingest`], [`query`], [`checkpoints`], [`retention`], [`sinks`], [`intake`] and [`sessions`], the file
 //! names the PostgreSQL backend uses for the same concerns.
 
 mod checkpoints;
@@ -17,6 +17,7 @@ mod pool;
 mod query;
 mod retention;
 pub mod schema;
+mod sessions;
 mod sinks;
 mod tokens;
 mod wal;

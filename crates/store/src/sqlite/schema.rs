@@ -252,6 +252,21 @@ CREATE TABLE kafka_intake (
 );
 "#,
     ),
+    // Web viewer sessions: the SHA-256 of the browser's session id, the token it acts with (by
+    // digest, like the tokens table), the form token, and when it ends.
+    (
+        8,
+        r#"
+CREATE TABLE ui_sessions (
+    session_hash BLOB PRIMARY KEY,
+    token_hash   BLOB NOT NULL,
+    csrf         TEXT NOT NULL,
+    created      INTEGER NOT NULL,
+    expires      INTEGER NOT NULL
+);
+CREATE INDEX ui_sessions_by_expiry ON ui_sessions (expires);
+"#,
+    ),
 ];
 
 /// Bits of `events.pos` that hold the seq: `pos = org_ref << SEQ_BITS | seq`. Up to 2^40 (about
