@@ -24,6 +24,8 @@ pub enum Endpoint {
     ComplianceEvents,
     SecurityAudit,
     AccessLog,
+    /// The web viewer's event listing.
+    Viewer,
 }
 
 impl Endpoint {
@@ -33,6 +35,7 @@ impl Endpoint {
             Endpoint::ComplianceEvents => "events",
             Endpoint::SecurityAudit => "admin/securityAudit/events",
             Endpoint::AccessLog => "auditrail/access",
+            Endpoint::Viewer => "ui/events",
         }
     }
 }

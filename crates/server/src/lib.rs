@@ -17,6 +17,7 @@ pub mod params;
 pub mod ratelimit;
 pub mod routes;
 pub mod tracking;
+pub mod ui;
 pub mod urls;
 
 use std::sync::Arc;

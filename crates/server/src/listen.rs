@@ -116,8 +116,12 @@ pub async fn serve_connections(
             let _permit = permit;
             let activity = Activity::new();
             let stream = Tracked { inner: stream, activity: activity.clone() };
+            let over_tls = transport.tls.is_some();
             let service = TowerToHyperService::new(router.map_request(move |mut request: hyper::Request<Incoming>| {
                 request.extensions_mut().insert(ConnectInfo(peer));
+                if over_tls {
+                    request.extensions_mut().insert(crate::ui::OverTls);
+                }
                 request
             }));
             match transport.tls {

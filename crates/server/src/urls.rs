@@ -37,6 +37,10 @@ impl PublicUrl {
     }
 
     /// `host[:port]` of the origin.
+    pub fn is_https(&self) -> bool {
+        self.origin.starts_with("https://")
+    }
+
     pub fn host(&self) -> &str {
         self.origin.split_once("://").map_or(&self.origin, |(_, host)| host)
     }

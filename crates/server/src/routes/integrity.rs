@@ -263,17 +263,28 @@ pub async fn inclusion(
                 .ok_or_else(|| ApiError::bad_request(format!("Invalid parameter 'kind': use {}", kind_names())))
         })
         .transpose()?;
+    let tree_size = tree_size(&state, &principal.org.id, size_param(&q, "treeSize")?, "treeSize").await?;
+    ok_json(&prove_inclusion(&state, &principal, kind, &id, tree_size).await?)
+}
+
+/// The inclusion proof of an event the principal may read in the tree of `tree_size`; an event
+/// of a kind it may not read is as absent as one that does not exist. Without `kind`, the id is
+/// looked up among the readable kinds only (ids may repeat across kinds).
+pub(crate) async fn prove_inclusion(
+    state: &AppState,
+    principal: &auditrail_store::Principal,
+    kind: Option<Kind>,
+    id: &EventId,
+    tree_size: u64,
+) -> Result<InclusionProof, ApiError> {
     let org = &principal.org.id;
-    let tree_size = tree_size(&state, org, size_param(&q, "treeSize")?, "treeSize").await?;
-    // An event of a kind this token may not read is as absent as one that does not exist; without
-    // `kind`, the id is looked up among the readable kinds only (ids may repeat across kinds).
-    let readable = readable_kinds(&principal);
+    let readable = readable_kinds(principal);
     let mut found = None;
     for candidate in kind.map_or_else(|| readable.clone(), |k| vec![k]) {
         if !readable.contains(&candidate) {
             continue;
         }
-        if let Some(hit) = state.store.event_seq(org, Some(candidate), &id).await? {
+        if let Some(hit) = state.store.event_seq(org, Some(candidate), id).await? {
             found = Some(hit);
             break;
         }
@@ -295,7 +306,7 @@ pub async fn inclusion(
     })
     .await?
     .map_err(proof_error)?;
-    ok_json(&InclusionProof {
+    Ok(InclusionProof {
         id: id.as_str().to_owned(),
         kind: kind.as_str(),
         seq,

@@ -11,7 +11,7 @@ mod feed;
 mod health;
 mod identity;
 mod ingest;
-mod integrity;
+pub(crate) mod integrity;
 mod listing;
 mod security_audit;
 
@@ -86,6 +86,7 @@ pub fn router(state: AppState) -> Router {
     let (router, document) = api().split_for_parts();
     openapi::publish(document);
     let router = router
+        .merge(crate::ui::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), admission::limit_requests))
