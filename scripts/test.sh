@@ -71,6 +71,9 @@ missing_tools=()
 for tool in strace openssl; do command -v "$tool" >/dev/null 2>&1 || missing_tools+=("$tool"); done
 { command -v rsyslogd || ls /usr/sbin/rsyslogd; } >/dev/null 2>&1 || missing_tools+=(rsyslog)
 ls /usr/lib/*/rsyslog/lmnsd_gtls.so >/dev/null 2>&1 || missing_tools+=(rsyslog-gnutls)
+# Debian's Chromium for the web viewer's browser tests (tests/sdk/test_viewer.py), driven by
+# Playwright from PyPI; Playwright's own browser download is not needed.
+command -v chromium >/dev/null 2>&1 || missing_tools+=(chromium)
 if [ "${#missing_tools[@]}" -gt 0 ]; then
     step "installing ${missing_tools[*]} (Debian packages)"
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"

@@ -51,7 +51,8 @@ pub async fn middleware(mut request: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
     let mut response = next.run(request).instrument(span.clone()).await;
     let status = response.status();
-    if status.is_client_error() || status.is_server_error() {
+    let own_body = response.extensions().get::<OwnErrorBody>().is_some();
+    if (status.is_client_error() || status.is_server_error()) && !own_body {
         response = render_error(response, &tracking_id, connect);
     }
     let elapsed = started.elapsed().as_secs_f64();
@@ -68,11 +69,16 @@ pub async fn middleware(mut request: Request, next: Next) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
-    if status == StatusCode::UNAUTHORIZED {
+    if status == StatusCode::UNAUTHORIZED && !own_body {
         headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
     response
 }
+
+/// Marks a response whose body a handler wrote for a person (a viewer page, its error JSON):
+/// kept as it is, not turned into the API's error shape.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnErrorBody;
 
 /// Gives an error response its wire body, keeping the status and headers (e.g. `Allow`).
 fn render_error(response: Response, tracking_id: &str, connect: bool) -> Response {

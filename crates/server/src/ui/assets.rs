@@ -13,6 +13,8 @@ pub static STYLE: LazyAsset = LazyAsset::new("app", "css", "text/css; charset=ut
 pub static SCRIPT: LazyAsset =
     LazyAsset::new("app", "js", "text/javascript; charset=utf-8", include_str!("assets/app.js"));
 
+pub static ICON: LazyAsset = LazyAsset::new("icon", "svg", "image/svg+xml", include_str!("assets/icon.svg"));
+
 /// An asset whose hashed name is computed on first use.
 pub struct LazyAsset {
     stem: &'static str,
@@ -42,7 +44,7 @@ impl LazyAsset {
 
 /// `GET /ui/assets/{name}`.
 pub async fn serve(Path(name): Path<String>) -> Response {
-    for asset in [&STYLE, &SCRIPT] {
+    for asset in [&STYLE, &SCRIPT, &ICON] {
         if asset.name() == name {
             return (
                 [

@@ -14,6 +14,7 @@ pub fn page(title: &str, viewer: Option<&Viewer>, body: Markup) -> Markup {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · auditrail" }
+                link rel="icon" type="image/svg+xml" href=(assets::ICON.url());
                 link rel="stylesheet" href=(assets::STYLE.url());
                 script defer src=(assets::SCRIPT.url()) {}
             }

@@ -50,6 +50,8 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn security_headers(mut response: Response) -> Response {
+    // Every response of the viewer is meant for a person as it is: its errors are pages.
+    response.extensions_mut().insert(crate::tracking::OwnErrorBody);
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));

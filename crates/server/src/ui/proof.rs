@@ -60,6 +60,11 @@ async fn prove(state: &AppState, viewer: &Viewer, kind: &str, id: &str) -> Resul
         )
     })?;
     let org = &viewer.principal.org.id;
+    // Whether the event exists (and may be read) is answered first, whatever the checkpoints.
+    let readable = crate::auth::readable_kinds(&viewer.principal).contains(&kind);
+    if !readable || state.store.event_seq(org, Some(kind), &id).await?.is_none() {
+        return Err(ApiError::not_found("No event with this id in this organization's log."));
+    }
     let latest = state.store.checkpoints(org, 1).await?.into_iter().next();
     let Some(latest) = latest else {
         return Err(ApiError::new(StatusCode::CONFLICT, "No checkpoint of this log has been signed yet."));

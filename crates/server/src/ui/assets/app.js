@@ -8,7 +8,7 @@
 
   // --- Times: absolute in the browser's zone, and relative ------------------------------------
   const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
-  const absolute = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium", timeZoneName: "short" });
+  const absolute = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "long" });
   const units = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
 
   function ago(date) {
@@ -93,8 +93,9 @@
 
   // A C2SP verifier key: name+hexkeyhash+base64(0x01 || 32-byte Ed25519 key).
   async function parseVerifierKey(text) {
-    const [name, hash, material] = text.split("+");
-    const bytes = b64decode(material || "");
+    const first = text.indexOf("+"), second = text.indexOf("+", first + 1);
+    const name = text.slice(0, Math.max(first, 0)), hash = text.slice(first + 1, second), material = text.slice(second + 1);
+    const bytes = first > 0 && second > first ? b64decode(material) : new Uint8Array(0);
     if (!name || bytes.length !== 33 || bytes[0] !== 1) throw new Failure("the published key is not an Ed25519 verifier key");
     const id = (await sha256(concat(enc.encode(name + "\n"), bytes))).slice(0, 4);
     if (Array.from(id, (b) => b.toString(16).padStart(2, "0")).join("") !== hash) {
