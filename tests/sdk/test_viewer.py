@@ -190,7 +190,9 @@ def open_detail(viewer, action):
 
 
 def test_the_detail_shows_the_event_and_its_inclusion_proof_verified_in_the_browser(viewer):
-    ids = viewer.ingest_admin([admin_event("Ada granted the Auditor role", category="ROLES")])
+    ids = viewer.ingest_admin(
+        [admin_event("Ada granted the Auditor role", category="ROLES", errorCode="WXC-4201", errorMessage="in use")]
+    )
     viewer.wait_for_checkpoint(max(ids.values()))
     viewer.sign_in()
     page = open_detail(viewer, "Ada granted the Auditor role")
@@ -198,6 +200,8 @@ def test_the_detail_shows_the_event_and_its_inclusion_proof_verified_in_the_brow
     for expected in ["Ada Admin", "ada@example.com", "ROLES", "Target Person (PERSON)", "192.0.2.7"]:
         assert expected in facts, facts
     assert '"actionText": "Ada granted the Auditor role"' in page.inner_text("#event-json")
+    # A WXC code is explained with the same table as `auditrail errors explain`.
+    assert "WXC-4201: The phone number is already in use." in page.inner_text("dd.error-code")
     status = page.locator("#integrity-status.verified, #integrity-status.failed")
     status.wait_for(timeout=15_000)
     assert "Verified" in status.inner_text(), status.inner_text()

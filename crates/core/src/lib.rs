@@ -20,6 +20,7 @@ pub mod session;
 pub mod sink;
 pub mod time;
 pub mod token;
+pub mod wxc;
 
 pub use cursor::{Cursor, CursorKey, Endpoint};
 pub use error::ParamError;

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::ids::{one_of, pick, uuid_v4, weighted};
 use crate::time::format_ms;
 use crate::world::{API_AGENTS, Person, World};
-use crate::wxc::{WXC_ERROR_CODES, error_message};
+use auditrail_core::wxc::{WXC_ERROR_CODES, error_message};
 
 /// Share of admin events that are failed Webex Calling provisioning events.
 const FAILURE_RATE: f64 = 0.03;

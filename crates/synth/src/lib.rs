@@ -20,7 +20,6 @@ mod ids;
 mod security;
 mod time;
 mod world;
-mod wxc;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -84,7 +83,7 @@ pub fn org_id(uuid: &str) -> String {
 
 /// The WXC error code table of seed 000: `(code, description)` for all 37 rows, in the seed's order.
 pub fn wxc_error_codes() -> &'static [(&'static str, &'static str)] {
-    &wxc::WXC_ERROR_CODES
+    &auditrail_core::wxc::WXC_ERROR_CODES
 }
 
 /// A deterministic event source for one organization.

@@ -254,7 +254,10 @@ fn wxc_table_matches_seed_000() {
     assert!(bifrost[1..].iter().all(|(_, d)| d.starts_with("WXC-500: ")));
     assert!(table.iter().filter(|(c, _)| !c.contains("BIFROST")).all(|(c, d)| d.starts_with(&format!("{c}: "))));
     let (_, d25058) = table.iter().find(|(c, _)| *c == "WXC-25058").unwrap();
-    assert_eq!(wxc::error_message(d25058), "WXC-25058 Extension cannot be less than 2 or greater than 6 characters");
+    assert_eq!(
+        auditrail_core::wxc::error_message(d25058),
+        "WXC-25058 Extension cannot be less than 2 or greater than 6 characters"
+    );
 }
 
 #[test]

@@ -85,7 +85,15 @@ fn facts(kind: Kind, summary: &Summary, event: &Value, created: auditrail_core::
             (row("From address", &summary.source_ip))
             (row("Client", &summary.user_agent))
             (row("Roles", &summary.roles.join(", ")))
-            (row("Error code", &summary.error_code))
+            @if !summary.error_code.is_empty() {
+                dt { "Error code" }
+                dd.error-code {
+                    code { (summary.error_code) }
+                    @if let Ok(meaning) = auditrail_core::wxc::explain(&summary.error_code) {
+                        @for line in meaning.lines() { span.explained { (line) } }
+                    }
+                }
+            }
             @for (label, value) in own_fields(kind, event) { (row(label, &value)) }
             dt { "Kind" } dd { (kind_label(kind)) }
             dt { "Log entry" } dd { (seq) }

@@ -1,10 +1,10 @@
-//! The Webex Calling provisioning error table (seed 000, "Audit Events API Response Error Codes Reference").
+//! The Webex Calling provisioning error table (the admin audit API's "Audit Events API Response Error Codes Reference").
 //!
 //! Kept verbatim so generated failures carry codes a real collector may match on. Note the BIFROST rows,
 //! whose description starts with a different code than the row's own (`WXC-BIFROST-U400405` → `WXC-500: …`).
 
-/// `(code, description)` for all 37 rows, in the seed's order.
-pub(crate) const WXC_ERROR_CODES: [(&str, &str); 37] = [
+/// `(code, description)` for all 37 rows, in the reference's order.
+pub const WXC_ERROR_CODES: [(&str, &str); 37] = [
     ("WXC-4201", "WXC-4201: The phone number is already in use."),
     ("WXC-4202", "WXC-4202: The Extension is already in use."),
     (
@@ -91,10 +91,97 @@ pub(crate) const WXC_ERROR_CODES: [(&str, &str); 37] = [
 
 /// The `data.errorMessage` form of a description, as in the API spec's example
 /// (`WXC-25058 Extension cannot be … characters`): the colon after the leading code and a final period dropped.
-pub(crate) fn error_message(description: &str) -> String {
+pub fn error_message(description: &str) -> String {
     let trimmed = description.strip_suffix('.').unwrap_or(description);
     match trimmed.split_once(": ") {
         Some((code, text)) => format!("{code} {text}"),
         None => trimmed.to_owned(),
+    }
+}
+
+/// `WXC-4201`, `wxc-4201` and `4201` all name WXC-4201.
+fn normalise(raw: &str) -> String {
+    let upper = raw.trim().to_ascii_uppercase();
+    if upper.starts_with("WXC-") { upper } else { format!("WXC-{upper}") }
+}
+
+/// The code at the start of a description (`WXC-500: An unexpected …` → `WXC-500`).
+fn leading_code(description: &str) -> Option<&str> {
+    description.split_once(':').map(|(code, _)| code.trim()).filter(|c| c.starts_with("WXC-"))
+}
+
+/// A code that is not in the table.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown error code '{0}': not in the WXC table of the admin audit API (see `auditrail errors list`)")]
+pub struct UnknownCode(pub String);
+
+/// What a code means: its own row, the rows whose message it is, or both (`errors explain`, the
+/// web viewer's event detail).
+pub fn explain(raw: &str) -> Result<String, UnknownCode> {
+    let code = normalise(raw);
+    let table = &WXC_ERROR_CODES;
+    let own = table.iter().find(|(c, _)| c.eq_ignore_ascii_case(&code));
+    let carried_by: Vec<&str> = table
+        .iter()
+        .filter(|(c, d)| {
+            !c.eq_ignore_ascii_case(&code) && leading_code(d).is_some_and(|l| l.eq_ignore_ascii_case(&code))
+        })
+        .map(|(c, _)| *c)
+        .collect();
+    let mut out = String::new();
+    match own {
+        Some((c, description)) => {
+            out.push_str(c);
+            out.push_str(": ");
+            match description.strip_prefix(&format!("{c}: ")) {
+                Some(text) => out.push_str(text),
+                None => {
+                    // A BIFROST row: its message is reported under another code.
+                    out.push_str(description);
+                    if let Some(inner) = leading_code(description) {
+                        out.push_str(&format!("\n(reported with the message code {inner})"));
+                    }
+                }
+            }
+        }
+        None if !carried_by.is_empty() => {
+            let description = table.iter().find(|(c, _)| *c == carried_by[0]).map_or("", |(_, d)| *d);
+            out.push_str(description);
+        }
+        None => return Err(UnknownCode(raw.trim().chars().take(64).collect())),
+    }
+    if !carried_by.is_empty() {
+        out.push_str(&format!("\n(the message of {})", carried_by.join(", ")));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_of_the_table_is_explained() {
+        for (code, description) in &WXC_ERROR_CODES {
+            let text = explain(code).unwrap();
+            assert!(text.starts_with(&format!("{code}: ")), "{text}");
+            let body = description.split_once(": ").map_or(*description, |(_, b)| b);
+            assert!(text.contains(body), "{text}");
+        }
+    }
+
+    #[test]
+    fn spellings_bifrost_and_unknown_codes() {
+        assert_eq!(explain("wxc-4201").unwrap(), "WXC-4201: The phone number is already in use.");
+        assert_eq!(explain("4201").unwrap(), explain("WXC-4201").unwrap());
+        let bifrost = explain("WXC-BIFROST-U400401").unwrap();
+        assert!(bifrost.starts_with("WXC-BIFROST-U400401: WXC-400401: Unable to determine"), "{bifrost}");
+        assert!(bifrost.contains("reported with the message code WXC-400401"));
+        let carried = explain("WXC-400401").unwrap();
+        assert!(carried.contains("the message of WXC-BIFROST-U400401"), "{carried}");
+        let five_hundred = explain("WXC-500").unwrap();
+        assert!(five_hundred.contains("WXC-BIFROST-U400405, WXC-BIFROST-U400406"), "{five_hundred}");
+        let err = explain("WXC-9999").unwrap_err().to_string();
+        assert!(err.contains("unknown error code 'WXC-9999'"), "{err}");
     }
 }
