@@ -306,3 +306,36 @@ def test_no_serious_or_critical_accessibility_violations(viewer):
     check("detail")
     page.goto(viewer.url("/ui/no-such-page"))
     check("not found")
+
+
+def test_export_streams_the_current_filter_as_csv_and_ndjson(viewer):
+    import csv
+    import io
+    import json
+
+    viewer.ingest_admin(
+        [admin_event(f"Exported change {i}", category="ORG_SETTINGS") for i in range(60)]
+        + [admin_event("=HYPERLINK(\"http://evil.example\")", category="ORG_SETTINGS")]
+        + [admin_event("Not exported", category="USERS")]
+    )
+    viewer.sign_in()
+    page = viewer.page
+    page.goto(viewer.url("/ui/events?kind=admin&category=ORG_SETTINGS"))
+
+    def download(name):
+        with page.expect_download() as d:
+            page.click(f"p.exports a:text-is('{name}')")
+        with open(d.value.path(), encoding="utf-8") as f:
+            return d.value.suggested_filename, f.read()
+
+    name, text = download("CSV")
+    assert name == "auditrail-admin.csv"
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == 61 and all(r["category"] == "ORG_SETTINGS" for r in rows)
+    assert "Not exported" not in text
+    formula = next(r for r in rows if "HYPERLINK" in r["action"])
+    assert formula["action"].startswith("'="), "a formula is defused"
+    name, text = download("NDJSON")
+    events = [json.loads(line) for line in text.splitlines()]
+    assert name == "auditrail-admin.ndjson" and len(events) == 61
+    assert all(e["data"]["eventCategory"] == "ORG_SETTINGS" for e in events)

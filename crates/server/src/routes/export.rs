@@ -10,6 +10,7 @@
 
 use auditrail_core::query::filter_value;
 use auditrail_core::{EventQuery, Filters, Kind, Position, TimeRange, Timestamp};
+use auditrail_store::{Principal, StoredEvent};
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -69,19 +70,50 @@ pub async fn export(
         limit: PAGE,
         with_total: false,
     };
-    // The first page is read before answering, so a store that is down is a 503, not a cut stream.
+    let recorded = RecordedQuery::from_params(&q, KNOWN);
+    let audit = ReadAudit { principal, meta, path: "/auditrail/v1/export", query: recorded };
+    let body = stream_events(state, audit, query, "", |out, event| {
+        out.push_str(&event.body);
+        out.push('\n');
+    })
+    .await?;
+    Ok((StatusCode::OK, [(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"))], body)
+        .into_response())
+}
+
+/// Who streams what, for the access-log record written when the stream ends.
+pub(crate) struct ReadAudit {
+    pub principal: Principal,
+    pub meta: RequestMeta,
+    pub path: &'static str,
+    pub query: RecordedQuery,
+}
+
+/// Every event of `query` (from its position to its end, page by page) as one streamed body:
+/// `head`, then each event written by `write`. The first page is read before answering, so a store that is down is
+/// a 503, not a cut stream; a failure later aborts the body, so the client sees an incomplete
+/// response rather than a short one that looks whole. The read is recorded when the stream ends.
+pub(crate) async fn stream_events(
+    state: AppState,
+    audit: ReadAudit,
+    mut query: EventQuery,
+    head: &'static str,
+    write: impl Fn(&mut String, &StoredEvent) + Send + 'static,
+) -> Result<Body, ApiError> {
+    query.limit = PAGE;
+    query.with_total = false;
+    let org = audit.principal.org.id.clone();
     let first = state.store.events(&org, &query).await?;
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(1);
-    let recorded = RecordedQuery::from_params(&q, KNOWN);
     tokio::spawn(async move {
         let mut page = first;
-        let mut query = query;
         let mut sent = 0usize;
+        let mut head = Some(head);
         loop {
             let mut chunk = String::with_capacity(page.items.iter().map(|e| e.body.len() + 1).sum());
+            chunk.push_str(head.take().unwrap_or_default());
             for event in &page.items {
-                chunk.push_str(&event.body);
-                chunk.push('\n');
+                write(&mut chunk, event);
             }
             sent += page.items.len();
             if !chunk.is_empty() && tx.send(Ok(Bytes::from(chunk))).await.is_err() {
@@ -89,11 +121,10 @@ pub async fn export(
             }
             let Some(last) = page.items.last().filter(|_| page.has_more) else { break };
             query.position = Position::After { created: last.created, seq: last.seq };
+            query.snapshot = Some(page.snapshot);
             page = match state.store.events(&org, &query).await {
                 Ok(next) => next,
                 Err(error) => {
-                    // An error item aborts the response, so the client sees an incomplete
-                    // export rather than a short one that looks whole.
                     tracing::warn!(%error, "an export was cut short by the store");
                     let _ = tx.send(Err(std::io::Error::other(error.to_string()))).await;
                     break;
@@ -101,16 +132,10 @@ pub async fn export(
             };
         }
         // What was handed to the connection was read, whether or not the client took it all.
-        let read = Read { method: "GET", path: "/auditrail/v1/export", query: recorded, results: sent };
-        state.record_access(&principal, &meta, read).await;
+        let read = Read { method: "GET", path: audit.path, query: audit.query, results: sent };
+        state.record_access(&audit.principal, &audit.meta, read).await;
     });
-    let stream = super::ChannelBody(rx);
-    Ok((
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"))],
-        Body::from_stream(stream),
-    )
-        .into_response())
+    Ok(Body::from_stream(super::ChannelBody(rx)))
 }
 
 /// Events per store read: large enough that the per-read cost vanishes (measured: 1 000 streams as

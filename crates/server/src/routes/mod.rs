@@ -6,7 +6,7 @@ mod access;
 mod admin_audit;
 mod compliance;
 mod connect;
-mod export;
+pub(crate) mod export;
 mod feed;
 mod health;
 mod identity;

@@ -50,19 +50,19 @@ pub fn kind_label(kind: Kind) -> &'static str {
 }
 
 /// The listing a request asks for, parsed.
-struct Listing {
-    kind: Kind,
+pub(super) struct Listing {
+    pub kind: Kind,
     range_choice: String,
     range: TimeRange,
     filters: Filters,
     /// The raw filter values, to fill the form in again and build links.
-    form: Vec<(&'static str, String)>,
+    pub form: Vec<(&'static str, String)>,
     page: u64,
     position: Position,
     snapshot: Option<u64>,
 }
 
-fn parse(
+pub(super) fn parse_listing(
     q: &QueryParams,
     readable: &[Kind],
     key: &auditrail_core::CursorKey,
@@ -145,6 +145,30 @@ fn parse(
     Ok(Listing { kind, range_choice, range, filters, form, page, position, snapshot })
 }
 
+impl Listing {
+    pub(super) fn query(&self, limit: u32) -> EventQuery {
+        EventQuery {
+            kind: self.kind,
+            range: self.range,
+            filters: self.filters.clone(),
+            position: self.position,
+            snapshot: self.snapshot,
+            limit,
+            with_total: true,
+        }
+    }
+
+    /// The export of this listing's filter.
+    fn export_href(&self, format: &str) -> String {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &self.form {
+            query.append_pair(k, v);
+        }
+        query.append_pair("format", format);
+        format!("/ui/export?{}", query.finish())
+    }
+}
+
 /// A `datetime-local` value (`2026-01-31T13:45`, taken as UTC) or a full RFC 3339 timestamp.
 fn local_time(raw: &str, param: &str) -> Result<Timestamp, PageError> {
     let raw = raw.trim();
@@ -182,17 +206,8 @@ pub async fn list(
     let q = QueryParams::parse(raw.as_deref());
     let org = &viewer.principal.org.id;
     let readable = readable_kinds(&viewer.principal);
-    let listing = parse(&q, &readable, &state.cursor_key, org)?;
-    let query = EventQuery {
-        kind: listing.kind,
-        range: listing.range,
-        filters: listing.filters.clone(),
-        position: listing.position,
-        snapshot: listing.snapshot,
-        limit: PAGE,
-        with_total: true,
-    };
-    let page = state.store.events(org, &query).await?;
+    let listing = parse_listing(&q, &readable, &state.cursor_key, org)?;
+    let page = state.store.events(org, &listing.query(PAGE)).await?;
     // Reading the access log is not itself recorded: each look would add to what is looked at.
     if listing.kind != Kind::Access {
         let recorded = RecordedQuery::from_params(&q, &FILTERS);
@@ -234,6 +249,12 @@ pub async fn list(
                 " events, oldest first."
             }
             (results_table(listing.kind, &rows))
+            p.exports {
+                "Export everything this filter matches: "
+                a href=(listing.export_href("csv")) download { "CSV" }
+                " · "
+                a href=(listing.export_href("ndjson")) download { "NDJSON" }
+            }
         }
         nav.pager aria-label="Pages" {
             @if let Some(href) = &previous { a rel="prev" href=(href) { "← Previous" } }

@@ -12,6 +12,7 @@ mod assets;
 mod detail;
 mod error;
 mod events;
+mod export;
 mod layout;
 mod proof;
 mod session;
@@ -41,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .route("/ui/signout", post(session::signout))
         .route("/ui/events", get(events::list))
         .route("/ui/events/{kind}/{id}", get(detail::page))
+        .route("/ui/export", get(export::export))
         .route("/ui/proof/{kind}/{id}", get(proof::inclusion))
         .route("/ui/assets/{name}", get(assets::serve))
         .route("/ui/{*rest}", get(|| async { error::PageError::not_found("There is no such page.") }))
