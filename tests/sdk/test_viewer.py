@@ -173,6 +173,7 @@ def test_paging_walks_every_event_once_forward_and_back(viewer):
     assert [len(p) for p in pages] == [50, 50, 20]
     actions = [next(line for line in r.split("\t") if line.startswith("Paged event")) for r in seen]
     assert len(set(actions)) == 120, "every event once, none twice"
+    assert actions == [f"Paged event {i:03d}" for i in reversed(range(120))], "newest first"
     assert "Showing 101–120 of 120 events" in page.inner_text("p.count")
     # Events ingested now do not shift the walk: going back shows the same second page.
     viewer.ingest_admin([admin_event("Late arrival", minutes_ago=150)])

@@ -26,6 +26,6 @@ pub use cursor::{Cursor, CursorKey, Endpoint};
 pub use error::ParamError;
 pub use event::{Kind, KindSet, NormalizedEvent};
 pub use ids::{EventId, OrgId};
-pub use query::{Category, EventQuery, EventType, Filters, PageSize, Position, Resource, ServiceType};
+pub use query::{Category, EventQuery, EventType, Filters, Order, PageSize, Position, Resource, ServiceType};
 pub use scope::Scope;
 pub use time::{TimeRange, Timestamp};

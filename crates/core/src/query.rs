@@ -232,7 +232,17 @@ pub struct Filters {
     pub roles: Vec<String>,
 }
 
-/// Where a page starts: a plain offset into the filtered sequence, or keyset after an item.
+/// Which end a listing starts from. The Webex APIs list oldest first; a person looking at the
+/// trail wants the newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    #[default]
+    OldestFirst,
+    NewestFirst,
+}
+
+/// Where a page starts: a plain offset into the filtered sequence, or keyset after an item (after
+/// it in the listing's order: older than it when newest first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Position {
     Offset(u64),
@@ -246,6 +256,7 @@ pub struct EventQuery {
     pub kind: Kind,
     pub range: TimeRange,
     pub filters: Filters,
+    pub order: Order,
     pub position: Position,
     /// Only events with `seq <= snapshot`; `None` pins the snapshot to the org's current head.
     pub snapshot: Option<u64>,

@@ -13,7 +13,7 @@
 //! layout (see `sqlite::schema`): ties are ordered by the row key `pos` rather than `seq`, and
 //! filter values are compared as interned term refs.
 
-use auditrail_core::{EventQuery, Filters, Position, Timestamp};
+use auditrail_core::{EventQuery, Filters, Order, Position, Timestamp};
 
 use crate::{StoreError, StoredEvent};
 
@@ -258,22 +258,21 @@ pub(crate) fn stream_sql(
             );
         }
     }
-    match query.position {
-        Position::After { created, seq } => {
-            let c = b.bind(created.millis());
-            let s = b.bind_seq(seq);
-            b.sql.push_str(&format!(" AND ({t}.created, {t}.{tie}) > ({c}, {s})"));
-        }
-        Position::Offset(_) => {
-            let from = b.bind(query.range.from().millis());
-            b.sql.push_str(&format!(" AND {t}.created >= {from}"));
-        }
-    }
+    let newest_first = query.order == Order::NewestFirst;
+    let from = b.bind(query.range.from().millis());
     let to = b.bind(query.range.to().millis());
+    b.sql.push_str(&format!(" AND {t}.created >= {from} AND {t}.created <= {to}"));
+    if let Position::After { created, seq } = query.position {
+        let c = b.bind(created.millis());
+        let s = b.bind_seq(seq);
+        let beyond = if newest_first { "<" } else { ">" };
+        b.sql.push_str(&format!(" AND ({t}.created, {t}.{tie}) {beyond} ({c}, {s})"));
+    }
     let snap = b.bind_seq(snapshot);
-    b.sql.push_str(&format!(" AND {t}.created <= {to} AND {t}.{tie} <= {snap}"));
+    b.sql.push_str(&format!(" AND {t}.{tie} <= {snap}"));
     b.residual_filters(&query.filters, driver);
-    b.sql.push_str(&format!(" ORDER BY {t}.created, {t}.{tie}"));
+    let direction = if newest_first { " DESC" } else { "" };
+    b.sql.push_str(&format!(" ORDER BY {t}.created{direction}, {t}.{tie}{direction}"));
     if let Some(limit) = limit {
         let l = b.bind(i64::try_from(limit).unwrap_or(i64::MAX));
         b.sql.push_str(&format!(" LIMIT {l}"));
@@ -313,6 +312,7 @@ pub(crate) struct Row {
 /// How a page is cut from the streams: rows to skip after merging, and what each stream's SQL is
 /// limited to.
 pub(crate) struct Cut {
+    pub newest_first: bool,
     pub skip: u64,
     pub per_stream_offset: u64,
     pub per_stream_limit: Option<u64>,
@@ -321,14 +321,21 @@ pub(crate) struct Cut {
 
 pub(crate) fn cut(query: &EventQuery, streams: usize) -> Cut {
     let want = u64::from(query.limit) + 1;
+    let newest_first = query.order == Order::NewestFirst;
     match query.position {
         Position::Offset(offset) if streams == 1 => {
-            Cut { skip: 0, per_stream_offset: offset, per_stream_limit: Some(want), want }
+            Cut { newest_first, skip: 0, per_stream_offset: offset, per_stream_limit: Some(want), want }
         }
-        Position::Offset(offset) => {
-            Cut { skip: offset, per_stream_offset: 0, per_stream_limit: Some(offset.saturating_add(want)), want }
+        Position::Offset(offset) => Cut {
+            newest_first,
+            skip: offset,
+            per_stream_offset: 0,
+            per_stream_limit: Some(offset.saturating_add(want)),
+            want,
+        },
+        Position::After { .. } => {
+            Cut { newest_first, skip: 0, per_stream_offset: 0, per_stream_limit: Some(want), want }
         }
-        Position::After { .. } => Cut { skip: 0, per_stream_offset: 0, per_stream_limit: Some(want), want },
     }
 }
 
@@ -363,13 +370,14 @@ pub(crate) fn statements(dialect: Dialect, org_ref: i64, query: &EventQuery) -> 
     statements
 }
 
-/// Merges streams sorted by (created, seq) lazily, dropping an event met twice (through two
+/// Merges streams sorted by (created, seq) (descending when newest first) lazily, dropping an event met twice (through two
 /// streams) and the first `cut.skip` events, until `cut.want` rows are collected.
 ///
 /// It is a state machine so that a synchronous (SQLite) and an asynchronous (PostgreSQL) driver
 /// share it: the driver asks [`Merge::needs`] which stream's next row it must supply, supplies it
 /// with [`Merge::fill`], and calls [`Merge::step`] until it returns false.
 pub(crate) struct Merge {
+    newest_first: bool,
     heads: Vec<Option<Row>>,
     pending: Vec<bool>,
     skip: u64,
@@ -382,6 +390,7 @@ pub(crate) struct Merge {
 impl Merge {
     pub(crate) fn new(streams: usize, cut: &Cut) -> Self {
         Self {
+            newest_first: cut.newest_first,
             heads: (0..streams).map(|_| None).collect(),
             pending: vec![true; streams],
             skip: cut.skip,
@@ -408,14 +417,9 @@ impl Merge {
         if self.out.len() as u64 >= self.want {
             return false;
         }
-        let Some(pick) = self
-            .heads
-            .iter()
-            .enumerate()
-            .filter_map(|(i, h)| h.as_ref().map(|h| (i, (h.created, h.seq))))
-            .min_by_key(|&(_, key)| key)
-            .map(|(i, _)| i)
-        else {
+        let keys = self.heads.iter().enumerate().filter_map(|(i, h)| h.as_ref().map(|h| (i, (h.created, h.seq))));
+        let next = if self.newest_first { keys.max_by_key(|&(_, key)| key) } else { keys.min_by_key(|&(_, key)| key) };
+        let Some(pick) = next.map(|(i, _)| i) else {
             return false;
         };
         let Some(head) = self.heads[pick].take() else { return false };

@@ -10,8 +10,8 @@ use auditrail_core::session::{Session, SessionSecret};
 use auditrail_core::sink::{HostPort, KafkaTopic, SinkTarget, SyslogTarget};
 use auditrail_core::token::TokenHash;
 use auditrail_core::{
-    Category, EventId, EventQuery, EventType, Filters, Kind, KindSet, NormalizedEvent, OrgId, Position, Resource,
-    TimeRange, Timestamp,
+    Category, EventId, EventQuery, EventType, Filters, Kind, KindSet, NormalizedEvent, Order, OrgId, Position,
+    Resource, TimeRange, Timestamp,
 };
 use auditrail_store::postgres::PostgresStore;
 use auditrail_store::sqlite::SqliteStore;
@@ -92,6 +92,7 @@ conformance!(
     a_sink_has_one_lease_holder_and_its_position_never_moves_back,
     intake_status_counts_each_record_once_whatever_is_read_again,
     a_session_lasts_until_it_expires_or_ends,
+    newest_first_walks_the_same_events_in_reverse,
 );
 
 fn all_time() -> TimeRange {
@@ -99,7 +100,16 @@ fn all_time() -> TimeRange {
 }
 
 fn list(kind: Kind, filters: Filters, position: Position, limit: u32, snapshot: Option<u64>) -> EventQuery {
-    EventQuery { kind, range: all_time(), filters, position, snapshot, limit, with_total: true }
+    EventQuery {
+        kind,
+        range: all_time(),
+        filters,
+        order: Order::OldestFirst,
+        position,
+        snapshot,
+        limit,
+        with_total: true,
+    }
 }
 
 fn ids(page: &auditrail_store::EventPage) -> Vec<String> {
@@ -226,6 +236,45 @@ async fn keyset_walk_matches_offset_listing_and_ignores_later_ingests(store: Arc
     assert_eq!(walked, expected);
 }
 
+/// Newest first (the viewer's order) is oldest first reversed, by keyset and by offset, with one
+/// stream and with several merged (two categories), including ties on `created`.
+async fn newest_first_walks_the_same_events_in_reverse(store: Arc<dyn Store>) {
+    let o = org(1);
+    let batch: Vec<_> = (0..73)
+        .map(|i| {
+            let category = ["LOGINS", "USERS", "ROLES"][i % 3];
+            admin(&o, &format!("n{i:03}"), if i % 4 == 0 { 7_000 } else { i as i64 * 100 }, "A", category)
+        })
+        .collect();
+    store.ingest(&o, Kind::Admin, batch).await.unwrap();
+    let two = Filters {
+        categories: vec![Category::parse("LOGINS", "c").unwrap(), Category::parse("ROLES", "c").unwrap()],
+        ..Filters::default()
+    };
+    for filters in [Filters::default(), two] {
+        let oldest =
+            store.events(&o, &list(Kind::Admin, filters.clone(), Position::Offset(0), 200, None)).await.unwrap();
+        let mut expected = ids(&oldest);
+        expected.reverse();
+        let newest = |position, limit| EventQuery {
+            order: Order::NewestFirst,
+            ..list(Kind::Admin, filters.clone(), position, limit, None)
+        };
+        let mut walked = Vec::new();
+        let mut position = Position::Offset(0);
+        loop {
+            let page = store.events(&o, &newest(position, 10)).await.unwrap();
+            walked.extend(ids(&page));
+            let Some(last) = page.items.last().filter(|_| page.has_more) else { break };
+            position = Position::After { created: last.created, seq: last.seq };
+        }
+        assert_eq!(walked, expected, "keyset walk, newest first");
+        let third_page = store.events(&o, &newest(Position::Offset(20), 10)).await.unwrap();
+        assert_eq!(ids(&third_page), expected[20..30], "offset, newest first");
+        assert_eq!(third_page.total, Some(expected.len() as u64));
+    }
+}
+
 async fn multi_valued_filters_merge_in_order_without_duplicates(store: Arc<dyn Store>) {
     let o = org(1);
     let mut batch = Vec::new();
@@ -333,11 +382,14 @@ fn all_positions(range: TimeRange) -> [Position; 3] {
 fn all_queries(range: TimeRange) -> Vec<EventQuery> {
     let mut queries = Vec::new();
     for (kind, filters) in all_filter_combinations() {
-        for position in all_positions(range) {
+        for (position, order) in
+            all_positions(range).into_iter().flat_map(|p| [(p, Order::OldestFirst), (p, Order::NewestFirst)])
+        {
             queries.push(EventQuery {
                 kind,
                 range,
                 filters: filters.clone(),
+                order,
                 position,
                 snapshot: Some(10),
                 limit: 100,

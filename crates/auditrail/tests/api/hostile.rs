@@ -348,6 +348,7 @@ async fn ingested(app: &TestApp) -> u64 {
             kind,
             range: TimeRange::new(Timestamp::MIN, Timestamp::MAX).expect("range"),
             filters: Filters::default(),
+            order: auditrail_core::Order::OldestFirst,
             position: Position::Offset(0),
             snapshot: None,
             limit: 1,

@@ -2,7 +2,7 @@
 //! Offset paging with a total count, as Connect does; errors use Connect's body shape.
 
 use auditrail_core::query::filter_value;
-use auditrail_core::{Category, EventQuery, Filters, Kind, PageSize, Position, TimeRange, Timestamp};
+use auditrail_core::{Category, EventQuery, Filters, Kind, Order, PageSize, Position, TimeRange, Timestamp};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -128,6 +128,7 @@ pub async fn export(
         kind: Kind::Connect,
         range,
         filters,
+        order: Order::OldestFirst,
         position: Position::Offset(offset),
         snapshot: None,
         limit: max.get(),

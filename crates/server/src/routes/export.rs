@@ -9,7 +9,7 @@
 //! as an incomplete response, never as a complete one.
 
 use auditrail_core::query::filter_value;
-use auditrail_core::{EventQuery, Filters, Kind, Position, TimeRange, Timestamp};
+use auditrail_core::{EventQuery, Filters, Kind, Order, Position, TimeRange, Timestamp};
 use auditrail_store::{Principal, StoredEvent};
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
@@ -65,6 +65,7 @@ pub async fn export(
         kind,
         range,
         filters: Filters { actor_ids: actor.into_iter().collect(), ..Filters::default() },
+        order: Order::OldestFirst,
         position: Position::Offset(0),
         snapshot: Some(snapshot),
         limit: PAGE,

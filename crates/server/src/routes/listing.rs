@@ -4,7 +4,9 @@
 //! without re-encoding them; and the `Link` header.
 
 use auditrail_core::cursor::query_digest;
-use auditrail_core::{Cursor, Endpoint, EventQuery, Filters, Kind, OrgId, PageSize, Position, TimeRange, Timestamp};
+use auditrail_core::{
+    Cursor, Endpoint, EventQuery, Filters, Kind, Order, OrgId, PageSize, Position, TimeRange, Timestamp,
+};
 use auditrail_store::{EventPage, Principal, StoredEvent};
 use std::marker::PhantomData;
 
@@ -113,6 +115,7 @@ impl Listing {
             kind: self.kind,
             range: self.range,
             filters: self.filters,
+            order: Order::OldestFirst,
             position,
             snapshot,
             limit: self.max.get(),

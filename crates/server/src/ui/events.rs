@@ -1,11 +1,12 @@
-//! `GET /ui/events`: one kind's events, filtered, newest range first chosen by preset or by hand,
-//! oldest first within it (the order every reader of the trail sees), 50 a page. "Next" continues
-//! by keyset (a signed cursor pinned to the snapshot the walk began at, so new events never shift
-//! it); "previous" steps back by offset within the same snapshot.
+//! `GET /ui/events`: one kind's events in a time range chosen by preset or by hand, filtered, newest
+//! first, 50 a page. Both "next" and "previous" go by keyset: a signed cursor naming the page's
+//! last (or first) event and the snapshot the walk began at, so events ingested meanwhile never
+//! shift it and a page deep into the trail costs what the first costs. "Previous" reads the
+//! events just after the page's first one oldest first and shows them reversed.
 
 use auditrail_core::cursor::{Cursor, Endpoint, query_digest};
 use auditrail_core::query::{Category, EventType, Filters, Position, Resource, filter_value};
-use auditrail_core::{EventQuery, Kind, TimeRange, Timestamp};
+use auditrail_core::{EventQuery, Kind, Order, TimeRange, Timestamp};
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use maud::{Markup, html};
@@ -59,6 +60,8 @@ pub(super) struct Listing {
     pub form: Vec<(&'static str, String)>,
     page: u64,
     position: Position,
+    /// Reading backwards (a "previous" link): oldest first from the cursor, shown reversed.
+    backwards: bool,
     snapshot: Option<u64>,
 }
 
@@ -129,20 +132,18 @@ pub(super) fn parse_listing(
         None => 1,
     };
     let digest = query_digest(Endpoint::Viewer, org, &normalised(&form));
-    let (position, snapshot) = match q.optional("after")? {
-        Some(raw) => {
-            let cursor = Cursor::decode(raw, key, digest, "after")?;
-            (Position::After { created: cursor.last_created, seq: cursor.last_seq }, Some(cursor.snapshot))
-        }
-        None => {
-            let snapshot = q
-                .optional("snap")?
-                .map(|raw| raw.parse::<u64>().map_err(|_| PageError::bad_request("Invalid parameter 'snap'")))
-                .transpose()?;
-            (Position::Offset((page - 1) * u64::from(PAGE)), snapshot)
-        }
+    let cursor = |name: &str| -> Result<Option<Cursor>, PageError> {
+        Ok(q.optional(name)?.map(|raw| Cursor::decode(raw, key, digest, name)).transpose()?)
     };
-    Ok(Listing { kind, range_choice, range, filters, form, page, position, snapshot })
+    let (after, before) = (cursor("after")?, cursor("before")?);
+    let (position, backwards, snapshot) = match (after, before) {
+        (Some(_), Some(_)) => return Err(PageError::bad_request("Give 'after' or 'before', not both.")),
+        (Some(c), None) | (None, Some(c)) => {
+            (Position::After { created: c.last_created, seq: c.last_seq }, before.is_some(), Some(c.snapshot))
+        }
+        (None, None) => (Position::Offset(0), false, None),
+    };
+    Ok(Listing { kind, range_choice, range, filters, form, page, position, backwards, snapshot })
 }
 
 impl Listing {
@@ -151,6 +152,7 @@ impl Listing {
             kind: self.kind,
             range: self.range,
             filters: self.filters.clone(),
+            order: if self.backwards { Order::OldestFirst } else { Order::NewestFirst },
             position: self.position,
             snapshot: self.snapshot,
             limit,
@@ -207,7 +209,15 @@ pub async fn list(
     let org = &viewer.principal.org.id;
     let readable = readable_kinds(&viewer.principal);
     let listing = parse_listing(&q, &readable, &state.cursor_key, org)?;
-    let page = state.store.events(org, &listing.query(PAGE)).await?;
+    let mut page = state.store.events(org, &listing.query(PAGE)).await?;
+    // Reading backwards, `has_more` says whether there are newer pages still; what follows this
+    // page (the one the reader came from) always exists.
+    let (has_newer, has_older) = if listing.backwards {
+        page.items.reverse();
+        (page.has_more, true)
+    } else {
+        (listing.page > 1, page.has_more)
+    };
     // Reading the access log is not itself recorded: each look would add to what is looked at.
     if listing.kind != Kind::Access {
         let recorded = RecordedQuery::from_params(&q, &FILTERS);
@@ -215,16 +225,18 @@ pub async fn list(
         state.record_access(&viewer.principal, &meta, read).await;
     }
     let digest = query_digest(Endpoint::Viewer, org, &normalised(&listing.form));
-    let next = page.has_more.then(|| page.items.last()).flatten().map(|last| {
-        let cursor = Cursor::new(last.created, last.seq, page.snapshot, digest).encode(&state.cursor_key);
-        link(&listing.form, &[("after", cursor), ("page", (listing.page + 1).to_string())])
-    });
-    let previous = (listing.page > 1).then(|| {
-        let mut extra = vec![("snap", page.snapshot.to_string())];
-        if listing.page > 2 {
-            extra.push(("page", (listing.page - 1).to_string()));
-        }
-        link(&listing.form, &extra)
+    let cursor_at = |item: &auditrail_store::StoredEvent| {
+        Cursor::new(item.created, item.seq, page.snapshot, digest).encode(&state.cursor_key)
+    };
+    let next = has_older
+        .then(|| page.items.last())
+        .flatten()
+        .map(|last| link(&listing.form, &[("after", cursor_at(last)), ("page", (listing.page + 1).to_string())]));
+    let previous = has_newer.then(|| page.items.first()).flatten().map(|first| {
+        link(
+            &listing.form,
+            &[("before", cursor_at(first)), ("page", (listing.page.saturating_sub(1)).max(1).to_string())],
+        )
     });
     let rows: Vec<(Summary, String, Timestamp)> = page
         .items
@@ -246,7 +258,7 @@ pub async fn list(
             p.count role="status" {
                 "Showing " (first_shown) "–" (first_shown + rows.len() as u64 - 1)
                 @if let Some(total) = page.total { " of " (total) }
-                " events, oldest first."
+                " events, newest first."
             }
             (results_table(listing.kind, &rows))
             p.exports {

@@ -3,7 +3,7 @@
 //! stored events as served; CSV the columns of the results table plus the id, each cell quoted and
 //! any that a spreadsheet would run as a formula defused.
 
-use auditrail_core::Position;
+use auditrail_core::{Order, Position};
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -42,7 +42,9 @@ pub async fn export(
     let readable = readable_kinds(&viewer.principal);
     let listing = parse_listing(&q, &readable, &state.cursor_key, &org)?;
     let kind = listing.kind;
+    // A file reads oldest first, like every export of the trail.
     let mut query = listing.query(0);
+    query.order = Order::OldestFirst;
     query.position = Position::Offset(0);
     query.snapshot = Some(state.store.log_size(&org).await?);
     let mut recorded_pairs: Vec<(&str, &str)> = listing.form.iter().map(|(k, v)| (*k, v.as_str())).collect();
