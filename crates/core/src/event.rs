@@ -201,6 +201,8 @@ pub struct NormalizedEvent {
     /// Compliance `type`.
     pub event_type: Option<EventType>,
     pub roles: Vec<String>,
+    /// The event records a failed action ([`crate::outcome::failed`]).
+    pub failed: bool,
     /// The stored (= served) wire JSON.
     pub body: String,
     /// SHA-256 of the RFC 8785 form of the body without `created`: two ingests of the same id are
@@ -281,6 +283,7 @@ pub fn normalize(
         category: None,
         event_type: None,
         roles: Vec::new(),
+        failed: false,
         body: String::new(),
         content_hash: [0; 32],
         canonical_if_different: Vec::new(),
@@ -293,6 +296,7 @@ pub fn normalize(
         Kind::Security => normalize_security(&mut obj, &mut event).map_err(|(f, r)| err(&f, r))?,
         Kind::Access | Kind::System => normalize_access(&obj, &mut event).map_err(|(f, r)| err(&f, r))?,
     }
+    event.failed = crate::outcome::failed(kind, &obj);
     if kind.is_ingestible() && event.actor_id.as_deref() == Some(SYSTEM_ACTOR) {
         return Err(err("actorId", format!("'{SYSTEM_ACTOR}' is reserved for records the server writes itself")));
     }

@@ -14,6 +14,7 @@ pub mod event;
 pub mod ids;
 pub mod merkle;
 pub mod numbers;
+pub mod outcome;
 pub mod query;
 pub mod scope;
 pub mod session;

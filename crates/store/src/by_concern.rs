@@ -2,7 +2,7 @@
 
 /// The [`Store`](crate::Store) impl of a backend module laid out by concern: `ping` in the backend's own module,
 /// and every other method as the function of the same name in `tokens`, `ingest`, `query`,
-/// `checkpoints`, `retention`, `sinks`, `intake` or `sessions`, taking the store first. Both backends use it, so they have the
+/// `checkpoints`, `retention`, `sinks`, `intake`, `sessions` or `overview`, taking the store first. Both backends use it, so they have the
 /// same files for the same concerns by construction, and their impls cannot drift apart. An
 /// ingest is checked by [`prepare_batch`](crate::prepare_batch) here, once for both, and reaches the backend with the
 /// batch's repeats.
@@ -251,6 +251,37 @@ macro_rules! store_by_concern {
 
             async fn end_session(&self, id: &auditrail_core::session::SessionHash) -> Result<(), $crate::StoreError> {
                 sessions::end_session(self, id).await
+            }
+
+            async fn daily_counts(
+                &self,
+                org: &auditrail_core::OrgId,
+                kind: auditrail_core::Kind,
+                dimension: $crate::Dimension,
+                days: (i64, i64),
+            ) -> Result<Vec<$crate::DayCount>, $crate::StoreError> {
+                overview::daily_counts(self, org, kind, dimension, days).await
+            }
+
+            async fn top_values(
+                &self,
+                org: &auditrail_core::OrgId,
+                kind: auditrail_core::Kind,
+                dimension: $crate::Dimension,
+                days: (i64, i64),
+                limit: u32,
+            ) -> Result<Vec<(String, u64)>, $crate::StoreError> {
+                overview::top_values(self, org, kind, dimension, days, limit).await
+            }
+
+            async fn failed_events(
+                &self,
+                org: &auditrail_core::OrgId,
+                kind: auditrail_core::Kind,
+                range: auditrail_core::TimeRange,
+                limit: u32,
+            ) -> Result<Vec<$crate::StoredEvent>, $crate::StoreError> {
+                overview::failed_events(self, org, kind, range, limit).await
             }
         }
     };

@@ -19,10 +19,11 @@ use async_trait::async_trait;
 use auditrail_core::session::{Session, SessionHash};
 use auditrail_core::sink::{SinkId, SinkTarget};
 use auditrail_core::token::{TokenHash, TokenSecret};
-use auditrail_core::{EventId, EventQuery, Kind, KindSet, NormalizedEvent, OrgId, Scope, Timestamp};
+use auditrail_core::{EventId, EventQuery, Kind, KindSet, NormalizedEvent, OrgId, Scope, TimeRange, Timestamp};
 use tokio::sync::watch;
 
 pub use intake::{IntakeBatch, IntakePartition};
+pub use rollup::{DayCount, Dimension, day_of, day_start};
 
 mod allocate;
 mod by_concern;
@@ -32,6 +33,7 @@ mod merkle_log;
 mod plan;
 pub mod postgres;
 pub mod proofs;
+mod rollup;
 mod rows;
 pub mod sqlite;
 
@@ -412,6 +414,35 @@ pub trait Store: Send + Sync + 'static {
     /// The session, while it has not ended at `now`.
     async fn session(&self, id: &SessionHash, now: Timestamp) -> Result<Option<Session>, StoreError>;
     async fn end_session(&self, id: &SessionHash) -> Result<(), StoreError>;
+
+    // The viewer's overview, from counts kept with the events.
+
+    /// The counts of one dimension per day over `days` (inclusive day numbers, see [`day_of`]),
+    /// by day then value.
+    async fn daily_counts(
+        &self,
+        org: &OrgId,
+        kind: Kind,
+        dimension: Dimension,
+        days: (i64, i64),
+    ) -> Result<Vec<DayCount>, StoreError>;
+    /// The values counted most over `days`, most first.
+    async fn top_values(
+        &self,
+        org: &OrgId,
+        kind: Kind,
+        dimension: Dimension,
+        days: (i64, i64),
+        limit: u32,
+    ) -> Result<Vec<(String, u64)>, StoreError>;
+    /// The latest failed actions in `range`, newest first.
+    async fn failed_events(
+        &self,
+        org: &OrgId,
+        kind: Kind,
+        range: TimeRange,
+        limit: u32,
+    ) -> Result<Vec<StoredEvent>, StoreError>;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

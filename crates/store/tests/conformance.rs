@@ -6,29 +6,30 @@
 use std::sync::Arc;
 
 use auditrail_core::event::{IngestContext, normalize};
-use auditrail_core::session::{Session, SessionSecret};
-use auditrail_core::sink::{HostPort, KafkaTopic, SinkTarget, SyslogTarget};
-use auditrail_core::token::TokenHash;
 use auditrail_core::{
     Category, EventId, EventQuery, EventType, Filters, Kind, KindSet, NormalizedEvent, Order, OrgId, Position,
     Resource, TimeRange, Timestamp,
 };
 use auditrail_store::postgres::PostgresStore;
 use auditrail_store::sqlite::SqliteStore;
-use auditrail_store::{IngestError, IntakeBatch, NewSink, SinkProgress, Store, StoreError};
+use auditrail_store::{IngestError, Store};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-fn org(n: u128) -> OrgId {
+#[path = "conformance/service_state.rs"]
+mod service_state;
+use service_state::*;
+
+pub(crate) fn org(n: u128) -> OrgId {
     OrgId::from_uuid(Uuid::from_u128(n))
 }
 
-fn event(org: &OrgId, kind: Kind, item: Value) -> NormalizedEvent {
+pub(crate) fn event(org: &OrgId, kind: Kind, item: Value) -> NormalizedEvent {
     let ctx = IngestContext { org, received: Timestamp::from_millis(1_000_000).unwrap() };
     normalize(kind, &ctx, 0, item, Uuid::new_v4()).unwrap()
 }
 
-fn admin(org: &OrgId, id: &str, created_ms: i64, actor: &str, category: &str) -> NormalizedEvent {
+pub(crate) fn admin(org: &OrgId, id: &str, created_ms: i64, actor: &str, category: &str) -> NormalizedEvent {
     let created = Timestamp::from_millis(created_ms).unwrap().to_string();
     event(
         org,
@@ -93,6 +94,7 @@ conformance!(
     intake_status_counts_each_record_once_whatever_is_read_again,
     a_session_lasts_until_it_expires_or_ends,
     newest_first_walks_the_same_events_in_reverse,
+    overview_counts_follow_ingest_duplicates_and_retention,
 );
 
 fn all_time() -> TimeRange {
@@ -695,113 +697,6 @@ async fn the_log_reads_by_kind_in_seq_order_and_a_commit_wakes_only_its_org(stor
         store.log_entries(&o, u64::MAX, KindSet::all(), 10).await.unwrap().entries.is_empty(),
         "no overflow into the next org"
     );
-}
-
-async fn a_sink_has_one_lease_holder_and_its_position_never_moves_back(store: Arc<dyn Store>) {
-    let at = |ms: i64| Timestamp::from_millis(ms).unwrap();
-    let target = SinkTarget::Syslog(SyslogTarget {
-        address: HostPort::parse("127.0.0.1:601", "a").unwrap(),
-        tls: false,
-        ca_pem: None,
-    });
-    let kinds = KindSet::default_delivered();
-    let sink = store.create_sink(&org(1), NewSink { kinds, target: target.clone(), position: 4 }).await.unwrap();
-    assert_eq!((sink.position, sink.kinds, &sink.target, sink.paused), (4, kinds, &target, false));
-    assert!(store.sinks(Some(&org(2))).await.unwrap().is_empty(), "sinks are per org");
-    let lease = |now: i64, until: i64| SinkProgress::Lease { now: at(now), until: at(until) };
-    let delivered = |position: u64| SinkProgress::Delivered { position, at: at(5_000) };
-    assert!(store.sink_progress(&sink.id, "a", lease(1_000, 61_000)).await.unwrap());
-    assert!(!store.sink_progress(&sink.id, "b", lease(2_000, 62_000)).await.unwrap(), "held by a");
-    assert!(!store.sink_progress(&sink.id, "b", delivered(9)).await.unwrap(), "b does not hold it");
-    assert!(store.sink_progress(&sink.id, "a", delivered(9)).await.unwrap());
-    assert!(store.sink_progress(&sink.id, "a", delivered(7)).await.unwrap());
-    let failed = SinkProgress::Failed { error: "x".repeat(5_000), at: at(6_000) };
-    assert!(store.sink_progress(&sink.id, "a", failed).await.unwrap());
-    let stored = store.sinks(None).await.unwrap().pop().unwrap();
-    assert_eq!((stored.position, stored.failures), (9, 1), "a position never moves back");
-    assert!(stored.last_error.unwrap().chars().count() <= 1_000, "a receiver's answer is kept bounded");
-    assert_eq!(stored.lease, Some(("a".to_owned(), at(61_000))));
-    assert!(
-        store.sink_progress(&sink.id, "b", lease(61_000, 121_000)).await.unwrap(),
-        "an expired lease is taken over"
-    );
-    assert!(!store.sink_progress(&sink.id, "a", delivered(20)).await.unwrap(), "the old holder cannot move it");
-    assert!(store.sink_progress(&sink.id, "b", delivered(10)).await.unwrap());
-    assert!(!store.sink_progress(&sink.id, "a", SinkProgress::Release { at: at(61_500) }).await.unwrap(), "not a's");
-    assert!(store.sink_progress(&sink.id, "b", SinkProgress::Release { at: at(61_500) }).await.unwrap());
-    assert!(store.sink_progress(&sink.id, "a", lease(61_600, 121_600)).await.unwrap(), "a released lease is free");
-    assert!(store.sink_progress(&sink.id, "b", lease(61_700, 121_700)).await.is_ok_and(|taken| !taken));
-    assert!(store.sink_progress(&sink.id, "a", SinkProgress::Release { at: at(61_800) }).await.unwrap());
-    assert!(store.sink_progress(&sink.id, "b", lease(61_900, 121_900)).await.unwrap());
-    assert_eq!(store.sinks(None).await.unwrap()[0].failures, 0, "a delivery ends a failure streak");
-    store.set_sink_paused(&sink.id, true).await.unwrap();
-    assert!(!store.sink_progress(&sink.id, "b", lease(62_000, 122_000)).await.unwrap(), "a paused sink is not leased");
-    store.remove_sink(&sink.id).await.unwrap();
-    assert!(matches!(store.remove_sink(&sink.id).await, Err(StoreError::NoSuchSink(_))));
-    assert!(matches!(store.set_sink_paused(&sink.id, false).await, Err(StoreError::NoSuchSink(_))));
-    assert!(!store.sink_progress(&sink.id, "b", delivered(11)).await.unwrap());
-}
-
-async fn intake_status_counts_each_record_once_whatever_is_read_again(store: Arc<dyn Store>) {
-    let topic = KafkaTopic::parse("connect-audit", "t").unwrap();
-    let report = |partition: i32, first: i64, next: i64, malformed: &[i64], end: Option<i64>, at_ms: i64| IntakeBatch {
-        topic: topic.clone(),
-        partition,
-        first,
-        next,
-        malformed: malformed.to_vec(),
-        last_reason: (!malformed.is_empty()).then(|| format!("not JSON at {}", malformed[malformed.len() - 1])),
-        end,
-        replica: format!("replica-{at_ms}"),
-        at: Timestamp::from_millis(at_ms).unwrap(),
-    };
-    store
-        .record_intake(
-            &org(1),
-            vec![report(0, 0, 100, &[5, 70], Some(150), 1_000), report(1, 10, 20, &[], None, 1_000)],
-        )
-        .await
-        .unwrap();
-    // Read again from 50 (a restart before the offsets were committed): 50..100 were counted.
-    store.record_intake(&org(1), vec![report(0, 50, 130, &[70, 120], None, 2_000)]).await.unwrap();
-    // A rewound group reads what was counted: nothing changes but who reported.
-    store.record_intake(&org(1), vec![report(0, 0, 40, &[5], Some(160), 3_000)]).await.unwrap();
-    let status = store.intake_status(Some(&org(1))).await.unwrap();
-    assert_eq!(status.len(), 2);
-    let p0 = &status[0];
-    assert_eq!((p0.org.clone(), p0.topic.clone(), p0.partition), (org(1), topic.clone(), 0));
-    assert_eq!((p0.next, p0.records, p0.malformed), (130, 130, 3), "offsets 0..130 once, malformed 5, 70, 120");
-    assert_eq!((p0.end, p0.lag()), (Some(160), Some(30)));
-    assert_eq!(p0.last_malformed.as_deref(), Some("not JSON at 120"), "the reason of the last new one");
-    assert_eq!(p0.last_malformed_at, Timestamp::from_millis(2_000));
-    assert_eq!(p0.replica, "replica-3000");
-    let p1 = &status[1];
-    assert_eq!((p1.partition, p1.next, p1.records, p1.malformed, p1.lag()), (1, 20, 10, 0, None));
-    assert!(p1.last_malformed.is_none());
-    assert!(store.intake_status(Some(&org(2))).await.unwrap().is_empty(), "status is per org");
-    assert_eq!(store.intake_status(None).await.unwrap().len(), 2);
-}
-
-async fn a_session_lasts_until_it_expires_or_ends(store: Arc<dyn Store>) {
-    let at = |ms: i64| Timestamp::from_millis(ms).unwrap();
-    let session = |token: u8, created: i64, expires: i64| Session {
-        token: TokenHash([token; 32]),
-        csrf: format!("form-{token}"),
-        created: at(created),
-        expires: at(expires),
-    };
-    let (one, two) = (SessionSecret::from_random([1; 32]).hash(), SessionSecret::from_random([2; 32]).hash());
-    store.create_session(&one, &session(7, 1_000, 10_000)).await.unwrap();
-    assert_eq!(store.session(&one, at(5_000)).await.unwrap(), Some(session(7, 1_000, 10_000)));
-    assert_eq!(store.session(&one, at(10_000)).await.unwrap(), None, "ended at its expiry");
-    assert_eq!(store.session(&two, at(5_000)).await.unwrap(), None);
-    store.create_session(&two, &session(8, 2_000, 20_000)).await.unwrap();
-    store.end_session(&two).await.unwrap();
-    assert_eq!(store.session(&two, at(3_000)).await.unwrap(), None, "signed out");
-    store.end_session(&two).await.unwrap();
-    // A later sign-in forgets the sessions that have ended: the same id can be used again.
-    store.create_session(&one, &session(9, 11_000, 30_000)).await.unwrap();
-    assert_eq!(store.session(&one, at(12_000)).await.unwrap().map(|s| s.token), Some(TokenHash([9; 32])));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -42,6 +42,7 @@ pub(super) async fn ingest(
     let allocation = allocate(&events, &repeats, head as u64, |e| Ok(stored.remove(e.id.as_str())))?;
     if !allocation.new.is_empty() {
         insert_new(&tx, org_ref, kind, &events, &allocation.new).await?;
+        super::overview::count_in(&tx, org_ref, kind, &events, &allocation.new).await?;
         let wanted = Frontier::wanted(head as u64);
         let hashes = query::nodes(&tx, org_ref, &wanted).await?;
         let mut frontier = Frontier::new(&wanted, hashes);

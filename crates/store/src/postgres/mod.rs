@@ -10,12 +10,13 @@
 //! is a prefix of the primary's, so the snapshot rule holds there too.
 //!
 //! This file connects and holds the pools; the [`Store`](crate::Store) methods live by concern in
-//! [`tokens`], [`ingest`], [`query`], [`checkpoints`], [`retention`], [`sinks`], [`intake`] and [`sessions`], the file names the SQLite
+//! [`tokens`], [`ingest`], [`query`], [`checkpoints`], [`retention`], [`sinks`], [`intake`], [`sessions`] and [`overview`], the file names the SQLite
 //! backend uses for the same concerns.
 
 mod checkpoints;
 mod ingest;
 mod intake;
+mod overview;
 mod partitions;
 mod query;
 mod retention;
@@ -107,6 +108,7 @@ impl PostgresStore {
             )
             .await?;
         ingest::build_missing_merkle_logs(&mut client).await?;
+        overview::build_missing_rollups(&mut client).await?;
         let mut known = partitions::existing(&client).await?;
         for month in partitions::ahead(Timestamp::now().millis()) {
             if !known.contains(&month) && partitions::ensure(&mut client, month).await? {

@@ -48,11 +48,14 @@ pub(super) async fn delete_expired(
     let kinds: Vec<i64> = Kind::ALL.iter().filter(|k| k.is_retained()).map(|k| k.code()).collect();
     let rows = tx
         .query(
-            "DELETE FROM events WHERE org_ref = $1 AND kind = ANY($2) AND created < $3 AND seq <= $4 RETURNING seq",
+            "DELETE FROM events WHERE org_ref = $1 AND kind = ANY($2) AND created < $3 AND seq <= $4 \
+             RETURNING kind, created, seq, actor_id, actor_email, category",
             &[&org_ref, &kinds, &cutoff.millis(), &(max_seq as i64)],
         )
         .await?;
-    let mut deleted: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+    let counted: Vec<_> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5))).collect();
+    super::overview::count_out(&tx, org_ref, &counted).await?;
+    let mut deleted: Vec<i64> = counted.iter().map(|c| c.2).collect();
     deleted.sort_unstable();
     tx.execute(
         "DELETE FROM event_roles WHERE org_ref = $1 AND kind = ANY($2) AND created < $3 AND seq <= $4",

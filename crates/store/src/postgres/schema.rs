@@ -187,6 +187,30 @@ CREATE TABLE ui_sessions (
 CREATE INDEX ui_sessions_by_expiry ON ui_sessions (expires);
 "#,
     ),
+    // The viewer's overview: counts per org, kind, dimension (0 category, 1 actor, 2 failed
+    // actions by category) and day; and the failed actions themselves, newest first. Filled for
+    // older stores once at start (`build_missing_rollups`).
+    (
+        7,
+        r#"
+CREATE TABLE daily_counts (
+    org_ref   bigint NOT NULL,
+    kind      bigint NOT NULL,
+    dimension bigint NOT NULL,
+    day       bigint NOT NULL,
+    value     text NOT NULL,
+    count     bigint NOT NULL,
+    PRIMARY KEY (org_ref, kind, dimension, day, value)
+);
+CREATE TABLE failed_events (
+    org_ref bigint NOT NULL,
+    kind    bigint NOT NULL,
+    created bigint NOT NULL,
+    seq     bigint NOT NULL,
+    PRIMARY KEY (org_ref, kind, created, seq)
+);
+"#,
+    ),
 ];
 
 pub fn latest_version() -> i64 {

@@ -12,8 +12,10 @@ use crate::allocate::{Existing, allocate};
 use crate::merkle_log::{self, Frontier};
 use crate::{IngestError, IngestReceipt, StoreError};
 
+use super::overview;
 use super::writer::WriteOp;
 use super::{SqliteStore, query, schema};
+use crate::rollup::{Counted, Deltas};
 
 pub(super) async fn ingest(
     store: &SqliteStore,
@@ -106,6 +108,7 @@ pub(super) fn apply_ingest(
     let mut insert_category =
         conn.prepare_cached("INSERT OR IGNORE INTO admin_categories (org_ref, category) VALUES (?1, ?2)")?;
     let mut categories_seen: Vec<&str> = Vec::new();
+    let mut counts = Deltas::default();
     for &(index, seq) in &allocation.new {
         let event = &events[index];
         let pos = schema::pos(org_ref, seq);
@@ -131,6 +134,10 @@ pub(super) fn apply_ingest(
         for role in &event.roles {
             insert_role.execute(params![org_ref, kind.code(), role, event.created.millis(), pos])?;
         }
+        counts.add(&Counted::of(event), 1);
+        if event.failed {
+            overview::insert_failed(conn, org_ref, kind, event.created.millis(), pos)?;
+        }
         if kind == Kind::Admin
             && let Some(category) = event.category.as_deref()
             && !categories_seen.contains(&category)
@@ -139,6 +146,7 @@ pub(super) fn apply_ingest(
             insert_category.execute(params![org_ref, category])?;
         }
     }
+    overview::apply(conn, org_ref, &counts)?;
     if !allocation.new.is_empty() {
         let wanted = Frontier::wanted(head);
         let hashes = query::nodes(conn, org_ref, &wanted)?;

@@ -7,12 +7,13 @@
 //! runs: SQLite's file locks serialise them and `busy_timeout` makes them wait instead of failing.
 //!
 //! This file opens the store and holds its connections; the [`Store`](crate::Store) methods live
-//! by concern in [`tokens`], [`ingest`], [`query`], [`checkpoints`], [`retention`], [`sinks`], [`intake`] and [`sessions`], the file
+//! by concern in [`tokens`], [`ingest`], [`query`], [`checkpoints`], [`retention`], [`sinks`], [`intake`], [`sessions`] and [`overview`], the file
 //! names the PostgreSQL backend uses for the same concerns.
 
 mod checkpoints;
 mod ingest;
 mod intake;
+mod overview;
 mod pool;
 mod query;
 mod retention;
@@ -119,6 +120,7 @@ impl SqliteStore {
         rand::rng().fill_bytes(&mut key);
         conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('cursor_key', ?1)", [key.as_slice()])?;
         ingest::build_missing_merkle_logs(&mut conn)?;
+        overview::build_missing_rollups(&mut conn)?;
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
         let alive = Arc::new(());
         let (nudge, nudged) = std::sync::mpsc::sync_channel(1);

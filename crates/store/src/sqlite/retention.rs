@@ -70,6 +70,7 @@ pub(super) async fn delete_expired(
                     let rows = stmt.query_map(args, |r| r.get(0))?;
                     rows.collect::<Result<_, _>>()?
                 };
+                super::overview::count_out(tx, org_ref, kind, cutoff.millis(), schema::pos(org_ref, max_seq))?;
                 tx.execute("DELETE FROM events WHERE org_ref = ?1 AND kind = ?2 AND created < ?3 AND pos <= ?4", args)?;
                 tx.execute(
                     "DELETE FROM event_roles WHERE org_ref = ?1 AND kind = ?2 AND created < ?3 AND pos <= ?4",

@@ -267,6 +267,30 @@ CREATE TABLE ui_sessions (
 CREATE INDEX ui_sessions_by_expiry ON ui_sessions (expires);
 "#,
     ),
+    // The viewer's overview: counts per org, kind, dimension (0 category, 1 actor, 2 failed
+    // actions by category) and day; and the failed actions themselves, newest first. Filled for
+    // older stores once at start (`build_missing_rollups`).
+    (
+        9,
+        r#"
+CREATE TABLE daily_counts (
+    org_ref   INTEGER NOT NULL,
+    kind      INTEGER NOT NULL,
+    dimension INTEGER NOT NULL,
+    day       INTEGER NOT NULL,
+    value     TEXT NOT NULL,
+    count     INTEGER NOT NULL,
+    PRIMARY KEY (org_ref, kind, dimension, day, value)
+) WITHOUT ROWID;
+CREATE TABLE failed_events (
+    org_ref INTEGER NOT NULL,
+    kind    INTEGER NOT NULL,
+    created INTEGER NOT NULL,
+    pos     INTEGER NOT NULL,
+    PRIMARY KEY (org_ref, kind, created, pos)
+) WITHOUT ROWID;
+"#,
+    ),
 ];
 
 /// Bits of `events.pos` that hold the seq: `pos = org_ref << SEQ_BITS | seq`. Up to 2^40 (about
