@@ -73,11 +73,14 @@ pub(super) async fn count_in(
     Ok(())
 }
 
-/// Counts out events retention deleted: `(kind, created, seq, actor, email, category)` each.
+/// An event retention deleted: `(kind, created, seq, actor, email, category)`.
+pub(super) type Deleted = (i64, i64, i64, Option<String>, Option<String>, Option<String>);
+
+/// Counts out events retention deleted.
 pub(super) async fn count_out(
     client: &impl GenericClient,
     org_ref: i64,
-    deleted: &[(i64, i64, i64, Option<String>, Option<String>, Option<String>)],
+    deleted: &[Deleted],
 ) -> Result<(), StoreError> {
     let seqs: Vec<i64> = deleted.iter().map(|d| d.2).collect();
     let failed: HashSet<i64> = client

@@ -53,7 +53,8 @@ pub(super) async fn delete_expired(
             &[&org_ref, &kinds, &cutoff.millis(), &(max_seq as i64)],
         )
         .await?;
-    let counted: Vec<_> = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5))).collect();
+    let counted: Vec<super::overview::Deleted> =
+        rows.iter().map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4), r.get(5))).collect();
     super::overview::count_out(&tx, org_ref, &counted).await?;
     let mut deleted: Vec<i64> = counted.iter().map(|c| c.2).collect();
     deleted.sort_unstable();
