@@ -305,6 +305,8 @@ def test_no_serious_or_critical_accessibility_violations(viewer):
     open_detail(viewer, "Accessible event")
     page.locator("#integrity-status.verified").wait_for(timeout=15_000)
     check("detail")
+    page.goto(viewer.url("/ui/overview"))
+    check("overview")
     page.goto(viewer.url("/ui/no-such-page"))
     check("not found")
 
@@ -340,3 +342,30 @@ def test_export_streams_the_current_filter_as_csv_and_ndjson(viewer):
     events = [json.loads(line) for line in text.splitlines()]
     assert name == "auditrail-admin.ndjson" and len(events) == 61
     assert all(e["data"]["eventCategory"] == "ORG_SETTINGS" for e in events)
+
+
+def test_the_overview_counts_per_day_and_shows_actors_failures_checkpoint_and_readers(viewer):
+    events = [admin_event(f"Ann changed {i}", category="USERS", actor="Ann", email="ann@example.com") for i in range(5)]
+    events += [admin_event("Bob logged in", category="LOGINS", actor="Bob", email="bob@example.com", minutes_ago=60 * 30)]
+    events += [admin_event("Provisioning failed", category="WEBEX_CALLING", errorCode="WXC-4201", errorMessage="x")]
+    ids = viewer.ingest_admin(events)
+    viewer.wait_for_checkpoint(max(ids.values()))
+    viewer.sign_in()
+    page = viewer.page
+    page.goto(viewer.url("/ui/events?kind=admin"))  # a read, for the access log
+    page.goto(viewer.url("/ui/overview?kind=admin&range=7d"))
+    main = page.inner_text("main")
+    assert "7 events, 1 failed actions." in main, main
+    legend = page.inner_text("ul.legend")
+    assert "USERS: 5" in legend and "LOGINS: 1" in legend and "WEBEX_CALLING: 1" in legend, legend
+    assert page.locator("figure.chart svg rect title").count() >= 3, "one bar segment per day and category"
+    assert page.locator("section[aria-labelledby=actors] tbody tr").first.inner_text().startswith("Ann\t5")
+    failed = page.inner_text("section[aria-labelledby=failed]")
+    assert "Provisioning failed" in failed and "WXC-4201" in failed
+    assert "covers the first" in page.inner_text("section[aria-labelledby=log]")
+
+    def read_is_listed():
+        page.reload()
+        return "/ui/events" in page.inner_text("section[aria-labelledby=reads]")
+
+    wait_until(read_is_listed, 20, "the viewer's own read in the access log")

@@ -24,7 +24,7 @@ use crate::params::QueryParams;
 
 const PAGE: u32 = 50;
 /// The kinds offered, in the order of the tabs.
-const BROWSABLE: [Kind; 5] = [Kind::Admin, Kind::Compliance, Kind::Connect, Kind::Security, Kind::Access];
+pub(super) const BROWSABLE: [Kind; 5] = [Kind::Admin, Kind::Compliance, Kind::Connect, Kind::Security, Kind::Access];
 /// The filter parameters, as recorded in the access log and bound into cursors.
 const FILTERS: [&str; 9] = ["kind", "range", "from", "to", "category", "resource", "type", "actor", "q"];
 

@@ -25,6 +25,7 @@ pub fn page(title: &str, viewer: Option<&Viewer>, body: Markup) -> Markup {
                     @if let Some(viewer) = viewer {
                         nav aria-label="Main" {
                             ul {
+                                li { a href="/ui/overview" { "Overview" } }
                                 li { a href="/ui/events" { "Events" } }
                                 li { a href="/ui/events?kind=access" { "Access log" } }
                             }

@@ -14,6 +14,7 @@ mod error;
 mod events;
 mod export;
 mod layout;
+mod overview;
 mod proof;
 mod session;
 mod summary;
@@ -41,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .route("/ui/signin", get(session::signin_page).post(session::signin))
         .route("/ui/signout", post(session::signout))
         .route("/ui/events", get(events::list))
+        .route("/ui/overview", get(overview::page))
         .route("/ui/events/{kind}/{id}", get(detail::page))
         .route("/ui/export", get(export::export))
         .route("/ui/proof/{kind}/{id}", get(proof::inclusion))
