@@ -12,6 +12,7 @@ mod kafka;
 mod reads;
 mod report;
 mod server;
+mod viewer;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -247,6 +248,9 @@ async fn measure_reads(cli: &Cli, args: &Args, size: usize) -> anyhow::Result<Va
     let first_p99 = by_depth.first().map_or(1.0, |(_, l)| l.p99_ms);
     let deepest = by_depth.last().map_or(1.0, |(_, l)| l.p99_ms);
     let (total_latency, total) = reader.connect_total(n.min(50)).await?;
+    let sample_id = sample["id"].as_str().context("no event id in the store")?.to_owned();
+    let viewer_sample = viewer::Sample { id: &sample_id, actor: &actor, category: &category };
+    let viewer = viewer::measure(&server.base, &token, &viewer_sample, n.min(200)).await?;
     let expected_connect = size / 10;
     if total as usize != expected_connect {
         bail!("Connect totalRecords is {total}, the store holds {expected_connect} Connect events");
@@ -322,6 +326,7 @@ async fn measure_reads(cli: &Cli, args: &Args, size: usize) -> anyhow::Result<Va
     let disk = dir_size(&store_dir);
     Ok(json!({
         "first_page": first_page,
+        "viewer": viewer,
         "depth_curve": by_depth.iter().map(|(d, l)| json!([d, l.p99_ms])).collect::<Vec<_>>(),
         "depth": by_depth.iter().map(|(d, l)| json!({ "page": d, "p50_ms": l.p50_ms, "p99_ms": l.p99_ms })).collect::<Vec<_>>(),
         "deep_over_first_p99": deepest / first_p99,
@@ -429,6 +434,15 @@ fn table(r: &Value, args: &Args) -> String {
                 "p99 < 5 ms (at 10M)".into(),
                 format!("{:.2} / {p99:.2} ms", f(&l["p50_ms"])),
                 met(p99 < 5.0),
+            ));
+        }
+        for (name, l) in reads["viewer"].as_object().into_iter().flatten() {
+            let p99 = f(&l["p99_ms"]);
+            rows.push((
+                format!("Viewer p50/p99, {name}, {n} events"),
+                "p99 < 50 ms (at 1M)".into(),
+                format!("{:.2} / {p99:.2} ms", f(&l["p50_ms"])),
+                met(p99 < 50.0),
             ));
         }
         let ratio = f(&reads["deep_over_first_p99"]);

@@ -14,7 +14,7 @@ pub struct Latency {
 }
 
 impl Latency {
-    fn of(mut samples: Vec<f64>) -> Latency {
+    pub fn of(mut samples: Vec<f64>) -> Latency {
         samples.sort_by(f64::total_cmp);
         let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
         Latency { p50_ms: at(0.5), p99_ms: at(0.99), samples: samples.len() }

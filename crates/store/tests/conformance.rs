@@ -417,7 +417,8 @@ async fn every_filter_combination_is_a_seek_without_sorting() {
             checked += 1;
             assert!(plan.iter().any(|l| l.starts_with("SEARCH ")), "{sql}\n{plan:#?}");
             for line in &plan {
-                let full_scan = line.starts_with("SCAN ");
+                // A sum of two counts selects from no table: SQLite calls that a constant row.
+                let full_scan = line.starts_with("SCAN ") && line != "SCAN CONSTANT ROW";
                 let sort = line.contains("TEMP B-TREE");
                 assert!(!full_scan && !sort, "{kind} {filters:?} {position:?}\n{sql}\nplan: {plan:#?}");
             }
