@@ -148,6 +148,7 @@ def test_filters_narrow_the_results(viewer):
     page.click("form.filters button[type=submit]")
     rows = viewer.rows()
     assert len(rows) == 3 and all("ORG_SETTINGS" in r for r in rows), rows
+    assert "Showing 1–3 of 3 events" in page.inner_text("p.count")
     page.fill("#category", "")
     page.fill("#actor", "actor-bob@example.com")
     page.click("form.filters button[type=submit]")
@@ -369,3 +370,14 @@ def test_the_overview_counts_per_day_and_shows_actors_failures_checkpoint_and_re
         return "/ui/events" in page.inner_text("section[aria-labelledby=reads]")
 
     wait_until(read_is_listed, 20, "the viewer's own read in the access log")
+
+
+def test_totals_count_whole_and_partial_days(viewer):
+    ages_in_hours = [1, 20, 30, 50, 100, 160, 170, 200, 400, 1000]
+    viewer.ingest_admin([admin_event(f"Aged {h} h", minutes_ago=60 * h) for h in ages_in_hours])
+    viewer.sign_in()
+    page = viewer.page
+    for range_value, hours in [("24h", 24), ("7d", 24 * 7), ("30d", 24 * 30), ("all", 10**9)]:
+        page.goto(viewer.url(f"/ui/events?kind=admin&range={range_value}"))
+        expected = sum(1 for h in ages_in_hours if h < hours)
+        assert f"of {expected} events" in page.inner_text("p.count"), (range_value, page.inner_text("p.count"))

@@ -7,6 +7,7 @@
 use auditrail_core::cursor::{Cursor, Endpoint, query_digest};
 use auditrail_core::query::{Category, EventType, Filters, Position, Resource, filter_value};
 use auditrail_core::{EventQuery, Kind, Order, TimeRange, Timestamp};
+use auditrail_store::{Dimension, day_of, day_start};
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use maud::{Markup, html};
@@ -156,8 +157,64 @@ impl Listing {
             position: self.position,
             snapshot: self.snapshot,
             limit,
-            with_total: true,
+            with_total: self.counted_by_day().is_none(),
         }
+    }
+
+    /// The category the daily counts answer this listing's total for (`Some("")`: every event),
+    /// when they do: no filter, or one category (a compliance resource) alone.
+    fn counted_by_day(&self) -> Option<&str> {
+        let f = &self.filters;
+        let only_category = f.actor_ids.is_empty()
+            && f.actor_or_email.is_empty()
+            && f.event_type.is_none()
+            && f.roles.is_empty()
+            && f.categories.len() + usize::from(f.resource.is_some()) <= 1;
+        if !only_category {
+            return None;
+        }
+        Some(f.resource.map(|r| r.as_str()).or(f.categories.first().map(|c| c.as_str())).unwrap_or(""))
+    }
+
+    /// The total, from the daily counts for the whole days of the range and from the events of
+    /// its partial first and last days; `None` when the daily counts cannot answer it.
+    async fn total_by_day(
+        &self,
+        state: &AppState,
+        org: &auditrail_core::OrgId,
+        snapshot: u64,
+    ) -> Result<Option<u64>, PageError> {
+        let Some(category) = self.counted_by_day() else { return Ok(None) };
+        let (from, to) = (self.range.from(), self.range.to());
+        let after_to = to.saturating_add_millis(1);
+        let first_full = if day_start(day_of(from)) == from { day_of(from) } else { day_of(from) + 1 };
+        let last_full = day_of(after_to) - 1;
+        let count = |range: TimeRange| {
+            let mut query = self.query(1);
+            query.range = range;
+            query.position = Position::Offset(0);
+            query.snapshot = Some(snapshot);
+            query.with_total = true;
+            async move { Ok::<_, PageError>(state.store.events(org, &query).await?.total.unwrap_or(0)) }
+        };
+        if first_full > last_full {
+            return Ok(Some(count(self.range).await?));
+        }
+        let mut total: u64 = state
+            .store
+            .daily_counts(org, self.kind, Dimension::Category, (first_full, last_full))
+            .await?
+            .iter()
+            .filter(|c| category.is_empty() || c.value == category)
+            .map(|c| c.count)
+            .sum();
+        if from < day_start(first_full) {
+            total += count(TimeRange::new(from, day_start(first_full).saturating_add_millis(-1))?).await?;
+        }
+        if day_start(last_full + 1) <= to {
+            total += count(TimeRange::new(day_start(last_full + 1), to)?).await?;
+        }
+        Ok(Some(total))
     }
 
     /// The export of this listing's filter.
@@ -210,6 +267,9 @@ pub async fn list(
     let readable = readable_kinds(&viewer.principal);
     let listing = parse_listing(&q, &readable, &state.cursor_key, org)?;
     let mut page = state.store.events(org, &listing.query(PAGE)).await?;
+    if let Some(total) = listing.total_by_day(&state, org, page.snapshot).await? {
+        page.total = Some(total);
+    }
     // Reading backwards, `has_more` says whether there are newer pages still; what follows this
     // page (the one the reader came from) always exists.
     let (has_newer, has_older) = if listing.backwards {
