@@ -34,6 +34,9 @@ const WINDOW: Duration = Duration::from_millis(100);
 const RETRY: Duration = Duration::from_secs(1);
 /// How long asking the broker for a partition's end may take; the status goes without it.
 const WATERMARK_TIMEOUT: Duration = Duration::from_secs(2);
+/// Partition ends are asked for at most this often: a round trip per batch would slow the intake,
+/// and the lag an operator reads needs no finer grain.
+const WATERMARK_EVERY: Duration = Duration::from_secs(5);
 
 type IntakeConsumer = StreamConsumer<QuietContext>;
 
@@ -99,6 +102,8 @@ impl Converted {
 struct Job {
     store: Arc<dyn Store>,
     consumer: Arc<IntakeConsumer>,
+    /// When each partition's end was last asked for.
+    ends_asked: Arc<std::sync::Mutex<HashMap<i32, tokio::time::Instant>>>,
     intake: Arc<KafkaIntake>,
     replica: Arc<str>,
     converted: Converted,
@@ -127,6 +132,7 @@ pub async fn run_kafka_intake(store: Arc<dyn Store>, intake: KafkaIntake, replic
     }
     tracing::info!(topic = %intake.topic, org = %intake.org, group = %intake.group, "taking in Kafka records");
     let (consumer, intake) = (Arc::new(consumer), Arc::new(intake));
+    let ends_asked = Arc::new(std::sync::Mutex::new(HashMap::new()));
     // One batch is stored while the next is read and converted; offsets are committed in batch
     // order, each only once its batch is stored.
     let mut storing: Option<Storing> = None;
@@ -152,6 +158,7 @@ pub async fn run_kafka_intake(store: Arc<dyn Store>, intake: KafkaIntake, replic
             let job = Job {
                 store: store.clone(),
                 consumer: consumer.clone(),
+                ends_asked: ends_asked.clone(),
                 intake: intake.clone(),
                 replica: replica.clone(),
                 converted,
@@ -164,7 +171,7 @@ pub async fn run_kafka_intake(store: Arc<dyn Store>, intake: KafkaIntake, replic
 /// Stores one batch and then its status; the store may be down for a while: both are retried,
 /// never skipped. False when shutdown came first.
 async fn store_batch(job: Job, mut shutdown: Shutdown) -> bool {
-    let Job { store, consumer, intake, replica, mut converted } = job;
+    let Job { store, consumer, ends_asked, intake, replica, mut converted } = job;
     let org = &intake.org;
     while !converted.events.is_empty() {
         match store.ingest(org, Kind::Connect, converted.events.clone()).await {
@@ -187,7 +194,23 @@ async fn store_batch(job: Job, mut shutdown: Shutdown) -> bool {
             }
         }
     }
-    let ends = partition_ends(consumer, &intake.topic, converted.partitions.keys().copied().collect()).await;
+    let due: Vec<i32> = ends_asked
+        .lock()
+        .map(|mut asked| {
+            let now = tokio::time::Instant::now();
+            let due: Vec<i32> = converted
+                .partitions
+                .keys()
+                .copied()
+                .filter(|p| asked.get(p).is_none_or(|at| now.duration_since(*at) >= WATERMARK_EVERY))
+                .collect();
+            for p in &due {
+                asked.insert(*p, now);
+            }
+            due
+        })
+        .unwrap_or_default();
+    let ends = if due.is_empty() { HashMap::new() } else { partition_ends(consumer, &intake.topic, due).await };
     let at = Timestamp::now();
     let report: Vec<IntakeBatch> = converted
         .partitions
