@@ -82,6 +82,7 @@ impl Demo {
             r#"
 auditrail demo is running at {base}  ({seeded})
 
+  web viewer     {base}/ui  (sign in with the read token)
   organization   {org}  ({DEMO_ORG_NAME})
   read token     {reader}
                  scopes: audit:events_read spark-compliance:events_read
