@@ -439,10 +439,20 @@ fn normalize_admin(obj: &mut Map<String, Value>, event: &mut NormalizedEvent) ->
         &["targetOrgId", "actorName", "targetId", "targetType", "errorCode", "errorMessage"],
         "data.",
     )?;
-    // Admin roles and e-mail are served but not filtered on (Webex offers no such filter), so
-    // they are checked for type and not lifted into indexed columns.
+    // Admin roles are served but not filtered on (Webex offers no such filter): checked for type,
+    // not lifted into an indexed column.
     optional_string_list(data, "adminRoles", "data.")?;
+    event.actor_email = indexable_email(data);
     Ok(())
+}
+
+/// `data.actorEmail`, lifted for auditrail's own "actor id or e-mail" filter (the web viewer's);
+/// the Webex admin and security APIs have no e-mail filter, so what they serve is unchanged. A
+/// value too long or odd to index is served as sent and simply not lifted.
+fn indexable_email(data: &Map<String, Value>) -> Option<String> {
+    let email = data.get("actorEmail")?.as_str()?;
+    let indexable = !email.is_empty() && email.len() <= 1024 && !email.chars().any(char::is_control);
+    indexable.then(|| email.to_owned())
 }
 
 /// Security audit events (sign-ins and sign-outs) share the admin envelope, without the always-present
@@ -463,6 +473,7 @@ fn normalize_security(obj: &mut Map<String, Value>, event: &mut NormalizedEvent)
         ],
         "data.",
     )?;
+    event.actor_email = indexable_email(data);
     Ok(())
 }
 

@@ -182,3 +182,28 @@ pub(super) async fn build_missing_merkle_logs(client: &mut Object) -> Result<(),
     tx.commit().await?;
     Ok(())
 }
+
+const EMAIL_LOCK_KEY: i64 = 0x6175_6469_656d_6169; // "audiemai"
+
+/// Admin and security events stored before their `data.actorEmail` was lifted into the e-mail
+/// column get it now, once (a marker in `meta`, under a lock so replicas starting together do it
+/// once), with the rule ingest applies: non-empty, at most 1024 bytes, no control characters.
+pub(super) async fn lift_missing_emails(client: &mut Object) -> Result<(), StoreError> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&EMAIL_LOCK_KEY]).await?;
+    let done: bool = tx.query_one("SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'emails_lifted')", &[]).await?.get(0);
+    if done {
+        return Ok(());
+    }
+    tx.execute(
+        "UPDATE events SET actor_email = body::jsonb #>> '{data,actorEmail}' \
+         WHERE kind = ANY($1) AND actor_email IS NULL \
+         AND octet_length(body::jsonb #>> '{data,actorEmail}') BETWEEN 1 AND 1024 \
+         AND (body::jsonb #>> '{data,actorEmail}') !~ '[[:cntrl:]]'",
+        &[&vec![Kind::Admin.code(), Kind::Security.code()]],
+    )
+    .await?;
+    tx.execute("INSERT INTO meta (key, value) VALUES ('emails_lifted', '\\x01'::bytea)", &[]).await?;
+    tx.commit().await?;
+    Ok(())
+}

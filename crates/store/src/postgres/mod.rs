@@ -109,6 +109,7 @@ impl PostgresStore {
             .await?;
         ingest::build_missing_merkle_logs(&mut client).await?;
         overview::build_missing_rollups(&mut client).await?;
+        ingest::lift_missing_emails(&mut client).await?;
         let mut known = partitions::existing(&client).await?;
         for month in partitions::ahead(Timestamp::now().millis()) {
             if !known.contains(&month) && partitions::ensure(&mut client, month).await? {

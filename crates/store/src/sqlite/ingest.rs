@@ -207,3 +207,42 @@ pub(super) fn build_missing_merkle_logs(conn: &mut Connection) -> Result<(), Sto
     }
     Ok(())
 }
+
+/// Admin and security events stored before their `data.actorEmail` was lifted into the e-mail
+/// column get it now, once (a marker in `meta`), in chunks so memory stays small on a large store.
+pub(super) fn lift_missing_emails(conn: &mut Connection) -> Result<(), StoreError> {
+    let done: bool =
+        conn.query_row("SELECT EXISTS (SELECT 1 FROM meta WHERE key = 'emails_lifted')", [], |r| r.get(0))?;
+    if done {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    let mut terms = Terms::default();
+    let mut after = i64::MIN;
+    loop {
+        let chunk: Vec<(i64, i64, Option<String>)> = {
+            let mut stmt = tx.prepare_cached(
+                "SELECT pos, org_ref, json_extract(body, '$.data.actorEmail') FROM events \
+                 WHERE pos > ?1 AND kind IN (?2, ?3) AND email IS NULL ORDER BY pos LIMIT 10000",
+            )?;
+            let rows = stmt.query_map(params![after, Kind::Admin.code(), Kind::Security.code()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, Option<String>>(2).ok().flatten()))
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let Some(&(last, _, _)) = chunk.last() else { break };
+        after = last;
+        let mut update = tx.prepare_cached("UPDATE events SET email = ?2 WHERE pos = ?1")?;
+        for (pos, org_ref, email) in chunk {
+            let Some(email) = email.filter(|e| !e.is_empty() && e.len() <= 1024 && !e.chars().any(char::is_control))
+            else {
+                continue;
+            };
+            let email_ref = terms.intern(&tx, org_ref, Some(&email))?;
+            update.execute(params![pos, email_ref])?;
+        }
+    }
+    tx.execute("INSERT INTO meta (key, value) VALUES ('emails_lifted', x'01')", [])?;
+    tx.commit()?;
+    Ok(())
+}

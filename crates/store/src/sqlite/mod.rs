@@ -121,6 +121,7 @@ impl SqliteStore {
         conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('cursor_key', ?1)", [key.as_slice()])?;
         ingest::build_missing_merkle_logs(&mut conn)?;
         overview::build_missing_rollups(&mut conn)?;
+        ingest::lift_missing_emails(&mut conn)?;
         let (tx, rx) = mpsc::channel(WRITE_QUEUE);
         let alive = Arc::new(());
         let (nudge, nudged) = std::sync::mpsc::sync_channel(1);

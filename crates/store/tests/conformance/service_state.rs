@@ -174,9 +174,9 @@ pub(crate) async fn overview_counts_follow_ingest_duplicates_and_retention(store
 }
 
 /// A store written before the counts existed (their tables empty, no marker) has them built at
-/// its next start, failed actions included.
+/// its next start, failed actions included; so are admin e-mails lifted into their column.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_counts_are_built_for_events_stored_before_them() {
+async fn sqlite_counts_and_emails_are_built_for_events_stored_before_them() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = auditrail_store::sqlite::SqliteStore::open(dir.path()).unwrap();
@@ -188,11 +188,19 @@ async fn sqlite_counts_are_built_for_events_stored_before_them() {
                    "actorEmail": "a@x", "eventCategory": "APP"}),
         );
         store.ingest(&org(1), Kind::Connect, vec![failed]).await.unwrap();
+        let admin = event(
+            &org(1),
+            Kind::Admin,
+            json!({"id": "m", "created": "2026-01-02T03:04:05Z", "actorId": "p1",
+                   "data": {"eventCategory": "USERS", "actorEmail": "mia@x.example"}}),
+        );
+        store.ingest(&org(1), Kind::Admin, vec![admin]).await.unwrap();
         let path = store.path().to_owned();
         drop(store);
         let conn = rusqlite::Connection::open(path).unwrap();
         conn.execute_batch(
-            "DELETE FROM daily_counts; DELETE FROM failed_events; DELETE FROM meta WHERE key = 'rollups_built';",
+            "DELETE FROM daily_counts; DELETE FROM failed_events; DELETE FROM meta WHERE key = 'rollups_built';
+             UPDATE events SET email = NULL WHERE kind = 1; DELETE FROM meta WHERE key = 'emails_lifted';",
         )
         .unwrap();
     }
@@ -202,4 +210,16 @@ async fn sqlite_counts_are_built_for_events_stored_before_them() {
     assert_eq!(top, [("a@x".to_owned(), 1)]);
     let all_time = TimeRange::new(Timestamp::MIN, Timestamp::MAX).unwrap();
     assert_eq!(store.failed_events(&org(1), Kind::Connect, all_time, 5).await.unwrap().len(), 1);
+    // The admin event's e-mail was lifted again: "actor id or e-mail" finds it by e-mail.
+    let by_email = auditrail_core::EventQuery {
+        kind: Kind::Admin,
+        range: all_time,
+        filters: auditrail_core::Filters { actor_or_email: vec!["mia@x.example".into()], ..Default::default() },
+        order: auditrail_core::Order::NewestFirst,
+        position: auditrail_core::Position::Offset(0),
+        snapshot: None,
+        limit: 5,
+        with_total: true,
+    };
+    assert_eq!(store.events(&org(1), &by_email).await.unwrap().total, Some(1));
 }
