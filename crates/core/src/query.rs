@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::{Kind, ParamError, TimeRange, Timestamp};
+use crate::{Kind, ParamError, SearchText, TimeRange, Timestamp};
 
 /// A page size within its endpoint's bounds. `sent` is what the client asked for, repeated in
 /// `Link` URLs because clients resend it unclamped anyway.
@@ -230,6 +230,8 @@ pub struct Filters {
     pub event_type: Option<EventType>,
     /// Matches when any of the event's admin roles is listed (Connect's `adminRoles`).
     pub roles: Vec<String>,
+    /// Free-text search: every word is one of the event's tokens (see [`crate::search`]).
+    pub text: Option<SearchText>,
 }
 
 /// Where a page starts: a plain offset into the filtered sequence, or keyset after an item.
