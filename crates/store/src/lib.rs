@@ -31,6 +31,7 @@ mod plan;
 pub mod postgres;
 pub mod proofs;
 mod rows;
+pub mod search;
 pub mod sqlite;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,6 +20,7 @@ mod partitions;
 mod query;
 mod retention;
 pub mod schema;
+mod search;
 mod sinks;
 mod tokens;
 

@@ -105,6 +105,7 @@ pub(super) fn apply_ingest(
     )?;
     let mut insert_category =
         conn.prepare_cached("INSERT OR IGNORE INTO admin_categories (org_ref, category) VALUES (?1, ?2)")?;
+    let mut insert_search = conn.prepare_cached(super::search::insert_sql(kind))?;
     let mut categories_seen: Vec<&str> = Vec::new();
     for &(index, seq) in &allocation.new {
         let event = &events[index];
@@ -130,6 +131,9 @@ pub(super) fn apply_ingest(
         ])?;
         for role in &event.roles {
             insert_role.execute(params![org_ref, kind.code(), role, event.created.millis(), pos])?;
+        }
+        if !event.search.is_empty() {
+            insert_search.execute(params![pos, event.search])?;
         }
         if kind == Kind::Admin
             && let Some(category) = event.category.as_deref()

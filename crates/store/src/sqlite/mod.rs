@@ -17,6 +17,7 @@ mod pool;
 mod query;
 mod retention;
 pub mod schema;
+mod search;
 mod sinks;
 mod tokens;
 mod wal;
