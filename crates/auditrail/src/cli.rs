@@ -202,6 +202,10 @@ pub struct FilterArgs {
     /// Page size asked of the server (`max`).
     #[arg(long)]
     pub max: Option<u32>,
+    /// Free-text search: only events with every word (whole words, any case; `jane.doe@x.com` is
+    /// jane, doe, x, com). Read through the server's export: auditrail servers only; not with --range.
+    #[arg(long = "q", value_name = "WORDS")]
+    pub q: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

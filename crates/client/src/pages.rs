@@ -53,6 +53,9 @@ pub struct Query {
     pub roles: Vec<String>,
     /// Connect numeric range instead of custom windows.
     pub range: Option<String>,
+    /// Free-text search (`q`): only an auditrail server's export applies it, never a listing
+    /// (see [`crate::open_export`]).
+    pub text: Option<String>,
     /// Items per page asked of the API; `None` for its default.
     pub max: Option<u32>,
 }
@@ -128,6 +131,9 @@ impl<'a> Walker<'a> {
     /// A walk over `query` on `api`; an error when the query lacks what its API requires (a start
     /// time for admin and security audit, a start time or range for Connect).
     pub fn new(api: &'a Api, query: Query) -> anyhow::Result<Self> {
+        if query.text.is_some() {
+            bail!("a search (--q) is read through the export (GET /auditrail/v1/export), not the listings");
+        }
         let (path, windows) = match query.kind {
             Kind::Admin => {
                 let Some(from) = query.from else { bail!("admin audit events need a start time (--from)") };

@@ -203,6 +203,9 @@ pub struct NormalizedEvent {
     pub roles: Vec<String>,
     /// The event records a failed action ([`crate::outcome::failed`]).
     pub failed: bool,
+    /// What free-text search finds the event by: its distinct tokens joined by single spaces
+    /// ([`crate::search::event_text`]), computed here so the store's writer only copies it.
+    pub search: String,
     /// The stored (= served) wire JSON.
     pub body: String,
     /// SHA-256 of the RFC 8785 form of the body without `created`: two ingests of the same id are
@@ -284,6 +287,7 @@ pub fn normalize(
         event_type: None,
         roles: Vec::new(),
         failed: false,
+        search: String::new(),
         body: String::new(),
         content_hash: [0; 32],
         canonical_if_different: Vec::new(),
@@ -300,6 +304,7 @@ pub fn normalize(
     if kind.is_ingestible() && event.actor_id.as_deref() == Some(SYSTEM_ACTOR) {
         return Err(err("actorId", format!("'{SYSTEM_ACTOR}' is reserved for records the server writes itself")));
     }
+    event.search = crate::search::event_text(kind, &obj);
     // Fast path: the canonical form is also the stored body (see `canonical`).
     if let Some(forms) = crate::canonical::forms(&obj)
         && let Ok(body) = String::from_utf8(forms.whole)
@@ -583,6 +588,7 @@ mod tests {
         assert_eq!(b["data"]["custom"], json!({"x": [1, 2]}));
         assert_eq!(b["extra"], true);
         assert_eq!(e.category.as_deref(), Some("LOGINS"));
+        assert_eq!(e.search, "logins", "found by its normalised fields, not by the custom ones");
         assert!(e.id_given && e.created_given);
     }
 

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::{Kind, ParamError, TimeRange, Timestamp};
+use crate::{Kind, ParamError, SearchText, TimeRange, Timestamp};
 
 /// A page size within its endpoint's bounds. `sent` is what the client asked for, repeated in
 /// `Link` URLs because clients resend it unclamped anyway.
@@ -230,6 +230,8 @@ pub struct Filters {
     pub event_type: Option<EventType>,
     /// Matches when any of the event's admin roles is listed (Connect's `adminRoles`).
     pub roles: Vec<String>,
+    /// Free-text search: every word is one of the event's tokens (see [`crate::search`]).
+    pub text: Option<SearchText>,
 }
 
 /// Which end a listing starts from. The Webex APIs list oldest first; a person looking at the

@@ -35,6 +35,7 @@ pub mod postgres;
 pub mod proofs;
 mod rollup;
 mod rows;
+pub mod search;
 pub mod sqlite;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,13 +8,22 @@
 //! whatever the filters, and a keyset position makes page N cost what page 1 costs.
 //! `EXPLAIN QUERY PLAN` of every stream shape is asserted by the tests.
 //!
+//! Free text ([`Filters::text`], see [`crate::search`]) is the one filter whose selectivity the
+//! filters do not tell: on SQLite the backend first counts the search's matches in the FTS index
+//! (up to [`crate::search::SQLITE_SORT_AT_MOST`]); a search with fewer drives a single stream from
+//! the FTS index, whose matches are sorted (the one stream shape with a sort, bounded by that
+//! count); one with more is checked on each visited row of the usual streams. On PostgreSQL the
+//! text is always a residual `@@` test and its planner chooses between the GIN index (and a sort)
+//! and an ordered walk from its statistics of the `tsvector` column.
+//!
 //! Both backends share this planner; they differ in placeholder syntax, in SQLite's `INDEXED BY`
 //! (which pins the driving index; PostgreSQL's planner picks by statistics), and in SQLite's
 //! layout (see `sqlite::schema`): ties are ordered by the row key `pos` rather than `seq`, and
 //! filter values are compared as interned term refs.
 
-use auditrail_core::{EventQuery, Filters, Order, Position, Timestamp};
+use auditrail_core::{EventQuery, Filters, Kind, Order, Position, SearchText, Timestamp};
 
+use crate::search::{fts_match, fts_table, tsquery};
 use crate::{StoreError, StoredEvent};
 
 /// The SQL spelling a backend needs.
@@ -53,13 +62,15 @@ pub(crate) enum Driver {
     Category,
     EventType,
     Role,
+    /// SQLite only: the kind's FTS index, matches sorted (a search with few matches).
+    Text,
 }
 
 impl Driver {
     fn column_and_index(self, dialect: Dialect) -> Option<(&'static str, &'static str)> {
         let sqlite = dialect == Dialect::Sqlite;
         match self {
-            Driver::Time | Driver::Role => None,
+            Driver::Time | Driver::Role | Driver::Text => None,
             Driver::Actor => Some((if sqlite { "actor" } else { "actor_id" }, "events_by_actor")),
             Driver::Email => Some((if sqlite { "email" } else { "actor_email" }, "events_by_email")),
             Driver::Category => Some(("category", "events_by_category")),
@@ -75,8 +86,13 @@ pub(crate) struct StreamSql {
     pub params: Vec<SqlValue>,
 }
 
-/// Picks the streams for a query: the most selective filter drives, one stream per value.
-pub(crate) fn plan(filters: &Filters) -> Vec<(Driver, Option<String>)> {
+/// Picks the streams for a query: the most selective filter drives, one stream per value. With
+/// `text_drives` (SQLite, a search with few matches) the FTS index drives one stream and every
+/// other filter is checked on its rows.
+pub(crate) fn plan(filters: &Filters, text_drives: bool) -> Vec<(Driver, Option<String>)> {
+    if text_drives && filters.text.is_some() {
+        return vec![(Driver::Text, None)];
+    }
     let each = |driver: Driver, values: &[String]| values.iter().map(|v| (driver, Some(v.clone()))).collect::<Vec<_>>();
     if !filters.actor_ids.is_empty() {
         each(Driver::Actor, &filters.actor_ids)
@@ -168,7 +184,7 @@ impl SqlBuilder {
     }
 
     /// The filters not served by the driving seek, evaluated on the visited rows.
-    fn residual_filters(&mut self, filters: &Filters, driver: Driver) {
+    fn residual_filters(&mut self, kind: Kind, filters: &Filters, driver: Driver) {
         let (actor, email) = (self.column(Driver::Actor), self.column(Driver::Email));
         if driver != Driver::Actor && !filters.actor_ids.is_empty() {
             let test = self.term_in(filters.actor_ids.iter().cloned());
@@ -202,6 +218,39 @@ impl SqlBuilder {
                  AND r.role IN ({list}) AND r.created = e.created AND r.{tie} = e.{tie})"
             ));
         }
+        if driver != Driver::Text
+            && let Some(text) = &filters.text
+        {
+            let test = self.text_test(kind, text);
+            self.sql.push_str(&format!(" AND {test}"));
+        }
+    }
+
+    /// The visited row `e` has every word of `text`: one lookup of its row key in the kind's FTS
+    /// index (SQLite), the GIN-indexed `tsvector` column (PostgreSQL).
+    fn text_test(&mut self, kind: Kind, text: &SearchText) -> String {
+        match self.dialect {
+            Dialect::Sqlite => {
+                let q = self.bind(fts_match(text));
+                format!("EXISTS (SELECT 1 FROM {}({q}) AS s WHERE s.rowid = e.pos)", fts_table(kind))
+            }
+            Dialect::Postgres => {
+                let q = self.bind(tsquery(text));
+                format!("e.search @@ {q}::text::tsquery")
+            }
+        }
+    }
+
+    /// SQLite: `FROM` the kind's FTS matches of `text` among the org's rows up to the snapshot,
+    /// each joined to its event `e` by row key (CROSS JOIN keeps the FTS index the outer loop).
+    fn text_source(&mut self, kind: Kind, text: &SearchText, snapshot: u64) -> String {
+        let q = self.bind(fts_match(text));
+        let first = self.bind_seq(0);
+        let last = self.bind_seq(snapshot);
+        format!(
+            "{}({q}) AS s CROSS JOIN events AS e ON e.pos = s.rowid WHERE s.rowid > {first} AND s.rowid <= {last}",
+            fts_table(kind)
+        )
     }
 }
 
@@ -217,6 +266,9 @@ pub(crate) fn stream_sql(
     limit: Option<u64>,
     offset: u64,
 ) -> StreamSql {
+    // Only SQLite has an FTS index to drive from; PostgreSQL's planner picks its own way.
+    let text_drives = dialect == Dialect::Sqlite && query.filters.text.is_some();
+    let driver = if driver == Driver::Text && !text_drives { Driver::Time } else { driver };
     let mut b = SqlBuilder::new(dialect, org_ref);
     // `t` is the table whose (created, tie) order the stream follows.
     let t = if driver == Driver::Role { "r" } else { "e" };
@@ -224,6 +276,10 @@ pub(crate) fn stream_sql(
     let org = b.org.clone();
     let kind = b.bind(query.kind.code());
     match (driver, driver.column_and_index(dialect)) {
+        (Driver::Text, _) => {
+            let text = query.filters.text.as_ref().map(|t| b.text_source(query.kind, t, snapshot)).unwrap_or_default();
+            b.sql = format!("SELECT e.seq, e.created, e.body FROM {text} AND e.org_ref = {org} AND e.kind = {kind}");
+        }
         (Driver::Role, _) => {
             let role = b.bind(value.unwrap_or_default().to_owned());
             let join = match dialect {
@@ -270,7 +326,7 @@ pub(crate) fn stream_sql(
     }
     let snap = b.bind_seq(snapshot);
     b.sql.push_str(&format!(" AND {t}.{tie} <= {snap}"));
-    b.residual_filters(&query.filters, driver);
+    b.residual_filters(query.kind, &query.filters, driver);
     let direction = if newest_first { " DESC" } else { "" };
     b.sql.push_str(&format!(" ORDER BY {t}.created{direction}, {t}.{tie}{direction}"));
     if let Some(limit) = limit {
@@ -285,6 +341,9 @@ pub(crate) fn stream_sql(
 }
 
 /// SQL counting every match of the query within its window and snapshot (position ignored).
+/// With a search, SQLite counts from the FTS matches whatever their number: a count visits every
+/// match anyway, and reading one costs a fraction of looking an event up (see
+/// [`crate::search::SQLITE_SORT_AT_MOST`]).
 pub(crate) fn count_sql(dialect: Dialect, org_ref: i64, query: &EventQuery, snapshot: u64) -> StreamSql {
     let filters = &query.filters;
     if filters.actor_ids.is_empty() && !filters.actor_or_email.is_empty() {
@@ -293,16 +352,40 @@ pub(crate) fn count_sql(dialect: Dialect, org_ref: i64, query: &EventQuery, snap
     let mut b = SqlBuilder::new(dialect, org_ref);
     let org = b.org.clone();
     let tie = b.tie();
+    let driver = match &query.filters.text {
+        Some(text) if dialect == Dialect::Sqlite => {
+            let source = b.text_source(query.kind, text, snapshot);
+            b.sql = format!("SELECT count(*) FROM {source} AND e.org_ref = {org}");
+            Driver::Text
+        }
+        _ => {
+            b.sql = format!("SELECT count(*) FROM events AS e WHERE e.org_ref = {org}");
+            Driver::Time
+        }
+    };
     let kind = b.bind(query.kind.code());
     let from = b.bind(query.range.from().millis());
     let to = b.bind(query.range.to().millis());
     let snap = b.bind_seq(snapshot);
+    b.sql
+        .push_str(&format!(" AND e.kind = {kind} AND e.created >= {from} AND e.created <= {to} AND e.{tie} <= {snap}"));
+    // Every other filter is a residual here: with IN lists SQLite seeks each value of the best index.
+    b.residual_filters(query.kind, &query.filters, driver);
+    StreamSql { sql: b.sql, params: b.params }
+}
+
+/// SQLite: counts the FTS matches of `text` among the org's events of `kind` up to the snapshot,
+/// stopping past `at_most` (what decides whether the text drives, see the module docs).
+pub(crate) fn text_matches_sql(org_ref: i64, kind: Kind, text: &SearchText, snapshot: u64, at_most: u64) -> StreamSql {
+    let mut b = SqlBuilder::new(Dialect::Sqlite, org_ref);
+    let q = b.bind(fts_match(text));
+    let first = b.bind_seq(0);
+    let last = b.bind_seq(snapshot);
+    let limit = b.bind(i64::try_from(at_most.saturating_add(1)).unwrap_or(i64::MAX));
     b.sql = format!(
-        "SELECT count(*) FROM events AS e WHERE e.org_ref = {org} AND e.kind = {kind} \
-         AND e.created >= {from} AND e.created <= {to} AND e.{tie} <= {snap}"
+        "SELECT count(*) FROM (SELECT 1 FROM {}({q}) AS s WHERE s.rowid > {first} AND s.rowid <= {last} LIMIT {limit})",
+        fts_table(kind)
     );
-    // Every filter is a residual here: with IN lists SQLite seeks each value of the best index.
-    b.residual_filters(&query.filters, Driver::Time);
     StreamSql { sql: b.sql, params: b.params }
 }
 
@@ -331,7 +414,7 @@ fn actor_or_email_count_sql(dialect: Dialect, org_ref: i64, query: &EventQuery, 
             let other = b.term_in(values.iter().cloned());
             b.sql.push_str(&format!(" AND (e.{actor} IS NULL OR NOT e.{actor} {other})"));
         }
-        b.residual_filters(&query.filters, driver);
+        b.residual_filters(query.kind, &query.filters, driver);
         parts.push(std::mem::take(&mut b.sql));
     }
     b.sql = format!("SELECT ({}) + ({})", parts[0], parts[1]);
@@ -376,8 +459,14 @@ pub(crate) fn cut(query: &EventQuery, streams: usize) -> Cut {
 }
 
 /// Every stream's SQL for a page of `query`.
-pub(crate) fn page_sql(dialect: Dialect, org_ref: i64, query: &EventQuery, snapshot: u64) -> (Vec<StreamSql>, Cut) {
-    let streams = plan(&query.filters);
+pub(crate) fn page_sql(
+    dialect: Dialect,
+    org_ref: i64,
+    query: &EventQuery,
+    snapshot: u64,
+    text_drives: bool,
+) -> (Vec<StreamSql>, Cut) {
+    let streams = plan(&query.filters, text_drives);
     let cut = cut(query, streams.len());
     let sqls = streams
         .iter()
@@ -398,8 +487,8 @@ pub(crate) fn page_sql(dialect: Dialect, org_ref: i64, query: &EventQuery, snaps
 }
 
 /// Every statement a query runs (each stream, and the count when asked), for `EXPLAIN`.
-pub(crate) fn statements(dialect: Dialect, org_ref: i64, query: &EventQuery) -> Vec<StreamSql> {
-    let (mut statements, _) = page_sql(dialect, org_ref, query, 0);
+pub(crate) fn statements(dialect: Dialect, org_ref: i64, query: &EventQuery, text_drives: bool) -> Vec<StreamSql> {
+    let (mut statements, _) = page_sql(dialect, org_ref, query, 0, text_drives);
     if query.with_total {
         statements.push(count_sql(dialect, org_ref, query, 0));
     }

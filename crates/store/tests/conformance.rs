@@ -80,6 +80,9 @@ macro_rules! conformance {
     };
 }
 
+#[path = "conformance/search.rs"]
+mod search;
+
 conformance!(
     ingest_assigns_a_gap_free_seq_and_reads_oldest_first,
     duplicates_are_recognised_and_conflicts_roll_back_the_whole_batch,

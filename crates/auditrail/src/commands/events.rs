@@ -20,7 +20,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use auditrail_client::pages::{DAY_MS, Page, Query, Walker, compact};
-use auditrail_client::{Api, open_export, printable};
+use auditrail_client::{Api, ExportStream, open_export, printable};
 
 use crate::cli::{ExportArgs, ExportFormat, FilterArgs};
 use crate::{progress, timearg};
@@ -52,6 +52,12 @@ pub async fn query(api: &Api, f: &FilterArgs, default_days: i64, max: Option<u32
     if f.range.is_some() && (f.from.is_some() || f.to.is_some()) {
         bail!("--range replaces --from/--to; give one or the other");
     }
+    if let Some(q) = &f.q {
+        if f.range.is_some() {
+            bail!("--q cannot be combined with --range: the search takes --from and --to");
+        }
+        auditrail_core::SearchText::parse(q, "--q")?;
+    }
     if f.max == Some(0) {
         bail!("invalid --max 0: a page holds at least one event");
     }
@@ -72,7 +78,8 @@ pub async fn query(api: &Api, f: &FilterArgs, default_days: i64, max: Option<u32
     {
         bail!("--from ({from}) is after --to ({to})");
     }
-    let org = if matches!(kind, Kind::Admin | Kind::Security) {
+    // Only the admin and security listings need the org; a search reads the export.
+    let org = if matches!(kind, Kind::Admin | Kind::Security) && f.q.is_none() {
         let Some(org) = api.token_org().await.context("cannot find the token's organization")? else {
             bail!("/v1/people/me did not name an orgId");
         };
@@ -92,6 +99,7 @@ pub async fn query(api: &Api, f: &FilterArgs, default_days: i64, max: Option<u32
         service_type: f.service_type.clone(),
         roles: f.roles.clone(),
         range: f.range.clone(),
+        text: f.q.clone(),
         max: f.max.or(max),
     })
 }
@@ -109,15 +117,18 @@ pub async fn list(api: &Api, filters: &FilterArgs, limit: u64, json: bool) -> an
     let kind = filters.kind.kind();
     let page = if limit > 0 { Some(u32::try_from(limit).unwrap_or(u32::MAX).min(big_page(kind))) } else { None };
     let query = query(api, filters, LIST_DEFAULT_DAYS, page).await?;
-    let mut walker = Walker::new(api, query)?;
+    let mut source = match query.text {
+        Some(_) => Source::Search(open_export(api, &query).await?.context("the server has no export endpoint")?),
+        None => Source::Pages(Box::new(Walker::new(api, query)?)),
+    };
     let stdout = std::io::stdout();
     let stdout_tty = stdout.is_terminal();
     let table = !json && stdout_tty;
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut printer = table.then(|| Table::new(kind));
     let mut seen = 0u64;
-    'pages: while let Some(page) = walker.next_page().await? {
-        for raw in &page.items {
+    'pages: while let Some(items) = source.next().await? {
+        for raw in &items {
             if limit > 0 && seen >= limit {
                 break 'pages;
             }
@@ -142,11 +153,28 @@ pub async fn list(api: &Api, filters: &FilterArgs, limit: u64, json: bool) -> an
     Ok(())
 }
 
+/// Where `events list` reads: the listings page by page, or a search's export stream.
+enum Source<'a> {
+    Pages(Box<Walker<'a>>),
+    Search(ExportStream),
+}
+
+impl Source<'_> {
+    async fn next(&mut self) -> anyhow::Result<Option<Vec<Box<RawValue>>>> {
+        match self {
+            Source::Pages(walker) => Ok(walker.next_page().await?.map(|page| page.items)),
+            Source::Search(stream) => stream.next_events().await,
+        }
+    }
+}
+
 pub async fn export(api: &Api, args: &ExportArgs) -> anyhow::Result<()> {
     let kind = args.filters.kind.kind();
     let query = query(api, &args.filters, EXPORT_DEFAULT_DAYS, Some(big_page(kind))).await?;
-    // Fail fast on a bad query before opening the output.
-    Walker::new(api, query.clone())?;
+    // Fail fast on a bad query before opening the output (a search is checked when it opens).
+    if query.text.is_none() {
+        Walker::new(api, query.clone())?;
+    }
     let mut sink = Sink::open(args.out.as_deref())?;
     // Only what lands on a terminal is escaped; files and pipes get the data unchanged.
     let terminal = args.out.is_none() && std::io::stdout().is_terminal();

@@ -22,6 +22,7 @@ mod ingest;
 mod log_scopes;
 mod proofs;
 mod replicas;
+mod search;
 mod secrets;
 mod security_audit;
 mod verify;

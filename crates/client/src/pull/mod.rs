@@ -178,6 +178,7 @@ impl Pull {
             service_type: None,
             roles: Vec::new(),
             range: None,
+            text: None,
             max: Some(self.max.unwrap_or(match kind {
                 Kind::Admin => 200,
                 Kind::Compliance | Kind::Connect | Kind::Security | Kind::Access | Kind::System => BATCH as u32,

@@ -17,7 +17,7 @@ use crate::AppState;
 use crate::access_log::{RecordedQuery, RequestMeta};
 use crate::auth::readable_kinds;
 use crate::params::QueryParams;
-use crate::routes::export::{ReadAudit, stream_events};
+use crate::routes::export::{FIRST_PAGE, ReadAudit, stream_events};
 
 const CSV_HEADER: &str = "created,id,actor,actorEmail,action,description,category,target,outcome,sourceIp\r\n";
 
@@ -43,7 +43,7 @@ pub async fn export(
     let listing = parse_listing(&q, &readable, &state.cursor_key, &org)?;
     let kind = listing.kind;
     // A file reads oldest first, like every export of the trail.
-    let mut query = listing.query(0);
+    let mut query = listing.query(FIRST_PAGE);
     query.order = Order::OldestFirst;
     query.position = Position::Offset(0);
     query.snapshot = Some(state.store.log_size(&org).await?);

@@ -76,6 +76,7 @@ async fn insert_new(
     let mut categories = Vec::with_capacity(n);
     let mut types: Vec<Option<&str>> = Vec::with_capacity(n);
     let mut bodies = Vec::with_capacity(n);
+    let mut searches = Vec::with_capacity(n);
     let (mut role_names, mut role_created, mut role_seqs) = (Vec::new(), Vec::new(), Vec::new());
     let mut admin_categories: Vec<&str> = Vec::new();
     for &(index, seq) in new {
@@ -89,6 +90,7 @@ async fn insert_new(
         categories.push(e.category.as_deref());
         types.push(e.event_type.map(|t| t.as_str()));
         bodies.push(e.body.as_str());
+        searches.push(e.search.as_str());
         for role in &e.roles {
             role_names.push(role.as_str());
             role_created.push(e.created.millis());
@@ -106,11 +108,15 @@ async fn insert_new(
         &[&org_ref, &kind.code(), &seqs, &ids, &created, &hashes],
     )
     .await?;
+    let insert_events = format!(
+        "INSERT INTO events (org_ref, kind, created, seq, id, actor_id, actor_email, category, event_type, body, \
+         search) SELECT $1, $2, c, s, i, a, m, g, t, b, {} FROM unnest($3::bigint[], $4::bigint[], $5::text[], \
+         $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[]) AS u(c, s, i, a, m, g, t, b, x)",
+        super::search::tsvector_of("x")
+    );
     tx.execute(
-        "INSERT INTO events (org_ref, kind, created, seq, id, actor_id, actor_email, category, event_type, body) \
-         SELECT $1, $2, c, s, i, a, m, g, t, b FROM unnest($3::bigint[], $4::bigint[], $5::text[], $6::text[], \
-         $7::text[], $8::text[], $9::text[], $10::text[]) AS u(c, s, i, a, m, g, t, b)",
-        &[&org_ref, &kind.code(), &created, &seqs, &ids, &actors, &emails, &categories, &types, &bodies],
+        &insert_events,
+        &[&org_ref, &kind.code(), &created, &seqs, &ids, &actors, &emails, &categories, &types, &bodies, &searches],
     )
     .await?;
     if !role_names.is_empty() {

@@ -21,6 +21,7 @@ mod partitions;
 mod query;
 mod retention;
 pub mod schema;
+mod search;
 mod sessions;
 mod sinks;
 mod tokens;

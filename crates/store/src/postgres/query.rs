@@ -36,7 +36,11 @@ pub(super) async fn events(store: &PostgresStore, org: &OrgId, query: &EventQuer
         Some(s) => s,
         None => head_seq(&tx, org_ref).await?,
     };
-    let (sqls, cut) = plan::page_sql(Dialect::Postgres, org_ref, query, snapshot);
+    if query.filters.text.is_some() {
+        // A generic plan would not know the words, so not how rare they are (see `crate::plan`).
+        tx.batch_execute("SET LOCAL plan_cache_mode = force_custom_plan").await?;
+    }
+    let (sqls, cut) = plan::page_sql(Dialect::Postgres, org_ref, query, snapshot, false);
     let mut portals = Vec::with_capacity(sqls.len());
     for s in &sqls {
         let stmt = tx.prepare_cached(&s.sql).await?;
@@ -214,7 +218,7 @@ pub(super) async fn explain(
     let tx = client.transaction().await?;
     tx.batch_execute("SET LOCAL enable_seqscan = off").await?;
     let mut out = Vec::new();
-    for s in plan::statements(Dialect::Postgres, org_ref, query) {
+    for s in plan::statements(Dialect::Postgres, org_ref, query, false) {
         let params = to_sql(&s.params);
         let rows = tx.query(&format!("EXPLAIN {}", s.sql), &refs(&params)).await?;
         out.push((s.sql, rows.iter().map(|r| r.get::<_, String>(0)).collect()));

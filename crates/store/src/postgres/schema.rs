@@ -10,6 +10,8 @@
 //!   distributed by org (Citus) unchanged; `orgs`, `tokens` and `meta` are small reference tables.
 //! - Indexes mirror SQLite's: one per filter, each ending in (created, seq), so the shared planner's
 //!   streams are index range scans here too.
+//! - Migration 8 has a step in Rust, in the same transaction: it fills `events.search` of stored
+//!   events with the Rust tokenizer, then builds the GIN index.
 
 use deadpool_postgres::Object;
 
@@ -211,6 +213,15 @@ CREATE TABLE failed_events (
 );
 "#,
     ),
+    // Free-text search (`store::search`): the tokens Rust cut, as a `tsvector` of the event. The
+    // Rust step of this migration fills it for stored events and then creates its GIN index
+    // (`postgres::search`).
+    (
+        8,
+        r#"
+ALTER TABLE events ADD COLUMN search tsvector;
+"#,
+    ),
 ];
 
 pub fn latest_version() -> i64 {
@@ -246,6 +257,10 @@ async fn apply(client: &mut Object, until: i64) -> Result<Vec<i64>, StoreError> 
             .get(0);
         if !done {
             tx.batch_execute(sql).await?;
+            if version == super::search::MIGRATION {
+                super::search::backfill(&tx).await?;
+                tx.batch_execute(super::search::INDEX).await?;
+            }
             tx.execute(
                 "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
                 &[&version, &auditrail_core::Timestamp::now().millis()],

@@ -107,6 +107,7 @@ pub(super) fn apply_ingest(
     )?;
     let mut insert_category =
         conn.prepare_cached("INSERT OR IGNORE INTO admin_categories (org_ref, category) VALUES (?1, ?2)")?;
+    let mut insert_search = conn.prepare_cached(super::search::insert_sql(kind))?;
     let mut categories_seen: Vec<&str> = Vec::new();
     let mut counts = Deltas::default();
     for &(index, seq) in &allocation.new {
@@ -137,6 +138,9 @@ pub(super) fn apply_ingest(
         counts.add(&Counted::of(event), 1);
         if event.failed {
             overview::insert_failed(conn, org_ref, kind, event.created.millis(), pos)?;
+        }
+        if !event.search.is_empty() {
+            insert_search.execute(params![pos, event.search])?;
         }
         if kind == Kind::Admin
             && let Some(category) = event.category.as_deref()

@@ -18,6 +18,7 @@ mod pool;
 mod query;
 mod retention;
 pub mod schema;
+mod search;
 mod sessions;
 mod sinks;
 mod tokens;

@@ -32,7 +32,8 @@ pub(super) async fn events(store: &SqliteStore, org: &OrgId, query: &EventQuery)
                 Some(s) => s,
                 None => head_seq(c, org_ref)?,
             };
-            let (items, has_more) = read_page(c, org_ref, &query, snapshot)?;
+            let text_drives = text_drives(c, org_ref, &query, snapshot)?;
+            let (items, has_more) = read_page(c, org_ref, &query, snapshot, text_drives)?;
             let total = if query.with_total { Some(count(c, org_ref, &query, snapshot)?) } else { None };
             Ok(EventPage { items, has_more, snapshot, total })
         })
@@ -175,7 +176,7 @@ pub(super) fn find_by_id<T>(
     Ok(None)
 }
 
-fn bound(s: &StreamSql) -> Vec<Value> {
+pub(super) fn bound(s: &StreamSql) -> Vec<Value> {
     s.params
         .iter()
         .map(|v| match v {
@@ -195,14 +196,23 @@ fn next_row(rows: &mut Rows<'_>) -> Result<Option<Row>, StoreError> {
     }
 }
 
+/// Whether the query's text (if any) drives its read: see [`super::search::text_drives`].
+fn text_drives(conn: &Connection, org_ref: i64, query: &EventQuery, snapshot: u64) -> Result<bool, StoreError> {
+    match &query.filters.text {
+        Some(text) => super::search::text_drives(conn, org_ref, query.kind, text, snapshot),
+        None => Ok(false),
+    }
+}
+
 /// Reads one page: `limit + 1` rows are sought so that `has_more` needs no extra query.
 fn read_page(
     conn: &Connection,
     org_ref: i64,
     query: &EventQuery,
     snapshot: u64,
+    text_drives: bool,
 ) -> Result<(Vec<StoredEvent>, bool), StoreError> {
-    let (sqls, cut) = plan::page_sql(Dialect::Sqlite, org_ref, query, snapshot);
+    let (sqls, cut) = plan::page_sql(Dialect::Sqlite, org_ref, query, snapshot, text_drives);
     let mut statements = Vec::with_capacity(sqls.len());
     for s in &sqls {
         statements.push(conn.prepare_cached(&s.sql)?);
@@ -236,7 +246,8 @@ pub(super) fn explain(
     org_ref: i64,
     query: &EventQuery,
 ) -> Result<Vec<(String, Vec<String>)>, StoreError> {
-    plan::statements(Dialect::Sqlite, org_ref, query)
+    let text_drives = text_drives(conn, org_ref, query, head_seq(conn, org_ref)?)?;
+    plan::statements(Dialect::Sqlite, org_ref, query, text_drives)
         .into_iter()
         .map(|s| {
             let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", s.sql))?;

@@ -76,6 +76,8 @@ pub(super) async fn delete_expired(
                     "DELETE FROM event_roles WHERE org_ref = ?1 AND kind = ?2 AND created < ?3 AND pos <= ?4",
                     args,
                 )?;
+                let positions: Vec<i64> = seqs.iter().map(|s| schema::pos(org_ref, *s as u64)).collect();
+                super::search::delete(tx, kind, &positions)?;
                 deleted.extend(seqs.into_iter().map(|s| s as u64));
             }
             let mut record = tx.prepare("INSERT OR IGNORE INTO retention_deleted (org_ref, seq) VALUES (?1, ?2)")?;

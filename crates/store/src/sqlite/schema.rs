@@ -1,7 +1,8 @@
 //! Versioned SQLite migrations, applied in order, each in its own transaction, at every start and
 //! by `auditrail migrate`. They add tables, columns and indexes; the one exception, migration 4,
 //! rewrites `events` into the layout below in one transaction (a store of any earlier version
-//! opens and is converted; an older binary refuses a newer store).
+//! opens and is converted; an older binary refuses a newer store). Migration 10 has a step in
+//! Rust, in the same transaction: it indexes the text of stored events with the Rust tokenizer.
 //!
 //! Physical layout, and why (migration 4; measured in BENCHMARKS.md):
 //! - `events` is a rowid table keyed by `pos = org_ref << 40 | seq`: every ingest *appends* to its
@@ -291,6 +292,23 @@ CREATE TABLE failed_events (
 ) WITHOUT ROWID;
 "#,
     ),
+    // Free-text search (`store::search`): one FTS5 index per kind, rowid = the event's `pos`,
+    // holding the tokens Rust cut (`ascii`: splits only at the spaces between them). Contentless:
+    // the text is never needed back; `contentless_delete` lets retention delete by rowid alone,
+    // whatever tokens an older binary gave the row. `detail=none`: only which rows have a token
+    // (no positions), the smallest index, as a search is an AND of whole tokens. Existing events
+    // are indexed by the Rust step of this migration (`sqlite::search::backfill`).
+    (
+        10,
+        r#"
+CREATE VIRTUAL TABLE search_admin USING fts5(tokens, content='', contentless_delete=1, tokenize='ascii', detail=none);
+CREATE VIRTUAL TABLE search_compliance USING fts5(tokens, content='', contentless_delete=1, tokenize='ascii', detail=none);
+CREATE VIRTUAL TABLE search_connect USING fts5(tokens, content='', contentless_delete=1, tokenize='ascii', detail=none);
+CREATE VIRTUAL TABLE search_security USING fts5(tokens, content='', contentless_delete=1, tokenize='ascii', detail=none);
+CREATE VIRTUAL TABLE search_access USING fts5(tokens, content='', contentless_delete=1, tokenize='ascii', detail=none);
+CREATE VIRTUAL TABLE search_system USING fts5(tokens, content='', contentless_delete=1, tokenize='ascii', detail=none);
+"#,
+    ),
 ];
 
 /// Bits of `events.pos` that hold the seq: `pos = org_ref << SEQ_BITS | seq`. Up to 2^40 (about
@@ -354,6 +372,9 @@ pub fn migrate(conn: &mut Connection) -> Result<Vec<i64>, StoreError> {
             })?;
         if !done {
             tx.execute_batch(sql)?;
+            if version == super::search::MIGRATION {
+                super::search::backfill(&tx)?;
+            }
             tx.execute(
                 "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
                 params![version, auditrail_core::Timestamp::now().millis()],
@@ -442,6 +463,45 @@ mod tests {
         assert_eq!(email.as_deref(), Some("z@example.com"));
         let role_pos: i64 = conn.query_row("SELECT pos FROM event_roles", [], |r| r.get(0)).unwrap();
         assert_eq!(role_pos, pos(1, 3));
+    }
+
+    /// A store written before migration 10 has its events' text indexed by it: each kind in its own
+    /// index, under the event's row key, with the tokens ingest gives.
+    #[test]
+    fn migration_10_indexes_the_text_of_stored_events() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        register_functions(&conn).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);",
+        )
+        .unwrap();
+        for &(version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v < super::super::search::MIGRATION) {
+            conn.execute_batch(sql).unwrap();
+            conn.execute("INSERT INTO schema_migrations VALUES (?1, 0)", [version]).unwrap();
+        }
+        let admin = r#"{"actorId":"A","data":{"actionText":"Jane Doe logged in","eventCategory":"LOGINS"}}"#;
+        let connect = r#"{"eventDescription":"Flow published","statusOfAction":"SUCCESS"}"#;
+        let insert = "INSERT INTO events (pos, org_ref, kind, created, seq, id_hash, content_hash, id, body) \
+                      VALUES (?1, ?2, ?3, 0, ?4, 0, x'00', ?5, ?6)";
+        conn.execute("INSERT INTO orgs (org_ref, org_id, name, created, head_seq) VALUES (1, 'o1', 'One', 0, 3), (2, 'o2', 'Two', 0, 1)", [])
+            .unwrap();
+        for (org_ref, kind, seq, body) in
+            [(1, 1, 1, admin), (1, 3, 2, connect), (1, 1, 3, "not json"), (2, 1, 1, admin)]
+        {
+            conn.execute(insert, params![pos(org_ref, seq), org_ref, kind, seq as i64, format!("e{seq}"), body])
+                .unwrap();
+        }
+        assert_eq!(
+            migrate(&mut conn).unwrap(),
+            (super::super::search::MIGRATION..=latest_version()).collect::<Vec<_>>()
+        );
+        let rows = |sql: &str| -> Vec<i64> {
+            conn.prepare(sql).unwrap().query_map([], |r| r.get(0)).unwrap().collect::<Result<_, _>>().unwrap()
+        };
+        assert_eq!(rows("SELECT rowid FROM search_admin('jane logins') ORDER BY rowid"), [pos(1, 1), pos(2, 1)]);
+        assert_eq!(rows("SELECT rowid FROM search_connect('\"published\" \"success\"')"), [pos(1, 2)]);
+        assert!(rows("SELECT rowid FROM search_admin('flow')").is_empty(), "each kind in its own index");
+        assert!(rows("SELECT rowid FROM search_connect('jane')").is_empty());
     }
 
     #[test]

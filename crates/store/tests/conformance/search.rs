@@ -1,0 +1,341 @@
+//! Free-text search, on both backends: whole words, all of them, case-insensitively; combined
+//! with every other filter, the window, the snapshot and both kinds of paging; scoped to its org
+//! and kind; forgotten with retention; and, on each backend, the plan that keeps it fast.
+
+use super::*;
+
+use auditrail_core::SearchText;
+use auditrail_store::search::SQLITE_SORT_AT_MOST;
+
+conformance!(
+    search_matches_every_word_whole_and_case_insensitively_in_its_org_and_kind,
+    search_combines_with_filters_window_snapshot_and_paging,
+    search_finds_each_kind_by_its_own_fields,
+    retention_deleted_events_are_no_longer_found,
+    a_word_in_most_events_pages_like_the_listing_without_it,
+);
+
+fn admin_text(org: &OrgId, id: &str, created_ms: i64, actor: &str, category: &str, text: &str) -> NormalizedEvent {
+    let created = Timestamp::from_millis(created_ms).unwrap().to_string();
+    event(
+        org,
+        Kind::Admin,
+        json!({"id": id, "created": created, "actorId": actor, "data": {"eventCategory": category, "actionText": text}}),
+    )
+}
+
+fn text(words: &str) -> Filters {
+    Filters { text: Some(SearchText::parse(words, "q").unwrap()), ..Filters::default() }
+}
+
+async fn found(store: &Arc<dyn Store>, org: &OrgId, kind: Kind, filters: Filters) -> Vec<String> {
+    let page = store.events(org, &list(kind, filters, Position::Offset(0), 1000, None)).await.unwrap();
+    assert_eq!(page.total, Some(page.items.len() as u64), "the count agrees with the page");
+    ids(&page)
+}
+
+async fn search_matches_every_word_whole_and_case_insensitively_in_its_org_and_kind(store: Arc<dyn Store>) {
+    let texts = [
+        ("a", "Jane Doe reset the password of Bob"),
+        ("b", "jane.doe@example.com signed in"),
+        ("c", "Bob Builder created location Zürich"),
+        ("d", "Janet changed the SSO configuration"),
+    ];
+    for (o, prefix) in [(org(1), ""), (org(2), "x")] {
+        let batch = texts
+            .iter()
+            .enumerate()
+            .map(|(i, (id, t))| admin_text(&o, &format!("{prefix}{id}"), 1_000 + i as i64, "A", "USERS", t))
+            .collect();
+        store.ingest(&o, Kind::Admin, batch).await.unwrap();
+    }
+    let o = org(1);
+    for (words, expected) in [
+        ("zürich", &["c"][..]),
+        ("ZÜRICH", &["c"]),
+        ("jane", &["a", "b"]),
+        ("Jane BOB", &["a"]),
+        ("JANE.DOE@EXAMPLE.COM", &["b"]),
+        ("example doe", &["b"]),
+        ("jan", &[]),
+        ("janet jane", &[]),
+        ("users", &["a", "b", "c", "d"]),
+        ("nowhere", &[]),
+    ] {
+        assert_eq!(found(&store, &o, Kind::Admin, text(words)).await, expected, "{words}");
+    }
+    assert_eq!(found(&store, &org(2), Kind::Admin, text("zürich")).await, ["xc"], "each org finds its own");
+    assert!(found(&store, &o, Kind::Security, text("jane")).await.is_empty(), "and in the kind asked for");
+}
+
+async fn search_combines_with_filters_window_snapshot_and_paging(store: Arc<dyn Store>) {
+    let o = org(1);
+    // Three events per `created`, out of order, so ties and backfills are crossed by every page.
+    let spec = |i: i64| {
+        let actor = if i % 2 == 0 { "A" } else { "B" };
+        let category = if i % 3 == 0 { "LOGINS" } else { "USERS" };
+        let words = if i % 4 == 0 { "alpha common" } else { "beta common" };
+        ((i * 7) % 40 * 1_000, actor, category, words)
+    };
+    let batch: Vec<_> = (0..120)
+        .map(|i| {
+            let (created, actor, category, words) = spec(i);
+            admin_text(&o, &format!("e{i:03}"), created, actor, category, words)
+        })
+        .collect();
+    store.ingest(&o, Kind::Admin, batch).await.unwrap();
+    // The oldest first, ties in seq (= ingest) order.
+    let expected = |keep: &dyn Fn(i64) -> bool| {
+        let mut matching: Vec<i64> = (0..120).filter(|i| keep(*i)).collect();
+        matching.sort_by_key(|i| (spec(*i).0, *i));
+        matching.iter().map(|i| format!("e{i:03}")).collect::<Vec<_>>()
+    };
+    assert_eq!(found(&store, &o, Kind::Admin, text("alpha")).await, expected(&|i| i % 4 == 0));
+    let filters = Filters {
+        actor_ids: vec!["A".into()],
+        categories: vec![Category::parse("LOGINS", "c").unwrap()],
+        ..text("ALPHA")
+    };
+    assert_eq!(found(&store, &o, Kind::Admin, filters).await, expected(&|i| i % 4 == 0 && i % 3 == 0));
+    let filters = Filters {
+        categories: vec![Category::parse("LOGINS", "c").unwrap(), Category::parse("USERS", "c").unwrap()],
+        ..text("beta common")
+    };
+    assert_eq!(found(&store, &o, Kind::Admin, filters).await, expected(&|i| i % 4 != 0));
+    let window =
+        TimeRange::new(Timestamp::from_millis(10_000).unwrap(), Timestamp::from_millis(20_000).unwrap()).unwrap();
+    let q = EventQuery { range: window, ..list(Kind::Admin, text("alpha"), Position::Offset(0), 100, None) };
+    let page = store.events(&o, &q).await.unwrap();
+    let in_window = |i: i64| (10_000..=20_000).contains(&spec(i).0);
+    assert_eq!(ids(&page), expected(&|i| i % 4 == 0 && in_window(i)));
+    assert_eq!(page.total, Some(page.items.len() as u64));
+
+    // Offset paging: the same sequence, cut.
+    let users = || Filters { categories: vec![Category::parse("USERS", "c").unwrap()], ..text("common") };
+    let all = expected(&|i| i % 3 != 0);
+    let page = store.events(&o, &list(Kind::Admin, users(), Position::Offset(5), 10, None)).await.unwrap();
+    assert_eq!(ids(&page), all[5..15]);
+    assert_eq!((page.has_more, page.total), (true, Some(all.len() as u64)));
+
+    // A keyset walk is pinned to its first page's snapshot, even against matching backfills.
+    let mut walked = Vec::new();
+    let (mut position, mut snapshot) = (Position::Offset(0), None);
+    loop {
+        let page = store.events(&o, &list(Kind::Admin, users(), position, 7, snapshot)).await.unwrap();
+        if snapshot.is_none() {
+            let late = (0..10).map(|i| admin_text(&o, &format!("late{i}"), 15_000, "A", "USERS", "common")).collect();
+            store.ingest(&o, Kind::Admin, late).await.unwrap();
+        }
+        snapshot = Some(page.snapshot);
+        walked.extend(ids(&page));
+        let Some(last) = page.items.last().filter(|_| page.has_more) else { break };
+        position = Position::After { created: last.created, seq: last.seq };
+    }
+    assert_eq!(walked, all);
+    assert_eq!(found(&store, &o, Kind::Admin, users()).await.len(), all.len() + 10, "a new read sees them");
+}
+
+async fn search_finds_each_kind_by_its_own_fields(store: Arc<dyn Store>) {
+    let o = org(1);
+    let compliance = event(
+        &o,
+        Kind::Compliance,
+        json!({"id": "m1", "resource": "messages", "type": "created", "actorId": "P",
+               "data": {"text": "Quarterly numbers attached", "personEmail": "carol@acme.example", "roomId": "R"}}),
+    );
+    store.ingest(&o, Kind::Compliance, vec![compliance]).await.unwrap();
+    let connect = event(
+        &o,
+        Kind::Connect,
+        json!({"id": "c1", "eventDescription": "Flow published", "statusOfAction": "FAILURE",
+               "actorEmail": "dev@acme.example", "actionText": "Published flow Onboarding"}),
+    );
+    store.ingest(&o, Kind::Connect, vec![connect]).await.unwrap();
+    let security = event(
+        &o,
+        Kind::Security,
+        json!({"id": "s1", "actorId": "S", "data": {"eventCategory": "LOGINS", "actorName": "Émile Zola",
+               "actorIp": "192.0.2.7", "actorUserAgent": "Mozilla/5.0"}}),
+    );
+    store.ingest(&o, Kind::Security, vec![security]).await.unwrap();
+    let access = event(
+        &o,
+        Kind::Access,
+        json!({"id": "r1", "actorId": "T", "actorName": "Audit Bot", "actorEmail": "bot@acme.example",
+               "method": "GET", "path": "/v1/adminAudit/events"}),
+    );
+    store.ingest(&o, Kind::Access, vec![access]).await.unwrap();
+    for (kind, words, expected) in [
+        (Kind::Compliance, "quarterly carol", &["m1"][..]),
+        (Kind::Compliance, "messages created", &["m1"]),
+        (Kind::Compliance, "R", &[]),
+        (Kind::Connect, "onboarding failure dev@acme.example", &["c1"]),
+        (Kind::Security, "émile 192.0.2.7", &["s1"]),
+        (Kind::Security, "mozilla", &[]),
+        (Kind::Access, "audit bot adminaudit", &["r1"]),
+    ] {
+        assert_eq!(found(&store, &o, kind, text(words)).await, expected, "{kind} {words}");
+    }
+}
+
+async fn retention_deleted_events_are_no_longer_found(store: Arc<dyn Store>) {
+    let o = org(1);
+    let batch: Vec<_> = (0..10)
+        .map(|i| admin_text(&o, &format!("r{i}"), if i % 2 == 0 { 1_000 } else { 9_000_000 }, "A", "USERS", "shared"))
+        .collect();
+    store.ingest(&o, Kind::Admin, batch).await.unwrap();
+    assert_eq!(store.delete_expired(&o, Timestamp::from_millis(5_000).unwrap(), 10).await.unwrap(), [1, 3, 5, 7, 9]);
+    assert_eq!(found(&store, &o, Kind::Admin, text("shared")).await, ["r1", "r3", "r5", "r7", "r9"]);
+    store.ingest(&o, Kind::Admin, vec![admin_text(&o, "after", 9_000_001, "A", "USERS", "shared")]).await.unwrap();
+    assert_eq!(found(&store, &o, Kind::Admin, text("shared")).await, ["r1", "r3", "r5", "r7", "r9", "after"]);
+}
+
+/// More matches than SQLite sorts: the listing is walked in order and each event checked.
+async fn a_word_in_most_events_pages_like_the_listing_without_it(store: Arc<dyn Store>) {
+    let o = org(1);
+    let n = SQLITE_SORT_AT_MOST as i64 + 500;
+    for chunk in (0..n).collect::<Vec<_>>().chunks(5_000) {
+        let batch = chunk
+            .iter()
+            .map(|&i| {
+                let words = if i % 1_000 == 999 { "rare" } else { "common" };
+                admin_text(&o, &format!("e{i:06}"), (i * 7_919) % n, "A", "USERS", words)
+            })
+            .collect();
+        store.ingest(&o, Kind::Admin, batch).await.unwrap();
+    }
+    let users = || Filters { categories: vec![Category::parse("USERS", "c").unwrap()], ..Filters::default() };
+    // Counting walks every match; it is checked once, at the end.
+    let listing = |filters: Filters, position| EventQuery {
+        with_total: false,
+        ..list(Kind::Admin, filters, position, 100, None)
+    };
+    let mut position = Position::Offset(0);
+    for _ in 0..3 {
+        let plain = store.events(&o, &listing(users(), position)).await.unwrap();
+        let searched =
+            store.events(&o, &listing(Filters { text: text("common").text, ..users() }, position)).await.unwrap();
+        let common: Vec<String> = plain
+            .items
+            .iter()
+            .filter(|e| e.body.contains("\"common\""))
+            .map(|e| serde_json::from_str::<Value>(&e.body).unwrap()["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(ids(&searched)[..common.len()], common, "the same order, the rare ones left out");
+        let last = searched.items.last().unwrap();
+        position = Position::After { created: last.created, seq: last.seq };
+    }
+    let all = store.events(&o, &list(Kind::Admin, text("common"), Position::Offset(0), 1, None)).await.unwrap();
+    assert_eq!(all.total, Some((0..n).filter(|i| i % 1_000 != 999).count() as u64));
+    let rare = store.events(&o, &listing(text("RARE"), Position::Offset(3))).await.unwrap();
+    let expected: Vec<String> = {
+        let mut r: Vec<i64> = (0..n).filter(|i| i % 1_000 == 999).collect();
+        r.sort_by_key(|i| ((i * 7_919) % n, *i));
+        r.iter().skip(3).map(|i| format!("e{i:06}")).collect()
+    };
+    assert_eq!(ids(&rare), expected);
+}
+
+/// On SQLite, a rare word reads its few matches from the FTS index and sorts them; a common one
+/// walks the time index in order and looks each event up in the FTS index, without sorting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_rare_word_drives_from_the_fts_index_and_a_common_one_is_checked_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    store.create_org(&org(1), "One").await.unwrap();
+    let o = org(1);
+    let n = SQLITE_SORT_AT_MOST as i64 + 10;
+    for chunk in (0..n).collect::<Vec<_>>().chunks(5_000) {
+        let batch = chunk
+            .iter()
+            .map(|&i| admin_text(&o, &format!("e{i}"), i, "A", "USERS", if i == 7 { "rare common" } else { "common" }))
+            .collect();
+        store.ingest(&o, Kind::Admin, batch).await.unwrap();
+    }
+    let plan_of = |words: &str, position| {
+        let mut q = list(Kind::Admin, text(words), position, 100, Some(n as u64));
+        q.with_total = false;
+        q
+    };
+    for position in all_positions(all_time()) {
+        let rare = store.explain(&o, &plan_of("rare", position)).await.unwrap();
+        let [(sql, plan)] = &rare[..] else { panic!("one stream: {rare:?}") };
+        let text = plan.join("\n");
+        // The FTS index is the outer loop, bounded to the org's rows by a rowid range (`>` and `<`).
+        assert!(
+            sql.contains("FROM search_admin(") && text.contains("SCAN s VIRTUAL TABLE INDEX 0:M1><"),
+            "{sql}\n{text}"
+        );
+        assert!(text.contains("SEARCH e USING INTEGER PRIMARY KEY"), "{sql}\n{text}");
+        assert!(!plan.iter().any(|l| l.starts_with("SCAN e")), "{sql}\n{text}");
+        let common = store.explain(&o, &plan_of("common", position)).await.unwrap();
+        let [(sql, plan)] = &common[..] else { panic!("one stream: {common:?}") };
+        let text = plan.join("\n");
+        assert!(text.contains("SEARCH e USING INDEX events_by_time"), "{sql}\n{text}");
+        assert!(text.contains("CORRELATED SCALAR SUBQUERY"), "checked row by row, not gathered: {sql}\n{text}");
+        assert!(!text.contains("TEMP B-TREE"), "{sql}\n{text}");
+    }
+    let page = store.events(&o, &list(Kind::Admin, text("rare"), Position::Offset(0), 10, None)).await.unwrap();
+    assert_eq!(ids(&page), ["e7"]);
+}
+
+/// On PostgreSQL, with sequential scans disabled: every filter combination with a search is an
+/// index scan, and every partition, one created later included, has the search index.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_search_uses_the_gin_index_on_every_partition() {
+    let db = auditrail_testkit::fresh_database().await.unwrap();
+    let store = PostgresStore::connect(&db.url, None).await.unwrap();
+    store.create_org(&org(1), "One").await.unwrap();
+    let ahead = Timestamp::from_millis(Timestamp::now().millis() + 80 * 86_400_000).unwrap();
+    store.create_month_partition(ahead).await.unwrap();
+    let range = TimeRange::new(Timestamp::from_millis(0).unwrap(), Timestamp::now()).unwrap();
+    let mut checked = 0;
+    for mut query in all_queries(range) {
+        query.filters.text = text("jane doe").text;
+        for (sql, plan) in store.explain(&org(1), &query).await.unwrap() {
+            checked += 1;
+            assert!(sql.contains("e.search @@"), "{sql}");
+            assert!(!plan.iter().any(|l| l.contains("Seq Scan")), "{sql}\n{}", plan.join("\n"));
+        }
+    }
+    assert!(checked > 100, "checked {checked} statements");
+    let without = auditrail_testkit::query_text(
+        &db.url,
+        "SELECT count(*)::text FROM pg_inherits i WHERE i.inhparent = 'events'::regclass AND NOT EXISTS ( \
+           SELECT 1 FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid JOIN pg_am a ON a.oid = c.relam \
+           WHERE x.indrelid = i.inhrelid AND a.amname = 'gin')",
+    )
+    .await
+    .unwrap();
+    assert_eq!(without.trim(), "0", "every partition has the GIN index");
+}
+
+/// A database of schema 5 (before search) gets its stored events indexed by the migration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_indexes_the_events_stored_before_search() {
+    let db = auditrail_testkit::fresh_database().await.unwrap();
+    assert_eq!(PostgresStore::migrate_to(&db.url, 5).await.unwrap(), (1..=5).collect::<Vec<_>>());
+    let o = org(1);
+    let old =
+        [admin_text(&o, "old-1", 1_000, "A", "USERS", "Jane Doe"), admin_text(&o, "old-2", 2_000, "A", "USERS", "Bob")];
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "''"));
+    let mut sql =
+        format!("INSERT INTO orgs (org_id, name, created, head_seq) VALUES ({}, 'One', 0, 2);", quote(&o.to_string()));
+    for (i, e) in old.iter().enumerate() {
+        let seq = i + 1;
+        let hash: String = e.content_hash.iter().map(|b| format!("{b:02x}")).collect();
+        sql.push_str(&format!(
+            "INSERT INTO events (org_ref, kind, created, seq, id, actor_id, category, body) \
+             SELECT org_ref, 1, {created}, {seq}, {id}, 'A', 'USERS', {body} FROM orgs; \
+             INSERT INTO event_keys (org_ref, seq, kind, id, created, content_hash) \
+             SELECT org_ref, {seq}, 1, {id}, {created}, decode('{hash}', 'hex') FROM orgs;",
+            created = e.created.millis(),
+            id = quote(e.id.as_str()),
+            body = quote(&e.body),
+        ));
+    }
+    auditrail_testkit::execute(&db.url, &sql).await.unwrap();
+    let store: Arc<dyn Store> = Arc::new(PostgresStore::connect(&db.url, None).await.unwrap());
+    assert_eq!(found(&store, &o, Kind::Admin, text("jane")).await, ["old-1"]);
+    assert_eq!(found(&store, &o, Kind::Admin, text("users")).await, ["old-1", "old-2"]);
+}
