@@ -381,3 +381,33 @@ def test_totals_count_whole_and_partial_days(viewer):
         page.goto(viewer.url(f"/ui/events?kind=admin&range={range_value}"))
         expected = sum(1 for h in ages_in_hours if h < hours)
         assert f"of {expected} events" in page.inner_text("p.count"), (range_value, page.inner_text("p.count"))
+
+
+def test_search_narrows_to_the_event_with_a_unique_word(viewer):
+    unique = f"zephyr{uuid.uuid4().hex[:8]}"
+    viewer.ingest_admin(
+        [admin_event(f"Ada changed setting {i}") for i in range(30)]
+        + [admin_event(f"Ada renamed the {unique} room", actor="Ada", email="ada.lovelace@example.com")]
+        + [admin_event("Grace added a user", actor="Grace Hopper", email="grace@navy.example")]
+    )
+    viewer.sign_in()
+    page = viewer.page
+    page.goto(viewer.url("/ui/events?kind=admin"))
+    assert page.locator("input[type=search][name=q]").count() == 1
+    page.fill("input[name=q]", unique.upper())
+    page.press("input[name=q]", "Enter")
+    rows = viewer.rows()
+    assert len(rows) == 1 and unique in rows[0], rows
+    assert "Showing 1–1 of 1 events" in page.inner_text("p.count")
+    assert page.input_value("input[name=q]") == unique.upper(), "the search stays in the box"
+    # Names and e-mail parts are searchable; every word must match.
+    page.fill("input[name=q]", "grace hopper navy")
+    page.press("input[name=q]", "Enter")
+    rows = viewer.rows()
+    assert len(rows) == 1 and "Grace added a user" in rows[0], rows
+    page.fill("input[name=q]", "grace lovelace")
+    page.press("input[name=q]", "Enter")
+    assert "No events match" in page.inner_text("main")
+    # A search with nothing to search for is a clear 400 page, not an error of the server.
+    response = page.goto(viewer.url("/ui/events?kind=admin&q=%2D%2D"))
+    assert response.status == 400 and "'q'" in page.inner_text("main")

@@ -6,7 +6,7 @@
 
 use auditrail_core::cursor::{Cursor, Endpoint, query_digest};
 use auditrail_core::query::{Category, EventType, Filters, Position, Resource, filter_value};
-use auditrail_core::{EventQuery, Kind, Order, TimeRange, Timestamp};
+use auditrail_core::{EventQuery, Kind, Order, SearchText, TimeRange, Timestamp};
 use auditrail_store::{Dimension, day_of, day_start};
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
@@ -120,6 +120,10 @@ pub(super) fn parse_listing(
             form.push(("type", raw.to_owned()));
         }
     }
+    if let Some(raw) = q.optional("q")? {
+        filters.text = Some(SearchText::parse(raw, "q")?);
+        form.push(("q", raw.to_owned()));
+    }
     if let Some(raw) = q.optional("actor")? {
         filters.actor_or_email = vec![filter_value(raw.trim(), "actor")?];
         form.push(("actor", raw.to_owned()));
@@ -165,7 +169,8 @@ impl Listing {
     /// when they do: no filter, or one category (a compliance resource) alone.
     fn counted_by_day(&self) -> Option<&str> {
         let f = &self.filters;
-        let only_category = f.actor_ids.is_empty()
+        let only_category = f.text.is_none()
+            && f.actor_ids.is_empty()
             && f.actor_or_email.is_empty()
             && f.event_type.is_none()
             && f.roles.is_empty()
@@ -360,6 +365,11 @@ fn filter_form(listing: &Listing) -> Markup {
     html! {
         form.filters method="get" action="/ui/events" role="search" aria-label="Filter events" {
             input type="hidden" name="kind" value=(kind.as_str());
+            div.field {
+                label for="q" { "Search" }
+                input #q type="search" name="q" value=(value_of(listing, "q")) maxlength="200"
+                    placeholder="words in actions, names, e-mails…";
+            }
             div.field {
                 label for="range" { "Time range" }
                 select #range name="range" {
