@@ -97,6 +97,21 @@ fn enc(raw: &str) -> String {
 
 /// p50/p99 of every page at this store size.
 pub async fn measure(base: &str, token: &str, sample: &Sample<'_>, n: usize) -> anyhow::Result<Value> {
+    // One event with a word no other has (idempotent by id, so a reused store keeps one).
+    let rare = serde_json::json!([{
+        "id": "bench-viewer-rare-word",
+        "actorId": sample.actor,
+        "data": {"eventCategory": "USERS", "actionText": "Renamed the quetzalcoatl room"},
+    }]);
+    let stored = reqwest::Client::new()
+        .post(format!("{base}/auditrail/v1/ingest/admin"))
+        .bearer_auth(token)
+        .json(&rare)
+        .send()
+        .await?;
+    if !stored.status().is_success() {
+        bail!("ingesting the rare-word event: {}", stored.status());
+    }
     let browser = Browser::sign_in(base, token).await?;
     let first = "/ui/events?kind=admin&range=90d";
     let (_, html) = browser.get(first).await?;
@@ -111,6 +126,9 @@ pub async fn measure(base: &str, token: &str, sample: &Sample<'_>, n: usize) -> 
         ("events, next page", next),
         ("events, category", format!("{first}&category={}", enc(sample.category))),
         ("events, actor", format!("{first}&actor={}", enc(sample.actor))),
+        ("search, a word of one event", format!("{first}&q=quetzalcoatl")),
+        ("search, a word of most events", format!("{first}&q=organization")),
+        ("search, two words", format!("{first}&q=logged%20organization")),
         ("event detail", format!("/ui/events/admin/{}", enc(sample.id))),
         ("inclusion proof", format!("/ui/proof/admin/{}", enc(sample.id))),
         ("overview, 30 days", "/ui/overview?kind=admin&range=30d".to_owned()),

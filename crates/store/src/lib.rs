@@ -23,6 +23,7 @@ use auditrail_core::{EventId, EventQuery, Kind, KindSet, NormalizedEvent, OrgId,
 use tokio::sync::watch;
 
 pub use intake::{IntakeBatch, IntakePartition};
+pub use plan::SEARCH_COUNT_BOUND;
 pub use rollup::{DayCount, Dimension, day_of, day_start};
 
 mod allocate;

@@ -7,7 +7,7 @@
 use auditrail_core::cursor::{Cursor, Endpoint, query_digest};
 use auditrail_core::query::{Category, EventType, Filters, Position, Resource, filter_value};
 use auditrail_core::{EventQuery, Kind, Order, SearchText, TimeRange, Timestamp};
-use auditrail_store::{Dimension, day_of, day_start};
+use auditrail_store::{Dimension, SEARCH_COUNT_BOUND, day_of, day_start};
 use axum::extract::{RawQuery, State};
 use axum::response::Response;
 use maud::{Markup, html};
@@ -322,7 +322,11 @@ pub async fn list(
         } @else {
             p.count role="status" {
                 "Showing " (first_shown) "–" (first_shown + rows.len() as u64 - 1)
-                @if let Some(total) = page.total { " of " (total) }
+                @if let Some(total) = page.total {
+                    @if listing.filters.text.is_some() && total > SEARCH_COUNT_BOUND {
+                        " of more than " (SEARCH_COUNT_BOUND)
+                    } @else { " of " (total) }
+                }
                 " events, newest first."
             }
             (results_table(listing.kind, &rows))
