@@ -383,7 +383,7 @@ pub(crate) fn count_sql(dialect: Dialect, org_ref: i64, query: &EventQuery, snap
 }
 
 /// A search's total is counted up to this many; past it the total is this plus one ("more than").
-pub const SEARCH_COUNT_BOUND: u64 = 10_000;
+pub const SEARCH_COUNT_BOUND: u64 = 250;
 
 /// SQLite: counts the FTS matches of `text` among the org's events of `kind` up to the snapshot,
 /// stopping past `at_most` (what decides whether the text drives, see the module docs).
