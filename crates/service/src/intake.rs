@@ -210,8 +210,8 @@ async fn store_batch(job: Job, mut shutdown: Shutdown) -> bool {
             due
         })
         .unwrap_or_default();
-    let ends = if due.is_empty() { HashMap::new() } else { partition_ends(consumer, &intake.topic, due).await };
     let at = Timestamp::now();
+    let nexts: HashMap<i32, i64> = converted.partitions.iter().map(|(p, t)| (*p, t.next)).collect();
     let report: Vec<IntakeBatch> = converted
         .partitions
         .into_iter()
@@ -222,14 +222,14 @@ async fn store_batch(job: Job, mut shutdown: Shutdown) -> bool {
             next: tally.next,
             malformed: tally.malformed,
             last_reason: tally.last_reason,
-            end: ends.get(&partition).copied(),
+            end: None,
             replica: replica.to_string(),
             at,
         })
         .collect();
     loop {
         match store.record_intake(org, report.clone()).await {
-            Ok(()) => return true,
+            Ok(()) => break,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot record the Kafka intake status yet; retrying");
                 if !pause(&mut shutdown).await {
@@ -238,6 +238,37 @@ async fn store_batch(job: Job, mut shutdown: Shutdown) -> bool {
             }
         }
     }
+    // Recorded after the batch's own report, which it must not precede (an end-only report
+    // moves the recorded offset, and the batch's records would then count as read before).
+    if !due.is_empty() {
+        // Off the batch's path: a broker slow to tell a partition's end must not slow the intake.
+        // The end is recorded on its own (a report that moves no offset counts nothing).
+        let (store, intake, replica) = (store.clone(), intake.clone(), replica.clone());
+        tokio::spawn(async move {
+            let ends = partition_ends(consumer, &intake.topic, due).await;
+            let report: Vec<IntakeBatch> = ends
+                .into_iter()
+                .filter_map(|(partition, end)| {
+                    let next = *nexts.get(&partition)?;
+                    Some(IntakeBatch {
+                        topic: intake.topic.clone(),
+                        partition,
+                        first: next,
+                        next,
+                        malformed: Vec::new(),
+                        last_reason: None,
+                        end: Some(end),
+                        replica: replica.to_string(),
+                        at: Timestamp::now(),
+                    })
+                })
+                .collect();
+            if let Err(e) = store.record_intake(&intake.org, report).await {
+                tracing::debug!(error = %e, "cannot record Kafka partition ends");
+            }
+        });
+    }
+    true
 }
 
 /// Waits before a retry; false when shutdown came first.
