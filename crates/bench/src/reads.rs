@@ -1,5 +1,5 @@
 //! Read measurements against a running server: first-page latency with and without filters, pages
-//! deep into a `Link` walk, Connect `totalRecords`, and export throughput.
+//! deep into a `Link` walk, Connect `totalRecords`, free-text search, and export throughput.
 
 use std::time::Instant;
 
@@ -90,6 +90,67 @@ impl Reader {
         }
         Ok((Latency::of(samples), total))
     }
+}
+
+impl Reader {
+    /// The first `lines` events of a streamed export (fewer if it ends before), then the
+    /// connection dropped: what a search box waits for before showing a page.
+    async fn first_lines(&self, url: &str, lines: usize) -> anyhow::Result<(f64, usize)> {
+        let started = Instant::now();
+        let mut response = self.client.get(url).bearer_auth(&self.token).send().await?;
+        let status = response.status();
+        if !status.is_success() {
+            bail!("GET {url}: {status}");
+        }
+        let mut seen = 0;
+        while seen < lines {
+            let Some(chunk) = response.chunk().await? else { break };
+            seen += chunk.iter().filter(|b| **b == b'\n').count();
+        }
+        Ok((started.elapsed().as_secs_f64() * 1e3, seen.min(lines)))
+    }
+
+    /// Latency of the first `lines` events of an export over `n` requests (after a few warm-up ones).
+    pub async fn first_lines_latency(&self, url: &str, lines: usize, n: usize) -> anyhow::Result<Latency> {
+        for _ in 0..5 {
+            self.first_lines(url, lines).await?;
+        }
+        let mut samples = Vec::with_capacity(n);
+        for _ in 0..n {
+            samples.push(self.first_lines(url, lines).await?.0);
+        }
+        Ok(Latency::of(samples))
+    }
+
+    /// Every line of an export, counted.
+    pub async fn count_lines(&self, url: &str) -> anyhow::Result<usize> {
+        self.first_lines(url, usize::MAX).await.map(|(_, n)| n)
+    }
+}
+
+/// A rare and a common word of the admin events in `sample` (their JSON): the word of fewest
+/// occurrences among those at least 5 characters long, and the word of most occurrences that is
+/// not in every event. Words as the server cuts them, counted once per event.
+pub fn search_words(sample: &[Value]) -> Option<(String, String)> {
+    let mut counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for event in sample {
+        let data = &event["data"];
+        let mut words: Vec<String> = Vec::new();
+        for field in ["actionText", "actorName", "targetName"] {
+            let text = data[field].as_str().unwrap_or_default().to_lowercase();
+            words.extend(text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_owned));
+        }
+        words.sort();
+        words.dedup();
+        for w in words {
+            *counts.entry(w).or_default() += 1;
+        }
+    }
+    let mut by_count: Vec<(usize, String)> = counts.into_iter().map(|(w, c)| (c, w)).collect();
+    by_count.sort();
+    let rare = by_count.iter().find(|(_, w)| w.chars().count() >= 5 && !w.chars().any(|c| c.is_ascii_digit()))?;
+    let common = by_count.iter().rev().find(|(c, _)| *c < sample.len())?;
+    Some((rare.1.clone(), common.1.clone()))
 }
 
 pub fn next_link(headers: &reqwest::header::HeaderMap) -> Option<String> {
