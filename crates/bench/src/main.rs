@@ -409,7 +409,8 @@ fn latency_json(l: Latency) -> Value {
     json!({ "p50_ms": l.p50_ms, "p99_ms": l.p99_ms, "samples": l.samples })
 }
 
-fn enc(raw: &str) -> String {
+/// A query-string value, percent-encoded.
+pub(crate) fn enc(raw: &str) -> String {
     raw.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {

@@ -7,6 +7,7 @@ use anyhow::{Context, bail};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use serde_json::{Map, Value};
 
+use crate::enc;
 use crate::reads::Latency;
 
 /// What the pages are asked about: an event that exists, its actor and category.
@@ -81,18 +82,6 @@ fn cookie_pair(response: &reqwest::Response, name: &str) -> Option<String> {
         .find(|v| v.starts_with(&format!("{name}=")))
         .and_then(|v| v.split(';').next())
         .map(str::to_owned)
-}
-
-fn enc(raw: &str) -> String {
-    raw.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// p50/p99 of every page at this store size.
