@@ -10,11 +10,11 @@
 //!
 //! Free text ([`Filters::text`], see [`crate::search`]) is the one filter whose selectivity the
 //! filters do not tell: on SQLite the backend first counts the search's matches in the FTS index
-//! (up to [`crate::search::SQLITE_SORT_AT_MOST`]); a search with fewer drives a single stream from
-//! the FTS index, whose matches are sorted (the one stream shape with a sort, bounded by that
-//! count); one with more is checked on each visited row of the usual streams. On PostgreSQL the
-//! text is always a residual `@@` test and its planner chooses between the GIN index (and a sort)
-//! and an ordered walk from its statistics of the `tsvector` column.
+//! and picks a [`TextWay`]: a search with few drives a single stream from the FTS index, whose
+//! matches are sorted (the one stream shape with a sort, bounded by that count); one with more
+//! is a residual test of the usual streams, against the matches gathered once or by a lookup of
+//! each visited row. On PostgreSQL the text is always a residual `@@` test and its planner chooses
+//! between the GIN index (and a sort) and an ordered walk from its statistics of the `tsvector`.
 //!
 //! Both backends share this planner; they differ in placeholder syntax, in SQLite's `INDEXED BY`
 //! (which pins the driving index; PostgreSQL's planner picks by statistics), and in SQLite's
@@ -23,7 +23,7 @@
 
 use auditrail_core::{EventQuery, Filters, Kind, Order, Position, SearchText, Timestamp};
 
-use crate::search::{fts_match, fts_table, tsquery};
+use crate::search::{TextWay, fts_match, fts_table, tsquery};
 use crate::{StoreError, StoredEvent};
 
 /// The SQL spelling a backend needs.
@@ -86,11 +86,11 @@ pub(crate) struct StreamSql {
     pub params: Vec<SqlValue>,
 }
 
-/// Picks the streams for a query: the most selective filter drives, one stream per value. With
-/// `text_drives` (SQLite, a search with few matches) the FTS index drives one stream and every
-/// other filter is checked on its rows.
-pub(crate) fn plan(filters: &Filters, text_drives: bool) -> Vec<(Driver, Option<String>)> {
-    if text_drives && filters.text.is_some() {
+/// Picks the streams for a query: the most selective filter drives, one stream per value. A search
+/// read by [`TextWay::Sort`] (SQLite) drives one stream from the FTS index and every other filter
+/// is checked on its rows.
+pub(crate) fn plan(filters: &Filters, way: TextWay) -> Vec<(Driver, Option<String>)> {
+    if way == TextWay::Sort && filters.text.is_some() {
         return vec![(Driver::Text, None)];
     }
     let each = |driver: Driver, values: &[String]| values.iter().map(|v| (driver, Some(v.clone()))).collect::<Vec<_>>();
@@ -117,6 +117,9 @@ pub(crate) fn plan(filters: &Filters, text_drives: bool) -> Vec<(Driver, Option<
 struct SqlBuilder {
     dialect: Dialect,
     org_ref: i64,
+    /// How a search is tested on visited rows (SQLite), and the snapshot bounding its matches.
+    text_way: TextWay,
+    snapshot: u64,
     /// The placeholder bound to `org_ref`.
     org: String,
     sql: String,
@@ -125,7 +128,15 @@ struct SqlBuilder {
 
 impl SqlBuilder {
     fn new(dialect: Dialect, org_ref: i64) -> Self {
-        let mut b = Self { dialect, org_ref, org: String::new(), sql: String::new(), params: Vec::new() };
+        let mut b = Self {
+            dialect,
+            org_ref,
+            text_way: TextWay::Check,
+            snapshot: 0,
+            org: String::new(),
+            sql: String::new(),
+            params: Vec::new(),
+        };
         b.org = b.bind(org_ref);
         b
     }
@@ -226,15 +237,25 @@ impl SqlBuilder {
         }
     }
 
-    /// The visited row `e` has every word of `text`: one lookup of its row key in the kind's FTS
-    /// index (SQLite), the GIN-indexed `tsvector` column (PostgreSQL).
+    /// The visited row `e` has every word of `text`. SQLite: its row key is among the matches
+    /// gathered once (bounded to the org and snapshot, [`TextWay::Gather`]) or found by a lookup
+    /// in the kind's FTS index ([`TextWay::Check`]); PostgreSQL: its `tsvector` column.
     fn text_test(&mut self, kind: Kind, text: &SearchText) -> String {
-        match self.dialect {
-            Dialect::Sqlite => {
+        match (self.dialect, self.text_way) {
+            (Dialect::Sqlite, TextWay::Gather) => {
+                let q = self.bind(fts_match(text));
+                let first = self.bind_seq(0);
+                let last = self.bind_seq(self.snapshot);
+                format!(
+                    "e.pos IN (SELECT s.rowid FROM {}({q}) AS s WHERE s.rowid > {first} AND s.rowid <= {last})",
+                    fts_table(kind)
+                )
+            }
+            (Dialect::Sqlite, _) => {
                 let q = self.bind(fts_match(text));
                 format!("EXISTS (SELECT 1 FROM {}({q}) AS s WHERE s.rowid = e.pos)", fts_table(kind))
             }
-            Dialect::Postgres => {
+            (Dialect::Postgres, _) => {
                 let q = self.bind(tsquery(text));
                 format!("e.search @@ {q}::text::tsquery")
             }
@@ -261,6 +282,7 @@ pub(crate) fn stream_sql(
     org_ref: i64,
     query: &EventQuery,
     snapshot: u64,
+    text_way: TextWay,
     driver: Driver,
     value: Option<&str>,
     limit: Option<u64>,
@@ -270,6 +292,8 @@ pub(crate) fn stream_sql(
     let text_drives = dialect == Dialect::Sqlite && query.filters.text.is_some();
     let driver = if driver == Driver::Text && !text_drives { Driver::Time } else { driver };
     let mut b = SqlBuilder::new(dialect, org_ref);
+    b.text_way = text_way;
+    b.snapshot = snapshot;
     // `t` is the table whose (created, tie) order the stream follows.
     let t = if driver == Driver::Role { "r" } else { "e" };
     let tie = b.tie();
@@ -341,9 +365,8 @@ pub(crate) fn stream_sql(
 }
 
 /// SQL counting every match of the query within its window and snapshot (position ignored).
-/// With a search, SQLite counts from the FTS matches whatever their number: a count visits every
-/// match anyway, and reading one costs a fraction of looking an event up (see
-/// [`crate::search::SQLITE_SORT_AT_MOST`]).
+/// With a search, SQLite counts from the FTS matches whatever their number: a count reads every
+/// match anyway, where the other way would look up every event of the window.
 pub(crate) fn count_sql(dialect: Dialect, org_ref: i64, query: &EventQuery, snapshot: u64) -> StreamSql {
     let filters = &query.filters;
     if filters.actor_ids.is_empty() && !filters.actor_or_email.is_empty() {
@@ -386,7 +409,7 @@ pub(crate) fn count_sql(dialect: Dialect, org_ref: i64, query: &EventQuery, snap
 pub const SEARCH_COUNT_BOUND: u64 = 250;
 
 /// SQLite: counts the FTS matches of `text` among the org's events of `kind` up to the snapshot,
-/// stopping past `at_most` (what decides whether the text drives, see the module docs).
+/// stopping past `at_most` (what decides the [`TextWay`]).
 pub(crate) fn text_matches_sql(org_ref: i64, kind: Kind, text: &SearchText, snapshot: u64, at_most: u64) -> StreamSql {
     let mut b = SqlBuilder::new(Dialect::Sqlite, org_ref);
     let q = b.bind(fts_match(text));
@@ -475,9 +498,9 @@ pub(crate) fn page_sql(
     org_ref: i64,
     query: &EventQuery,
     snapshot: u64,
-    text_drives: bool,
+    text_way: TextWay,
 ) -> (Vec<StreamSql>, Cut) {
-    let streams = plan(&query.filters, text_drives);
+    let streams = plan(&query.filters, text_way);
     let cut = cut(query, streams.len());
     let sqls = streams
         .iter()
@@ -487,6 +510,7 @@ pub(crate) fn page_sql(
                 org_ref,
                 query,
                 snapshot,
+                text_way,
                 *driver,
                 value.as_deref(),
                 cut.per_stream_limit,
@@ -498,8 +522,8 @@ pub(crate) fn page_sql(
 }
 
 /// Every statement a query runs (each stream, and the count when asked), for `EXPLAIN`.
-pub(crate) fn statements(dialect: Dialect, org_ref: i64, query: &EventQuery, text_drives: bool) -> Vec<StreamSql> {
-    let (mut statements, _) = page_sql(dialect, org_ref, query, 0, text_drives);
+pub(crate) fn statements(dialect: Dialect, org_ref: i64, query: &EventQuery, text_way: TextWay) -> Vec<StreamSql> {
+    let (mut statements, _) = page_sql(dialect, org_ref, query, 0, text_way);
     if query.with_total {
         statements.push(count_sql(dialect, org_ref, query, 0));
     }

@@ -41,18 +41,54 @@ pub(crate) fn tsquery(text: &SearchText) -> String {
     quoted.join(" & ")
 }
 
-/// The most matches of a search, in its kind and org, for which SQLite reads the matches from the
-/// FTS index and sorts them into (created, seq) order; a search with more walks the usual index
-/// in order and looks each visited event up in the FTS index instead, stopping at a page.
-///
-/// Measured on a 200 000-event store in cache: reading and sorting costs about 0.3 µs per match,
-/// a lookup about 5 µs per visited event, and counting the matches up to this bound (what decides)
-/// under 2 ms. So a search with fewer matches sorts them in about 15 ms at most, and one with more
-/// is in at least one event in 20 of a 1 000 000-event org (one in 200 of 10 000 000): a page of
-/// 100 after 100 lookups (0.5 ms) in every event, 2 000 (10 ms) in one in 20. What the count does
-/// not tell is where the matches are: a search with more matches, all far from the start of the
-/// window, looks up every event before them (ARCHITECTURE.md, storage layout).
-pub const SQLITE_SORT_AT_MOST: u64 = 50_000;
+/// How SQLite reads a search, from how many matches it has in its kind and org (counted in the
+/// FTS index up to [`sqlite_count_at_most`], about 30 ns each) against the events a page of the
+/// usual order would visit (`page × events ÷ matches` of them). Measured on 1 000 000 events, the
+/// store in the OS's cache but not in SQLite's: reading a sparse match's row costs 5–10 µs, an FTS
+/// lookup by row 5–13 µs, gathering a match into a set 0.1 µs and checking a visited index entry
+/// against that set 0.02 µs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextWay {
+    /// Few matches: read them from the FTS index, each joined to its event, and sort them.
+    Sort,
+    /// Many: gather the matches' row keys once (`pos IN (…)`), then walk the usual index in order
+    /// checking each visited entry against them. A walk costs little even where the matches are
+    /// far from the start of the window (20 ms for 1 000 000 visited entries).
+    Gather,
+    /// Most events: walk the usual index and look each visited event up in the FTS index, which
+    /// beats gathering them all when a page is found after a few hundred events.
+    Check,
+}
+
+fn root_of_page_times_events(page: u32, events: u64) -> u64 {
+    let product = u128::from(page).saturating_add(1).saturating_mul(u128::from(events));
+    u64::try_from(product.isqrt()).unwrap_or(u64::MAX)
+}
+
+/// Up to how many matches SQLite sorts: where sorting `m` (7 µs each) stops being cheaper than
+/// gathering them and walking to a page; at least 1 000 (a few ms).
+pub fn sqlite_sort_at_most(page: u32, events: u64) -> u64 {
+    (root_of_page_times_events(page, events) / 10).max(1_000)
+}
+
+/// Up to how many matches SQLite gathers them, and how far a search's matches are counted:
+/// where gathering (0.1 µs each) stops being cheaper than looking up the few hundred events a
+/// page visits in a search this common (10 µs each). 100 000 for a page of 100 in 1 000 000 events.
+pub fn sqlite_count_at_most(page: u32, events: u64) -> u64 {
+    root_of_page_times_events(page, events).saturating_mul(10).max(sqlite_sort_at_most(page, events))
+}
+
+/// The way to read a search with `matches` matches (counted up to [`sqlite_count_at_most`]) for a
+/// page of `page` among `events` events.
+pub fn sqlite_text_way(matches: u64, page: u32, events: u64) -> TextWay {
+    if matches <= sqlite_sort_at_most(page, events) {
+        TextWay::Sort
+    } else if matches <= sqlite_count_at_most(page, events) {
+        TextWay::Gather
+    } else {
+        TextWay::Check
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -64,5 +100,18 @@ mod tests {
         assert_eq!(fts_match(&text), r#""jane" "doe" "example" "com" "école""#);
         assert_eq!(tsquery(&text), "'jane' & 'doe' & 'example' & 'com' & 'école'");
         assert_eq!(fts_table(Kind::Connect), "search_connect");
+    }
+
+    #[test]
+    fn sqlite_sorts_few_matches_gathers_many_and_checks_most() {
+        assert_eq!((sqlite_sort_at_most(100, 1_000_000), sqlite_count_at_most(100, 1_000_000)), (1_004, 100_490));
+        assert_eq!(sqlite_text_way(1_004, 100, 1_000_000), TextWay::Sort);
+        assert_eq!(sqlite_text_way(1_005, 100, 1_000_000), TextWay::Gather);
+        assert_eq!(sqlite_text_way(100_490, 100, 1_000_000), TextWay::Gather);
+        assert_eq!(sqlite_text_way(100_491, 100, 1_000_000), TextWay::Check);
+        assert_eq!(sqlite_count_at_most(1_000, 1_000_000), 316_380, "the export's pages of 1 000");
+        assert_eq!((sqlite_sort_at_most(10, 3_000), sqlite_count_at_most(10, 3_000)), (1_000, 1_810));
+        assert_eq!(sqlite_count_at_most(10, 10), 1_000, "small orgs always sort");
+        assert!(sqlite_count_at_most(u32::MAX, u64::MAX) > 1 << 50, "no overflow");
     }
 }

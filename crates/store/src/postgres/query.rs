@@ -12,6 +12,7 @@ use tokio_postgres::types::ToSql;
 
 use crate::plan::{self, Dialect, Merge, Row, SqlValue, finish_page};
 use crate::rows::stored_time;
+use crate::search::TextWay;
 use crate::{EventPage, LogEntries, StoreError, StoredEvent};
 
 use super::PostgresStore;
@@ -40,7 +41,7 @@ pub(super) async fn events(store: &PostgresStore, org: &OrgId, query: &EventQuer
         // A generic plan would not know the words, so not how rare they are (see `crate::plan`).
         tx.batch_execute("SET LOCAL plan_cache_mode = force_custom_plan").await?;
     }
-    let (sqls, cut) = plan::page_sql(Dialect::Postgres, org_ref, query, snapshot, false);
+    let (sqls, cut) = plan::page_sql(Dialect::Postgres, org_ref, query, snapshot, TextWay::Check);
     let mut portals = Vec::with_capacity(sqls.len());
     for s in &sqls {
         let stmt = tx.prepare_cached(&s.sql).await?;
@@ -218,7 +219,7 @@ pub(super) async fn explain(
     let tx = client.transaction().await?;
     tx.batch_execute("SET LOCAL enable_seqscan = off").await?;
     let mut out = Vec::new();
-    for s in plan::statements(Dialect::Postgres, org_ref, query, false) {
+    for s in plan::statements(Dialect::Postgres, org_ref, query, TextWay::Check) {
         let params = to_sql(&s.params);
         let rows = tx.query(&format!("EXPLAIN {}", s.sql), &refs(&params)).await?;
         out.push((s.sql, rows.iter().map(|r| r.get::<_, String>(0)).collect()));

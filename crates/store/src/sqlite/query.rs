@@ -9,6 +9,7 @@ use rusqlite::{Connection, OptionalExtension, Rows, params};
 
 use crate::plan::{self, Dialect, Row, SqlValue, StreamSql};
 use crate::rows::stored_time;
+use crate::search::TextWay;
 use crate::{EventPage, LogEntries, StoreError, StoredEvent};
 
 use super::{SqliteStore, schema};
@@ -32,8 +33,8 @@ pub(super) async fn events(store: &SqliteStore, org: &OrgId, query: &EventQuery)
                 Some(s) => s,
                 None => head_seq(c, org_ref)?,
             };
-            let text_drives = text_drives(c, org_ref, &query, snapshot)?;
-            let (items, has_more) = read_page(c, org_ref, &query, snapshot, text_drives)?;
+            let way = text_way(c, org_ref, &query, snapshot)?;
+            let (items, has_more) = read_page(c, org_ref, &query, snapshot, way)?;
             let total = if query.with_total { Some(count(c, org_ref, &query, snapshot)?) } else { None };
             Ok(EventPage { items, has_more, snapshot, total })
         })
@@ -196,11 +197,11 @@ fn next_row(rows: &mut Rows<'_>) -> Result<Option<Row>, StoreError> {
     }
 }
 
-/// Whether the query's text (if any) drives its read: see [`super::search::text_drives`].
-fn text_drives(conn: &Connection, org_ref: i64, query: &EventQuery, snapshot: u64) -> Result<bool, StoreError> {
+/// How the query's search (if any) is read: see [`super::search::text_way`].
+fn text_way(conn: &Connection, org_ref: i64, query: &EventQuery, snapshot: u64) -> Result<TextWay, StoreError> {
     match &query.filters.text {
-        Some(text) => super::search::text_drives(conn, org_ref, query.kind, text, snapshot),
-        None => Ok(false),
+        Some(text) => super::search::text_way(conn, org_ref, query.kind, text, snapshot, query.limit),
+        None => Ok(TextWay::Check),
     }
 }
 
@@ -210,9 +211,9 @@ fn read_page(
     org_ref: i64,
     query: &EventQuery,
     snapshot: u64,
-    text_drives: bool,
+    way: TextWay,
 ) -> Result<(Vec<StoredEvent>, bool), StoreError> {
-    let (sqls, cut) = plan::page_sql(Dialect::Sqlite, org_ref, query, snapshot, text_drives);
+    let (sqls, cut) = plan::page_sql(Dialect::Sqlite, org_ref, query, snapshot, way);
     let mut statements = Vec::with_capacity(sqls.len());
     for s in &sqls {
         statements.push(conn.prepare_cached(&s.sql)?);
@@ -246,8 +247,8 @@ pub(super) fn explain(
     org_ref: i64,
     query: &EventQuery,
 ) -> Result<Vec<(String, Vec<String>)>, StoreError> {
-    let text_drives = text_drives(conn, org_ref, query, head_seq(conn, org_ref)?)?;
-    plan::statements(Dialect::Sqlite, org_ref, query, text_drives)
+    let way = text_way(conn, org_ref, query, head_seq(conn, org_ref)?)?;
+    plan::statements(Dialect::Sqlite, org_ref, query, way)
         .into_iter()
         .map(|s| {
             let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", s.sql))?;

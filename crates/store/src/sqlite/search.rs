@@ -7,7 +7,7 @@ use rusqlite::{Connection, params};
 
 use crate::StoreError;
 use crate::plan;
-use crate::search::fts_table;
+use crate::search::{TextWay, fts_table};
 
 /// The schema migration that creates the FTS tables; [`backfill`] runs inside it.
 pub(super) const MIGRATION: i64 = 10;
@@ -58,29 +58,22 @@ pub(super) fn backfill(conn: &Connection) -> Result<u64, StoreError> {
     Ok(indexed)
 }
 
-/// Whether a search has few enough matches among the org's events of `kind` up to `snapshot` to
-/// be read from the FTS index and sorted (see [`crate::search::SQLITE_SORT_AT_MOST`]).
-pub(super) fn text_drives(
+/// How a search is read, from its matches among the org's events of `kind` up to `snapshot`,
+/// counted no further than needed, for a page of `page` (see [`TextWay`]; the org's log size
+/// stands for its events of the kind).
+pub(super) fn text_way(
     conn: &Connection,
     org_ref: i64,
     kind: Kind,
     text: &SearchText,
     snapshot: u64,
-) -> Result<bool, StoreError> {
-    // Every match has each word, so the rarest word bounds the matches. Counting each word alone
-    // reads one list of rows per word; counting the words together would intersect the lists of
-    // common words, which costs tens of milliseconds at a million events, to decide the same.
-    let at_most = crate::search::SQLITE_SORT_AT_MOST;
-    for token in text.tokens() {
-        let Ok(word) = auditrail_core::SearchText::parse(token, "q") else { continue };
-        let s = plan::text_matches_sql(org_ref, kind, &word, snapshot, at_most);
-        let params = rusqlite::params_from_iter(super::query::bound(&s));
-        let matches: i64 = conn.prepare_cached(&s.sql)?.query_row(params, |r| r.get(0))?;
-        if u64::try_from(matches).unwrap_or(0) <= at_most {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    page: u32,
+) -> Result<TextWay, StoreError> {
+    let at_most = crate::search::sqlite_count_at_most(page, snapshot);
+    let s = plan::text_matches_sql(org_ref, kind, text, snapshot, at_most);
+    let params = rusqlite::params_from_iter(super::query::bound(&s));
+    let matches: i64 = conn.prepare_cached(&s.sql)?.query_row(params, |r| r.get(0))?;
+    Ok(crate::search::sqlite_text_way(u64::try_from(matches).unwrap_or(0), page, snapshot))
 }
 
 #[cfg(test)]

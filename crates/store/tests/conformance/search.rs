@@ -5,14 +5,14 @@
 use super::*;
 
 use auditrail_core::SearchText;
-use auditrail_store::search::SQLITE_SORT_AT_MOST;
+use auditrail_store::search::{TextWay, sqlite_text_way};
 
 conformance!(
     search_matches_every_word_whole_and_case_insensitively_in_its_org_and_kind,
     search_combines_with_filters_window_snapshot_and_paging,
     search_finds_each_kind_by_its_own_fields,
     retention_deleted_events_are_no_longer_found,
-    a_word_in_most_events_pages_like_the_listing_without_it,
+    every_way_of_reading_a_search_pages_like_the_listing,
 );
 
 fn admin_text(org: &OrgId, id: &str, created_ms: i64, actor: &str, category: &str, text: &str) -> NormalizedEvent {
@@ -190,74 +190,89 @@ async fn retention_deleted_events_are_no_longer_found(store: Arc<dyn Store>) {
     assert_eq!(found(&store, &o, Kind::Admin, text("shared")).await, ["r1", "r3", "r5", "r7", "r9", "after"]);
 }
 
-/// More matches than SQLite sorts: the listing is walked in order and each event checked.
-async fn a_word_in_most_events_pages_like_the_listing_without_it(store: Arc<dyn Store>) {
+/// 3 000 events, pages of 10: the rare word's matches (20) are sorted, the medium one's (1 500)
+/// gathered, the common one's (all) looked up event by event (SQLite: `TextWay`); on every
+/// backend each reads as the listing without a search, its events without the word left out.
+async fn every_way_of_reading_a_search_pages_like_the_listing(store: Arc<dyn Store>) {
     let o = org(1);
-    let n = SQLITE_SORT_AT_MOST as i64 + 500;
-    for chunk in (0..n).collect::<Vec<_>>().chunks(5_000) {
+    let n: i64 = 3_000;
+    let words = |i: i64| {
+        let mut words = "common".to_owned();
+        if i % 2 == 0 {
+            words.push_str(" medium");
+        }
+        if i % 150 == 149 {
+            words.push_str(" rare");
+        }
+        words
+    };
+    for chunk in (0..n).collect::<Vec<_>>().chunks(1_000) {
+        // Out of order, so pos order is not the listing's.
         let batch = chunk
             .iter()
-            .map(|&i| {
-                let words = if i % 1_000 == 999 { "rare" } else { "common" };
-                admin_text(&o, &format!("e{i:06}"), (i * 7_919) % n, "A", "USERS", words)
-            })
+            .map(|&i| admin_text(&o, &format!("e{i:05}"), (i * 7_919) % n, "A", "USERS", &words(i)))
             .collect();
         store.ingest(&o, Kind::Admin, batch).await.unwrap();
     }
-    let users = || Filters { categories: vec![Category::parse("USERS", "c").unwrap()], ..Filters::default() };
-    // Counting walks every match; it is checked once, at the end.
-    let listing = |filters: Filters, position| EventQuery {
-        with_total: false,
-        ..list(Kind::Admin, filters, position, 100, None)
-    };
-    let mut position = Position::Offset(0);
-    for _ in 0..3 {
-        let plain = store.events(&o, &listing(users(), position)).await.unwrap();
-        let searched =
-            store.events(&o, &listing(Filters { text: text("common").text, ..users() }, position)).await.unwrap();
-        let common: Vec<String> = plain
+    let plain =
+        store.events(&o, &list(Kind::Admin, Filters::default(), Position::Offset(0), 5_000, None)).await.unwrap();
+    for (word, matches, way) in
+        [("rare", 20, TextWay::Sort), ("medium", 1_500, TextWay::Gather), ("common", 3_000, TextWay::Check)]
+    {
+        assert_eq!(sqlite_text_way(matches, 10, n as u64), way, "{word}");
+        let expected: Vec<String> = plain
             .items
             .iter()
-            .filter(|e| e.body.contains("\"common\""))
-            .map(|e| serde_json::from_str::<Value>(&e.body).unwrap()["id"].as_str().unwrap().to_owned())
+            .map(|e| serde_json::from_str::<Value>(&e.body).unwrap())
+            .filter(|e| e["data"]["actionText"].as_str().unwrap().split(' ').any(|w| w == word))
+            .map(|e| e["id"].as_str().unwrap().to_owned())
             .collect();
-        assert_eq!(ids(&searched)[..common.len()], common, "the same order, the rare ones left out");
-        let last = searched.items.last().unwrap();
-        position = Position::After { created: last.created, seq: last.seq };
+        assert_eq!(expected.len() as u64, matches);
+        // Counting walks every match; it is checked once per word.
+        let page = |position| EventQuery { with_total: false, ..list(Kind::Admin, text(word), position, 10, None) };
+        let (mut walked, mut position) = (Vec::new(), Position::Offset(0));
+        for _ in 0..5 {
+            let page = store.events(&o, &page(position)).await.unwrap();
+            walked.extend(ids(&page));
+            let Some(last) = page.items.last().filter(|_| page.has_more) else { break };
+            position = Position::After { created: last.created, seq: last.seq };
+        }
+        assert_eq!(walked, expected[..walked.len()], "{word}");
+        assert_eq!(walked.len(), expected.len().min(50), "{word}");
+        let offset = store.events(&o, &page(Position::Offset(7))).await.unwrap();
+        assert_eq!(ids(&offset), expected[7..17.min(expected.len())], "{word}");
+        let total = store.events(&o, &list(Kind::Admin, text(word), Position::Offset(0), 1, None)).await.unwrap();
+        // A search counts its matches up to a bound: past it, the bound plus one says "more than".
+        assert_eq!(total.total, Some(matches.min(auditrail_store::SEARCH_COUNT_BOUND + 1)), "{word}");
     }
-    // A search counts its matches up to a bound: past it, the bound plus one says "more than".
-    let all = store.events(&o, &list(Kind::Admin, text("common"), Position::Offset(0), 1, None)).await.unwrap();
-    let matching = (0..n).filter(|i| i % 1_000 != 999).count() as u64;
-    assert_eq!(all.total, Some(matching.min(auditrail_store::SEARCH_COUNT_BOUND + 1)));
-    let rare = store.events(&o, &listing(text("RARE"), Position::Offset(3))).await.unwrap();
-    let expected: Vec<String> = {
-        let mut r: Vec<i64> = (0..n).filter(|i| i % 1_000 == 999).collect();
-        r.sort_by_key(|i| ((i * 7_919) % n, *i));
-        r.iter().skip(3).map(|i| format!("e{i:06}")).collect()
-    };
-    assert_eq!(ids(&rare), expected);
 }
 
-/// On SQLite, a rare word reads its few matches from the FTS index and sorts them; a common one
-/// walks the time index in order and looks each event up in the FTS index, without sorting.
+/// On SQLite, each way of reading a search has its plan: a rare word's matches read from the FTS
+/// index and sorted, a medium one's gathered once and checked on the time index's entries in
+/// order, a common one looked up event by event on the time index in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_a_rare_word_drives_from_the_fts_index_and_a_common_one_is_checked_in_order() {
+async fn sqlite_each_way_of_reading_a_search_has_its_plan() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();
     store.create_org(&org(1), "One").await.unwrap();
     let o = org(1);
-    let n = SQLITE_SORT_AT_MOST as i64 + 10;
-    for chunk in (0..n).collect::<Vec<_>>().chunks(5_000) {
-        let batch = chunk
-            .iter()
-            .map(|&i| admin_text(&o, &format!("e{i}"), i, "A", "USERS", if i == 7 { "rare common" } else { "common" }))
-            .collect();
-        store.ingest(&o, Kind::Admin, batch).await.unwrap();
-    }
-    let plan_of = |words: &str, position| {
-        let mut q = list(Kind::Admin, text(words), position, 100, Some(n as u64));
-        q.with_total = false;
-        q
+    let n: i64 = 3_000;
+    let batch: Vec<_> = (0..n)
+        .map(|i| {
+            let words = if i == 7 {
+                "rare medium common"
+            } else if i % 2 == 0 {
+                "medium common"
+            } else {
+                "common"
+            };
+            admin_text(&o, &format!("e{i}"), i, "A", "USERS", words)
+        })
+        .collect();
+    store.ingest(&o, Kind::Admin, batch).await.unwrap();
+    let plan_of = |words: &str, position| EventQuery {
+        with_total: false,
+        ..list(Kind::Admin, text(words), position, 10, Some(n as u64))
     };
     for position in all_positions(all_time()) {
         let rare = store.explain(&o, &plan_of("rare", position)).await.unwrap();
@@ -270,12 +285,14 @@ async fn sqlite_a_rare_word_drives_from_the_fts_index_and_a_common_one_is_checke
         );
         assert!(text.contains("SEARCH e USING INTEGER PRIMARY KEY"), "{sql}\n{text}");
         assert!(!plan.iter().any(|l| l.starts_with("SCAN e")), "{sql}\n{text}");
-        let common = store.explain(&o, &plan_of("common", position)).await.unwrap();
-        let [(sql, plan)] = &common[..] else { panic!("one stream: {common:?}") };
-        let text = plan.join("\n");
-        assert!(text.contains("SEARCH e USING INDEX events_by_time"), "{sql}\n{text}");
-        assert!(text.contains("CORRELATED SCALAR SUBQUERY"), "checked row by row, not gathered: {sql}\n{text}");
-        assert!(!text.contains("TEMP B-TREE"), "{sql}\n{text}");
+        for (word, subquery) in [("medium", "LIST SUBQUERY"), ("common", "CORRELATED SCALAR SUBQUERY")] {
+            let streams = store.explain(&o, &plan_of(word, position)).await.unwrap();
+            let [(sql, plan)] = &streams[..] else { panic!("one stream: {streams:?}") };
+            let text = plan.join("\n");
+            assert!(text.contains("SEARCH e USING INDEX events_by_time"), "{word}: {sql}\n{text}");
+            assert!(text.contains(subquery) && text.contains("VIRTUAL TABLE INDEX"), "{word}: {sql}\n{text}");
+            assert!(!text.contains("TEMP B-TREE"), "{word}: {sql}\n{text}");
+        }
     }
     let page = store.events(&o, &list(Kind::Admin, text("rare"), Position::Offset(0), 10, None)).await.unwrap();
     assert_eq!(ids(&page), ["e7"]);
