@@ -8,7 +8,7 @@ use auditrail_core::cursor::{Cursor, Endpoint, query_digest};
 use auditrail_core::query::{Category, EventType, Filters, Position, Resource, filter_value};
 use auditrail_core::{EventQuery, Kind, Order, SearchText, TimeRange, Timestamp};
 use auditrail_store::{Dimension, SEARCH_COUNT_BOUND, day_of, day_start};
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::response::Response;
 use maud::{Markup, html};
 use serde_json::Value;
@@ -16,10 +16,10 @@ use serde_json::Value;
 use super::error::PageError;
 use super::html;
 use super::layout::{self, time};
-use super::session::Viewer;
+use super::session::PageRequest;
 use super::summary::Summary;
 use crate::AppState;
-use crate::access_log::{Read, RecordedQuery, RequestMeta};
+use crate::access_log::{Read, RecordedQuery};
 use crate::auth::readable_kinds;
 use crate::params::QueryParams;
 
@@ -263,11 +263,8 @@ fn link(form: &[(&str, String)], extra: &[(&str, String)]) -> String {
 /// `GET /ui/events`.
 pub async fn list(
     State(state): State<AppState>,
-    viewer: Viewer,
-    meta: RequestMeta,
-    RawQuery(raw): RawQuery,
+    PageRequest { viewer, meta, query: q }: PageRequest,
 ) -> Result<Response, PageError> {
-    let q = QueryParams::parse(raw.as_deref());
     let org = &viewer.principal.org.id;
     let readable = readable_kinds(&viewer.principal);
     let listing = parse_listing(&q, &readable, &state.cursor_key, org)?;

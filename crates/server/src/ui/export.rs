@@ -4,30 +4,26 @@
 //! any that a spreadsheet would run as a formula defused.
 
 use auditrail_core::{Order, Position};
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use super::error::PageError;
 use super::events::parse_listing;
-use super::session::Viewer;
+use super::session::PageRequest;
 use super::summary::Summary;
 use crate::AppState;
-use crate::access_log::{RecordedQuery, RequestMeta};
+use crate::access_log::RecordedQuery;
 use crate::auth::readable_kinds;
-use crate::params::QueryParams;
 use crate::routes::export::{FIRST_PAGE, ReadAudit, stream_events};
 
 const CSV_HEADER: &str = "created,id,actor,actorEmail,action,description,category,target,outcome,sourceIp\r\n";
 
 pub async fn export(
     State(state): State<AppState>,
-    viewer: Viewer,
-    meta: RequestMeta,
-    RawQuery(raw): RawQuery,
+    PageRequest { viewer, meta, query: q }: PageRequest,
 ) -> Result<Response, PageError> {
-    let q = QueryParams::parse(raw.as_deref());
     let csv = match q.optional("format")?.unwrap_or("csv") {
         "csv" => true,
         "ndjson" => false,

@@ -6,7 +6,7 @@
 use auditrail_core::query::{Filters, Position};
 use auditrail_core::{EventQuery, Kind, Order, TimeRange, Timestamp};
 use auditrail_store::{DayCount, Dimension, day_of, day_start};
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::response::Response;
 use maud::{Markup, html};
 use serde_json::Value;
@@ -15,12 +15,11 @@ use super::error::PageError;
 use super::events::{BROWSABLE, detail_href, kind_label};
 use super::html;
 use super::layout::{self, time};
-use super::session::Viewer;
+use super::session::PageRequest;
 use super::summary::Summary;
 use crate::AppState;
-use crate::access_log::{Read, RecordedQuery, RequestMeta};
+use crate::access_log::{Read, RecordedQuery};
 use crate::auth::readable_kinds;
-use crate::params::QueryParams;
 
 const RANGES: [(&str, &str, i64); 4] =
     [("Last 7 days", "7d", 7), ("Last 30 days", "30d", 30), ("Last 90 days", "90d", 90), ("Last year", "1y", 365)];
@@ -31,11 +30,8 @@ const TOP: u32 = 10;
 
 pub async fn page(
     State(state): State<AppState>,
-    viewer: Viewer,
-    meta: RequestMeta,
-    RawQuery(raw): RawQuery,
+    PageRequest { viewer, meta, query: q }: PageRequest,
 ) -> Result<Response, PageError> {
-    let q = QueryParams::parse(raw.as_deref());
     let readable = readable_kinds(&viewer.principal);
     let kind = match q.optional("kind")? {
         Some(raw) => Kind::parse(raw)

@@ -241,3 +241,25 @@ pub async fn signout(State(state): State<AppState>, viewer: Viewer, body: axum::
     response.headers_mut().append(header::SET_COOKIE, set_cookie(name, "", "/", Duration::ZERO, viewer.secure));
     response
 }
+
+/// What a page reading the trail starts from: who is signed in, who is asking (for the access
+/// log), and the query string.
+pub struct PageRequest {
+    pub viewer: Viewer,
+    pub meta: crate::access_log::RequestMeta,
+    pub query: crate::params::QueryParams,
+}
+
+impl FromRequestParts<AppState> for PageRequest {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let viewer = Viewer::from_request_parts(parts, state).await?;
+        let meta = match crate::access_log::RequestMeta::from_request_parts(parts, state).await {
+            Ok(meta) => meta,
+            Err(never) => match never {},
+        };
+        let query = crate::params::QueryParams::parse(parts.uri.query());
+        Ok(Self { viewer, meta, query })
+    }
+}
