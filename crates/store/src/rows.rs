@@ -16,9 +16,9 @@ pub(crate) fn stored_org_id(id: &str) -> Result<OrgId, StoreError> {
     OrgId::parse(id, "org_id").map_err(|e| StoreError::corrupt_because("a stored organization id", e))
 }
 
-/// The cursor key as stored in `meta`.
-pub(crate) fn cursor_key(raw: Vec<u8>) -> Result<[u8; 32], StoreError> {
-    raw.try_into().map_err(|_| StoreError::corrupt("the cursor key is not 32 bytes"))
+/// A stored 32-byte value (the cursor key, a SHA-256 digest); `what` names it if it is not.
+pub(crate) fn stored_32_bytes(raw: Vec<u8>, what: &'static str) -> Result<[u8; 32], StoreError> {
+    raw.try_into().map_err(|_| StoreError::corrupt(format!("{what} is not 32 bytes")))
 }
 
 pub(crate) fn stored_time(ms: i64) -> Result<Timestamp, StoreError> {
@@ -138,9 +138,4 @@ pub(crate) fn merkle_node(level: u32, idx: u64, stored: Option<Vec<u8>>) -> Resu
     stored
         .and_then(|h| <[u8; 32]>::try_from(h).ok())
         .ok_or_else(|| StoreError::corrupt(format!("Merkle node ({level}, {idx}) is missing or malformed")))
-}
-
-/// A stored SHA-256 digest (a session's token).
-pub(crate) fn session_hash_bytes(raw: Vec<u8>) -> Result<[u8; 32], StoreError> {
-    raw.try_into().map_err(|_| StoreError::corrupt("a stored session's token digest is not 32 bytes"))
 }

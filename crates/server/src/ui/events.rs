@@ -402,24 +402,8 @@ fn filter_form(listing: &Listing) -> Markup {
                 input #to type="datetime-local" name="to" value=(value_of(listing, "to"));
             }
             @if kind == Kind::Compliance {
-                div.field {
-                    label for="resource" { "Resource" }
-                    select #resource name="resource" {
-                        option value="" { "Any" }
-                        @for r in Resource::ALL {
-                            option value=(r.as_str()) selected[value_of(listing, "resource") == r.as_str()] { (r.as_str()) }
-                        }
-                    }
-                }
-                div.field {
-                    label for="type" { "Type" }
-                    select #type name="type" {
-                        option value="" { "Any" }
-                        @for t in EventType::ALL {
-                            option value=(t.as_str()) selected[value_of(listing, "type") == t.as_str()] { (t.as_str()) }
-                        }
-                    }
-                }
+                (choice(listing, "resource", "Resource", Resource::ALL.iter().map(|r| r.as_str())))
+                (choice(listing, "type", "Type", EventType::ALL.iter().map(|t| t.as_str())))
             } @else {
                 div.field {
                     label for="category" { "Category" }
@@ -437,6 +421,20 @@ fn filter_form(listing: &Listing) -> Markup {
             div.actions {
                 button type="submit" { "Apply" }
                 a href=(format!("/ui/events?kind={}", kind.as_str())) { "Clear" }
+            }
+        }
+    }
+}
+
+/// A select of one filter's values, "Any" first, the listing's value selected.
+fn choice<'a>(listing: &Listing, name: &str, label: &str, values: impl Iterator<Item = &'a str>) -> Markup {
+    let current = value_of(listing, name);
+    html! {
+        div.field {
+            label for=(name) { (label) }
+            select id=(name) name=(name) {
+                option value="" { "Any" }
+                @for value in values { option value=(value) selected[current == value] { (value) } }
             }
         }
     }

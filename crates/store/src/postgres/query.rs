@@ -25,7 +25,7 @@ pub(super) async fn cursor_key(store: &PostgresStore) -> Result<[u8; 32], StoreE
     }
     let client = store.write_client().await?;
     let raw: Vec<u8> = client.query_one("SELECT value FROM meta WHERE key = 'cursor_key'", &[]).await?.get(0);
-    let key = crate::rows::cursor_key(raw)?;
+    let key = crate::rows::stored_32_bytes(raw, "the cursor key")?;
     Ok(*store.cursor_key.get_or_init(|| key))
 }
 

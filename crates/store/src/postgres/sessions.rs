@@ -6,7 +6,7 @@ use auditrail_core::session::{Session, SessionHash};
 use auditrail_core::token::TokenHash;
 
 use crate::StoreError;
-use crate::rows::{session_hash_bytes, stored_time};
+use crate::rows::{stored_32_bytes, stored_time};
 
 use super::PostgresStore;
 
@@ -40,7 +40,7 @@ pub(super) async fn session(
         .await?;
     row.map(|r| {
         Ok(Session {
-            token: TokenHash(session_hash_bytes(r.get(0))?),
+            token: TokenHash(stored_32_bytes(r.get(0), "a session's token digest")?),
             csrf: r.get(1),
             created: stored_time(r.get(2))?,
             expires: stored_time(r.get(3))?,

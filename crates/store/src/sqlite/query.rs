@@ -20,7 +20,7 @@ pub(super) async fn cursor_key(store: &SqliteStore) -> Result<[u8; 32], StoreErr
     }
     let raw: Vec<u8> =
         store.read(|c| Ok(c.query_row("SELECT value FROM meta WHERE key = 'cursor_key'", [], |r| r.get(0))?)).await?;
-    let key = crate::rows::cursor_key(raw)?;
+    let key = crate::rows::stored_32_bytes(raw, "the cursor key")?;
     Ok(*store.cursor_key.get_or_init(|| key))
 }
 

@@ -6,7 +6,7 @@ use auditrail_core::token::TokenHash;
 use rusqlite::{OptionalExtension, params};
 
 use crate::StoreError;
-use crate::rows::{session_hash_bytes, stored_time};
+use crate::rows::{stored_32_bytes, stored_time};
 
 use super::SqliteStore;
 
@@ -43,7 +43,7 @@ pub(super) async fn session(
         .await?;
     row.map(|(token, csrf, created, expires)| {
         Ok(Session {
-            token: TokenHash(session_hash_bytes(token)?),
+            token: TokenHash(stored_32_bytes(token, "a session's token digest")?),
             csrf,
             created: stored_time(created)?,
             expires: stored_time(expires)?,
