@@ -27,6 +27,9 @@ if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$want_hash" ]; then
 fi
 
 # --- Rust: format, lints, build ----------------------------------------------------------------
+# A one-shot build gains nothing from incremental state, which would double the debug build's
+# size on disk (CI machines have little to spare). A developer's own cargo keeps it.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 step "cargo fmt --check"
 cargo fmt --all --check || failed+=("cargo fmt --check")
 
