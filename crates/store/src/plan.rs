@@ -238,8 +238,9 @@ impl SqlBuilder {
     }
 
     /// The visited row `e` has every word of `text`. SQLite: its row key is among the matches
-    /// gathered once (bounded to the org and snapshot, [`TextWay::Gather`]) or found by a lookup
-    /// in the kind's FTS index ([`TextWay::Check`]); PostgreSQL: its `tsvector` column.
+    /// gathered once (bounded to the org and snapshot, [`TextWay::Gather`]) or its own body has
+    /// them ([`TextWay::Check`], the store's `auditrail_has_words`); PostgreSQL: its `tsvector`
+    /// column.
     fn text_test(&mut self, kind: Kind, text: &SearchText) -> String {
         match (self.dialect, self.text_way) {
             (Dialect::Sqlite, TextWay::Gather) => {
@@ -252,8 +253,8 @@ impl SqlBuilder {
                 )
             }
             (Dialect::Sqlite, _) => {
-                let q = self.bind(fts_match(text));
-                format!("EXISTS (SELECT 1 FROM {}({q}) AS s WHERE s.rowid = e.pos)", fts_table(kind))
+                let words = self.bind(text.to_string());
+                format!("auditrail_has_words(e.kind, e.body, {words})")
             }
             (Dialect::Postgres, _) => {
                 let q = self.bind(tsquery(text));

@@ -70,6 +70,7 @@ fn connect(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
         conn.execute_batch("PRAGMA query_only = ON;")?;
     }
     conn.set_prepared_statement_cache_capacity(64);
+    schema::register_functions(&conn)?;
     Ok(conn)
 }
 

@@ -337,7 +337,10 @@ pub(crate) fn id_hash(id: &str) -> i64 {
     i64::from_le_bytes(first)
 }
 
-/// Makes `auditrail_id_hash(text)` available to SQL (migration 4 rewrites stored rows with it).
+/// Makes the store's own SQL functions available on a connection: `auditrail_id_hash(text)`
+/// (migration 4 rewrites stored rows with it) and `auditrail_has_words(kind, body, words)`, which
+/// tells whether a stored event has every one of a search's words (see
+/// [`super::search::has_words`]).
 pub(crate) fn register_functions(conn: &Connection) -> Result<(), StoreError> {
     use rusqlite::functions::FunctionFlags;
     conn.create_scalar_function(
@@ -347,6 +350,17 @@ pub(crate) fn register_functions(conn: &Connection) -> Result<(), StoreError> {
         |ctx| {
             let id: String = ctx.get(0)?;
             Ok(id_hash(&id))
+        },
+    )?;
+    conn.create_scalar_function(
+        "auditrail_has_words",
+        3,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let code: i64 = ctx.get(0)?;
+            let body = ctx.get_raw(1).as_str().unwrap_or("");
+            let words = ctx.get_raw(2).as_str().unwrap_or("");
+            Ok(super::search::has_words(code, body, words))
         },
     )?;
     Ok(())
@@ -359,6 +373,7 @@ pub fn latest_version() -> i64 {
 
 /// Applies every migration not yet applied; returns the versions applied now.
 pub fn migrate(conn: &mut Connection) -> Result<Vec<i64>, StoreError> {
+    // Migrations call the store's functions; a connection not made by the store lacks them.
     register_functions(conn)?;
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);",
