@@ -159,41 +159,46 @@ class WebhookReceiver:
         with self._lock:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        # A request is in flight until its answer is written: the sender may send its next request
+        # the moment it reads the answer, before this thread would get to a `finally`.
         try:
-            length = int(req.headers.get("Content-Length", "0"))
-            body = req.rfile.read(length)
-            headers = {k: v for k, v in req.headers.items()}
-            webhook_id = req.headers.get("webhook-id", "")
-            try:
-                payload = self._verifier.verify(body, headers)
-                self._check_format(req, payload, webhook_id)
-            except Exception as e:  # noqa: BLE001 - every failure is recorded and reported
-                with self._lock:
-                    self.errors.append(f"{webhook_id or '(no webhook-id)'}: {type(e).__name__}: {e}")
-                self._answer(req, 400)
-                return
-            if self.delay:
-                time.sleep(self.delay)
-            now = time.monotonic()
-            with self._lock:
-                refusing = now < self._refuse_until
-                if refusing:
-                    self.refused.append((webhook_id, 500, now))
-                else:
-                    items = payload["items"]
-                    self.deliveries.append(
-                        {
-                            "webhook_id": webhook_id,
-                            "org_id": payload["orgId"],
-                            "items": items,
-                            "seqs": [item["seq"] for item in items],
-                            "at": now,
-                        }
-                    )
-            self._answer(req, 500 if refusing else 200)
+            status = self._take(req)
         finally:
             with self._lock:
                 self.in_flight -= 1
+        self._answer(req, status)
+
+    def _take(self, req):
+        """Verifies and records one request; the status to answer it with."""
+        length = int(req.headers.get("Content-Length", "0"))
+        body = req.rfile.read(length)
+        headers = {k: v for k, v in req.headers.items()}
+        webhook_id = req.headers.get("webhook-id", "")
+        try:
+            payload = self._verifier.verify(body, headers)
+            self._check_format(req, payload, webhook_id)
+        except Exception as e:  # noqa: BLE001 - every failure is recorded and reported
+            with self._lock:
+                self.errors.append(f"{webhook_id or '(no webhook-id)'}: {type(e).__name__}: {e}")
+            return 400
+        if self.delay:
+            time.sleep(self.delay)
+        now = time.monotonic()
+        with self._lock:
+            if now < self._refuse_until:
+                self.refused.append((webhook_id, 500, now))
+                return 500
+            items = payload["items"]
+            self.deliveries.append(
+                {
+                    "webhook_id": webhook_id,
+                    "org_id": payload["orgId"],
+                    "items": items,
+                    "seqs": [item["seq"] for item in items],
+                    "at": now,
+                }
+            )
+        return 200
 
     @staticmethod
     def _check_format(req, payload, webhook_id):
