@@ -10,7 +10,7 @@
 //! how far it got, how far the partition goes and what it skipped (`auditrail intake status`).
 //! Replicas join one consumer group and share the partitions.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,10 +38,15 @@ const WATERMARK_TIMEOUT: Duration = Duration::from_secs(2);
 /// and the lag an operator reads needs no finer grain.
 const WATERMARK_EVERY: Duration = Duration::from_secs(5);
 
+/// Batches being stored at once: while one commits, the next is already queued behind it, so the
+/// store never waits for the intake to read and convert.
+const IN_FLIGHT: usize = 2;
+
 type IntakeConsumer = StreamConsumer<QuietContext>;
 
-/// A batch being stored, and the (partition, offset) of each of its records.
-type Storing = (JoinHandle<bool>, Vec<(i32, i64)>);
+/// A batch being stored, and the (partition, offset) of each of its records. The task gives back
+/// what the batch did to each partition, or `None` when shutdown came first.
+type Storing = (JoinHandle<Option<BTreeMap<i32, Tally>>>, Vec<(i32, i64)>);
 
 /// What `serve --kafka-intake-*` configures.
 #[derive(Debug, Clone)]
@@ -98,15 +103,14 @@ impl Converted {
     }
 }
 
-/// Everything storing one batch needs, moved into its task.
-struct Job {
+/// What recording a stored batch's status needs, shared by every batch.
+struct Reporter {
     store: Arc<dyn Store>,
     consumer: Arc<IntakeConsumer>,
-    /// When each partition's end was last asked for.
-    ends_asked: Arc<std::sync::Mutex<HashMap<i32, tokio::time::Instant>>>,
     intake: Arc<KafkaIntake>,
     replica: Arc<str>,
-    converted: Converted,
+    /// When each partition's end was last asked for.
+    ends_asked: HashMap<i32, tokio::time::Instant>,
 }
 
 /// Runs until shutdown: consumes, ingests, records the status, commits.
@@ -132,18 +136,28 @@ pub async fn run_kafka_intake(store: Arc<dyn Store>, intake: KafkaIntake, replic
     }
     tracing::info!(topic = %intake.topic, org = %intake.org, group = %intake.group, "taking in Kafka records");
     let (consumer, intake) = (Arc::new(consumer), Arc::new(intake));
-    let ends_asked = Arc::new(std::sync::Mutex::new(HashMap::new()));
-    // One batch is stored while the next is read and converted; offsets are committed in batch
-    // order, each only once its batch is stored.
-    let mut storing: Option<Storing> = None;
+    let mut reporter = Reporter {
+        store: store.clone(),
+        consumer: consumer.clone(),
+        intake: intake.clone(),
+        replica,
+        ends_asked: HashMap::new(),
+    };
+    // Batches are stored while the next ones are read and converted; each one's status is recorded
+    // and its offsets committed in batch order, only once it is stored (a status recorded out of
+    // order would count the earlier batch's records as read before).
+    let mut storing: VecDeque<Storing> = VecDeque::new();
     loop {
-        let batch = next_batch(&consumer, &outage, &mut shutdown).await;
-        let taken: Vec<(i32, i64)> = batch.iter().flatten().map(|t| (t.partition, t.offset)).collect();
-        let converted = batch.as_deref().map(|b| to_events(&intake, b)).unwrap_or_default();
-        if let Some((task, offsets)) = storing.take() {
-            // False: shutdown came first; the batch's offsets stay uncommitted and it is read
-            // again (as duplicates) after the restart.
-            if !task.await.unwrap_or(false) {
+        let batch = next_batch(&consumer, &outage, !storing.is_empty(), &mut shutdown).await;
+        while let Some((task, _)) = storing.front() {
+            if batch.is_some() && storing.len() < IN_FLIGHT && !task.is_finished() {
+                break;
+            }
+            let Some((task, offsets)) = storing.pop_front() else { break };
+            // None: shutdown came first; the batch's offsets stay uncommitted and it is read again
+            // (as duplicates) after the restart.
+            let Some(partitions) = task.await.ok().flatten() else { return };
+            if !reporter.record(partitions, &mut shutdown).await {
                 return;
             }
             if let Err(e) = commit(&consumer, &intake.topic, &offsets) {
@@ -151,27 +165,25 @@ pub async fn run_kafka_intake(store: Arc<dyn Store>, intake: KafkaIntake, replic
                 tracing::warn!(error = %e, "cannot commit Kafka intake offsets");
             }
         }
-        if batch.is_none() {
-            return;
+        let Some(batch) = batch else { return };
+        if batch.is_empty() {
+            continue;
         }
-        if !taken.is_empty() {
-            let job = Job {
-                store: store.clone(),
-                consumer: consumer.clone(),
-                ends_asked: ends_asked.clone(),
-                intake: intake.clone(),
-                replica: replica.clone(),
-                converted,
-            };
-            storing = Some((tokio::spawn(store_batch(job, shutdown.clone())), taken));
-        }
+        let taken: Vec<(i32, i64)> = batch.iter().map(|t| (t.partition, t.offset)).collect();
+        let converted = to_events(&intake, &batch);
+        storing
+            .push_back((tokio::spawn(store_batch(store.clone(), intake.clone(), converted, shutdown.clone())), taken));
     }
 }
 
-/// Stores one batch and then its status; the store may be down for a while: both are retried,
-/// never skipped. False when shutdown came first.
-async fn store_batch(job: Job, mut shutdown: Shutdown) -> bool {
-    let Job { store, consumer, ends_asked, intake, replica, mut converted } = job;
+/// Stores one batch; the store may be down for a while: it is retried, never skipped. Gives back
+/// what the batch did to each partition, `None` when shutdown came first.
+async fn store_batch(
+    store: Arc<dyn Store>,
+    intake: Arc<KafkaIntake>,
+    mut converted: Converted,
+    mut shutdown: Shutdown,
+) -> Option<BTreeMap<i32, Tally>> {
     let org = &intake.org;
     while !converted.events.is_empty() {
         match store.ingest(org, Kind::Connect, converted.events.clone()).await {
@@ -189,86 +201,87 @@ async fn store_batch(job: Job, mut shutdown: Shutdown) -> bool {
             Err(e) => {
                 tracing::warn!(error = %e, "cannot store Kafka records yet; retrying");
                 if !pause(&mut shutdown).await {
-                    return false;
+                    return None;
                 }
             }
         }
     }
-    let due: Vec<i32> = ends_asked
-        .lock()
-        .map(|mut asked| {
-            let now = tokio::time::Instant::now();
-            let due: Vec<i32> = converted
-                .partitions
-                .keys()
-                .copied()
-                .filter(|p| asked.get(p).is_none_or(|at| now.duration_since(*at) >= WATERMARK_EVERY))
-                .collect();
-            for p in &due {
-                asked.insert(*p, now);
-            }
-            due
-        })
-        .unwrap_or_default();
-    let at = Timestamp::now();
-    let nexts: HashMap<i32, i64> = converted.partitions.iter().map(|(p, t)| (*p, t.next)).collect();
-    let report: Vec<IntakeBatch> = converted
-        .partitions
-        .into_iter()
-        .map(|(partition, tally)| IntakeBatch {
-            topic: intake.topic.clone(),
-            partition,
-            first: tally.first,
-            next: tally.next,
-            malformed: tally.malformed,
-            last_reason: tally.last_reason,
-            end: None,
-            replica: replica.to_string(),
-            at,
-        })
-        .collect();
-    loop {
-        match store.record_intake(org, report.clone()).await {
-            Ok(()) => break,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot record the Kafka intake status yet; retrying");
-                if !pause(&mut shutdown).await {
-                    return false;
+    Some(converted.partitions)
+}
+
+impl Reporter {
+    /// Records a stored batch's status, retried while the store is down; false when shutdown came
+    /// first. Partition ends are asked for afterwards, off the intake's path.
+    async fn record(&mut self, partitions: BTreeMap<i32, Tally>, shutdown: &mut Shutdown) -> bool {
+        let now = tokio::time::Instant::now();
+        let due: Vec<i32> = partitions
+            .keys()
+            .copied()
+            .filter(|p| self.ends_asked.get(p).is_none_or(|at| now.duration_since(*at) >= WATERMARK_EVERY))
+            .collect();
+        for p in &due {
+            self.ends_asked.insert(*p, now);
+        }
+        let at = Timestamp::now();
+        let nexts: HashMap<i32, i64> = partitions.iter().map(|(p, t)| (*p, t.next)).collect();
+        let report: Vec<IntakeBatch> = partitions
+            .into_iter()
+            .map(|(partition, tally)| IntakeBatch {
+                topic: self.intake.topic.clone(),
+                partition,
+                first: tally.first,
+                next: tally.next,
+                malformed: tally.malformed,
+                last_reason: tally.last_reason,
+                end: None,
+                replica: self.replica.to_string(),
+                at,
+            })
+            .collect();
+        loop {
+            match self.store.record_intake(&self.intake.org, report.clone()).await {
+                Ok(()) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot record the Kafka intake status yet; retrying");
+                    if !pause(shutdown).await {
+                        return false;
+                    }
                 }
             }
         }
-    }
-    // Recorded after the batch's own report, which it must not precede (an end-only report
-    // moves the recorded offset, and the batch's records would then count as read before).
-    if !due.is_empty() {
-        // Off the batch's path: a broker slow to tell a partition's end must not slow the intake.
-        // The end is recorded on its own (a report that moves no offset counts nothing).
-        let (store, intake, replica) = (store.clone(), intake.clone(), replica.clone());
-        tokio::spawn(async move {
-            let ends = partition_ends(consumer, &intake.topic, due).await;
-            let report: Vec<IntakeBatch> = ends
-                .into_iter()
-                .filter_map(|(partition, end)| {
-                    let next = *nexts.get(&partition)?;
-                    Some(IntakeBatch {
-                        topic: intake.topic.clone(),
-                        partition,
-                        first: next,
-                        next,
-                        malformed: Vec::new(),
-                        last_reason: None,
-                        end: Some(end),
-                        replica: replica.to_string(),
-                        at: Timestamp::now(),
+        // Recorded after the batch's own report, which it must not precede (an end-only report
+        // moves the recorded offset, and the batch's records would then count as read before).
+        if !due.is_empty() {
+            // Off the intake's path: a broker slow to tell a partition's end must not slow it.
+            // The end is recorded on its own (a report that moves no offset counts nothing).
+            let (store, consumer, intake, replica) =
+                (self.store.clone(), self.consumer.clone(), self.intake.clone(), self.replica.clone());
+            tokio::spawn(async move {
+                let ends = partition_ends(consumer, &intake.topic, due).await;
+                let report: Vec<IntakeBatch> = ends
+                    .into_iter()
+                    .filter_map(|(partition, end)| {
+                        let next = *nexts.get(&partition)?;
+                        Some(IntakeBatch {
+                            topic: intake.topic.clone(),
+                            partition,
+                            first: next,
+                            next,
+                            malformed: Vec::new(),
+                            last_reason: None,
+                            end: Some(end),
+                            replica: replica.to_string(),
+                            at: Timestamp::now(),
+                        })
                     })
-                })
-                .collect();
-            if let Err(e) = store.record_intake(&intake.org, report).await {
-                tracing::debug!(error = %e, "cannot record Kafka partition ends");
-            }
-        });
+                    .collect();
+                if let Err(e) = store.record_intake(&intake.org, report).await {
+                    tracing::debug!(error = %e, "cannot record Kafka partition ends");
+                }
+            });
+        }
+        true
     }
-    true
 }
 
 /// Waits before a retry; false when shutdown came first.
@@ -309,10 +322,16 @@ async fn partition_ends(consumer: Arc<IntakeConsumer>, topic: &KafkaTopic, parti
 }
 
 /// Records until the batch is full or the window after its first record closed; `None` on
-/// shutdown.
-async fn next_batch(consumer: &IntakeConsumer, outage: &Outage, shutdown: &mut Shutdown) -> Option<Vec<Taken>> {
+/// shutdown. With batches `in_flight`, an idle topic ends the wait after one window too (empty),
+/// so that a stored batch's status and offsets are not held back until the next record comes.
+async fn next_batch(
+    consumer: &IntakeConsumer,
+    outage: &Outage,
+    in_flight: bool,
+    shutdown: &mut Shutdown,
+) -> Option<Vec<Taken>> {
     let mut batch = Vec::new();
-    let mut deadline: Option<tokio::time::Instant> = None;
+    let mut deadline = in_flight.then(|| tokio::time::Instant::now() + WINDOW);
     while batch.len() < BATCH {
         let received = tokio::select! {
             received = consumer.recv() => received,
@@ -378,7 +397,9 @@ fn to_events(intake: &KafkaIntake, batch: &[Taken]) -> Converted {
     converted
 }
 
-/// Commits, per partition, the offset after the batch's last record.
+/// Commits, per partition, the offset after the batch's last record. Asynchronously: the
+/// intake does not wait a broker round trip per batch; commits reach the broker in the order made,
+/// and one lost to a broker outage only means its records are read again, as duplicates.
 fn commit(consumer: &IntakeConsumer, topic: &KafkaTopic, taken: &[(i32, i64)]) -> rdkafka::error::KafkaResult<()> {
     let mut next: HashMap<i32, i64> = HashMap::new();
     for &(partition, offset) in taken {
@@ -389,5 +410,5 @@ fn commit(consumer: &IntakeConsumer, topic: &KafkaTopic, taken: &[(i32, i64)]) -
     for (partition, offset) in next {
         offsets.add_partition_offset(topic.as_str(), partition, Offset::Offset(offset))?;
     }
-    consumer.commit(&offsets, CommitMode::Sync)
+    consumer.commit(&offsets, CommitMode::Async)
 }
