@@ -10,7 +10,7 @@
 //! how far it got, how far the partition goes and what it skipped (`auditrail intake status`).
 //! Replicas join one consumer group and share the partitions.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +22,7 @@ use auditrail_store::{IngestError, IntakeBatch, Store};
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::kafka_client::{Outage, QuietContext, client_config};
@@ -38,9 +39,10 @@ const WATERMARK_TIMEOUT: Duration = Duration::from_secs(2);
 /// and the lag an operator reads needs no finer grain.
 const WATERMARK_EVERY: Duration = Duration::from_secs(5);
 
-/// Batches being stored at once: while one commits, the next is already queued behind it, so the
-/// store never waits for the intake to read and convert.
-const IN_FLIGHT: usize = 2;
+/// Stored batches queued for their status and offsets behind the one being finished: with the
+/// batch being converted, the store always has the next batch queued and never waits for the
+/// intake to read and convert, and at most three batches are held in memory.
+const QUEUED: usize = 1;
 
 type IntakeConsumer = StreamConsumer<QuietContext>;
 
@@ -136,7 +138,7 @@ pub async fn run_kafka_intake(store: Arc<dyn Store>, intake: KafkaIntake, replic
     }
     tracing::info!(topic = %intake.topic, org = %intake.org, group = %intake.group, "taking in Kafka records");
     let (consumer, intake) = (Arc::new(consumer), Arc::new(intake));
-    let mut reporter = Reporter {
+    let reporter = Reporter {
         store: store.clone(),
         consumer: consumer.clone(),
         intake: intake.clone(),
@@ -145,34 +147,40 @@ pub async fn run_kafka_intake(store: Arc<dyn Store>, intake: KafkaIntake, replic
     };
     // Batches are stored while the next ones are read and converted; each one's status is recorded
     // and its offsets committed in batch order, only once it is stored (a status recorded out of
-    // order would count the earlier batch's records as read before).
-    let mut storing: VecDeque<Storing> = VecDeque::new();
-    loop {
-        let batch = next_batch(&consumer, &outage, !storing.is_empty(), &mut shutdown).await;
-        while let Some((task, _)) = storing.front() {
-            if batch.is_some() && storing.len() < IN_FLIGHT && !task.is_finished() {
-                break;
-            }
-            let Some((task, offsets)) = storing.pop_front() else { break };
-            // None: shutdown came first; the batch's offsets stay uncommitted and it is read again
-            // (as duplicates) after the restart.
-            let Some(partitions) = task.await.ok().flatten() else { return };
-            if !reporter.record(partitions, &mut shutdown).await {
-                return;
-            }
-            if let Err(e) = commit(&consumer, &intake.topic, &offsets) {
-                // Not fatal: the records are read again after a restart and are duplicates then.
-                tracing::warn!(error = %e, "cannot commit Kafka intake offsets");
-            }
-        }
-        let Some(batch) = batch else { return };
+    // order would count the earlier batch's records as read before), by a task of its own so that
+    // neither holds up the reading.
+    let (to_finish, finishing) = mpsc::channel::<Storing>(QUEUED);
+    let finisher = tokio::spawn(finish_in_order(reporter, finishing, shutdown.clone()));
+    while let Some(batch) = next_batch(&consumer, &outage, &mut shutdown).await {
         if batch.is_empty() {
             continue;
         }
         let taken: Vec<(i32, i64)> = batch.iter().map(|t| (t.partition, t.offset)).collect();
         let converted = to_events(&intake, &batch);
-        storing
-            .push_back((tokio::spawn(store_batch(store.clone(), intake.clone(), converted, shutdown.clone())), taken));
+        let task = tokio::spawn(store_batch(store.clone(), intake.clone(), converted, shutdown.clone()));
+        // Waits while a batch is already queued: the intake reads no further ahead of the store.
+        if to_finish.send((task, taken)).await.is_err() {
+            break; // the finisher stopped: shutdown came first
+        }
+    }
+    // On shutdown the batches already read are still finished: stored, recorded, committed.
+    drop(to_finish);
+    let _ = finisher.await;
+}
+
+/// Records each stored batch's status and commits its offsets, in the order read; stops at
+/// shutdown if a batch or its status is still waiting for the store then (its offsets stay
+/// uncommitted and it is read again, as duplicates, after the restart).
+async fn finish_in_order(mut reporter: Reporter, mut batches: mpsc::Receiver<Storing>, mut shutdown: Shutdown) {
+    while let Some((task, offsets)) = batches.recv().await {
+        let Some(partitions) = task.await.ok().flatten() else { return };
+        if !reporter.record(partitions, &mut shutdown).await {
+            return;
+        }
+        if let Err(e) = commit(&reporter.consumer, &reporter.intake.topic, &offsets) {
+            // Not fatal: the records are read again after a restart and are duplicates then.
+            tracing::warn!(error = %e, "cannot commit Kafka intake offsets");
+        }
     }
 }
 
@@ -322,16 +330,10 @@ async fn partition_ends(consumer: Arc<IntakeConsumer>, topic: &KafkaTopic, parti
 }
 
 /// Records until the batch is full or the window after its first record closed; `None` on
-/// shutdown. With batches `in_flight`, an idle topic ends the wait after one window too (empty),
-/// so that a stored batch's status and offsets are not held back until the next record comes.
-async fn next_batch(
-    consumer: &IntakeConsumer,
-    outage: &Outage,
-    in_flight: bool,
-    shutdown: &mut Shutdown,
-) -> Option<Vec<Taken>> {
+/// shutdown.
+async fn next_batch(consumer: &IntakeConsumer, outage: &Outage, shutdown: &mut Shutdown) -> Option<Vec<Taken>> {
     let mut batch = Vec::new();
-    let mut deadline = in_flight.then(|| tokio::time::Instant::now() + WINDOW);
+    let mut deadline: Option<tokio::time::Instant> = None;
     while batch.len() < BATCH {
         let received = tokio::select! {
             received = consumer.recv() => received,
