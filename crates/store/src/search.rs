@@ -90,6 +90,22 @@ pub fn sqlite_text_way(matches: u64, page: u32, events: u64) -> TextWay {
     }
 }
 
+/// The events PostgreSQL samples, in the query's order, to choose how it reads a search.
+pub const POSTGRES_PROBE: u64 = 1_000;
+/// The most events a walk in order may be expected to visit for a page before the matches are
+/// read from the GIN index and sorted instead (a visit costs about a µs, a sorted match a few).
+const POSTGRES_WALK_AT_MOST: u64 = 20_000;
+
+/// The way PostgreSQL reads a search of which `sampled` matches were among the [`POSTGRES_PROBE`]
+/// events a walk in order meets first: [`TextWay::Check`] (the planner's own choice with the
+/// order and limit in view: a walk of the time index testing each event's `tsvector`) when the
+/// walk is expected to fill a page of `page` within [`POSTGRES_WALK_AT_MOST`] events, otherwise
+/// [`TextWay::Sort`]: the matches read from the GIN index, apart from the order, and sorted.
+pub fn postgres_text_way(sampled: u64, page: u32) -> TextWay {
+    let expected_walk = u64::from(page).saturating_add(1).saturating_mul(POSTGRES_PROBE) / sampled.max(1);
+    if sampled > 0 && expected_walk <= POSTGRES_WALK_AT_MOST { TextWay::Check } else { TextWay::Sort }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +129,15 @@ mod tests {
         assert_eq!((sqlite_sort_at_most(10, 3_000), sqlite_count_at_most(10, 3_000)), (1_000, 1_810));
         assert_eq!(sqlite_count_at_most(10, 10), 1_000, "small orgs always sort");
         assert!(sqlite_count_at_most(u32::MAX, u64::MAX) > 1 << 50, "no overflow");
+    }
+
+    #[test]
+    fn postgres_walks_when_the_sample_says_a_page_is_near_and_sorts_otherwise() {
+        assert_eq!(postgres_text_way(0, 50), TextWay::Sort, "no match among the first events");
+        assert_eq!(postgres_text_way(2, 50), TextWay::Sort, "a page 25 000 events away");
+        assert_eq!(postgres_text_way(3, 50), TextWay::Check, "17 000 away");
+        assert_eq!(postgres_text_way(1_000, 50), TextWay::Check);
+        assert_eq!(postgres_text_way(1, 0), TextWay::Check, "a page of one, a thousand away");
+        assert_eq!(postgres_text_way(0, u32::MAX), TextWay::Sort, "no overflow");
     }
 }

@@ -41,7 +41,8 @@ pub(super) async fn events(store: &PostgresStore, org: &OrgId, query: &EventQuer
         // A generic plan would not know the words, so not how rare they are (see `crate::plan`).
         tx.batch_execute("SET LOCAL plan_cache_mode = force_custom_plan").await?;
     }
-    let (sqls, cut) = plan::page_sql(Dialect::Postgres, org_ref, query, snapshot, TextWay::Check);
+    let way = text_way(&tx, org_ref, query, snapshot).await?;
+    let (sqls, cut) = plan::page_sql(Dialect::Postgres, org_ref, query, snapshot, way);
     let mut portals = Vec::with_capacity(sqls.len());
     for s in &sqls {
         let stmt = tx.prepare_cached(&s.sql).await?;
@@ -69,7 +70,7 @@ pub(super) async fn events(store: &PostgresStore, org: &OrgId, query: &EventQuer
     }
     let (items, has_more) = finish_page(merge.finish(), query.limit)?;
     let total = if query.with_total {
-        let s = plan::count_sql(Dialect::Postgres, org_ref, query, snapshot);
+        let s = plan::count_sql(Dialect::Postgres, org_ref, query, snapshot, way);
         let params = to_sql(&s.params);
         let n: i64 = tx.query_one(&s.sql, &refs(&params)).await?.get(0);
         Some(n as u64)
@@ -208,6 +209,20 @@ pub(super) async fn nodes(
         .collect()
 }
 
+/// How the query's search (if any) is read: see [`crate::search::postgres_text_way`].
+async fn text_way(
+    tx: &tokio_postgres::Transaction<'_>,
+    org_ref: i64,
+    query: &EventQuery,
+    snapshot: u64,
+) -> Result<TextWay, StoreError> {
+    let Some(text) = &query.filters.text else { return Ok(TextWay::Check) };
+    let s = plan::postgres_text_probe_sql(org_ref, query, text, snapshot, crate::search::POSTGRES_PROBE);
+    let params = to_sql(&s.params);
+    let sampled: i64 = tx.query_one(&s.sql, &refs(&params)).await?.get(0);
+    Ok(crate::search::postgres_text_way(u64::try_from(sampled).unwrap_or(0), query.limit))
+}
+
 /// `EXPLAIN` of every statement a query runs, with sequential scans disabled.
 pub(super) async fn explain(
     store: &PostgresStore,
@@ -218,8 +233,10 @@ pub(super) async fn explain(
     let mut client = store.read_client().await?;
     let tx = client.transaction().await?;
     tx.batch_execute("SET LOCAL enable_seqscan = off").await?;
+    let snapshot = head_seq(&tx, org_ref).await?;
+    let way = text_way(&tx, org_ref, query, snapshot).await?;
     let mut out = Vec::new();
-    for s in plan::statements(Dialect::Postgres, org_ref, query, TextWay::Check) {
+    for s in plan::statements(Dialect::Postgres, org_ref, query, way) {
         let params = to_sql(&s.params);
         let rows = tx.query(&format!("EXPLAIN {}", s.sql), &refs(&params)).await?;
         out.push((s.sql, rows.iter().map(|r| r.get::<_, String>(0)).collect()));

@@ -235,7 +235,7 @@ fn read_page(
 }
 
 fn count(conn: &Connection, org_ref: i64, query: &EventQuery, snapshot: u64) -> Result<u64, StoreError> {
-    let s = plan::count_sql(Dialect::Sqlite, org_ref, query, snapshot);
+    let s = plan::count_sql(Dialect::Sqlite, org_ref, query, snapshot, TextWay::Check);
     let mut stmt = conn.prepare_cached(&s.sql)?;
     let n: i64 = stmt.query_row(rusqlite::params_from_iter(bound(&s)), |r| r.get(0))?;
     Ok(n as u64)
