@@ -277,6 +277,8 @@ pub async fn seed(
             bar.inc(n as u64);
         }
     }
+    // What was just loaded is read next (the demo, a benchmark): planned for with its size.
+    store.analyze().await?;
     Ok(report)
 }
 

@@ -212,6 +212,14 @@ async fn ping(store: &PostgresStore) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Statistics of the tables the reads plan on: PostgreSQL's autovacuum analyzes a table only a
+/// minute or more after it grew, and until then a freshly loaded month is planned as empty (a
+/// count by actor walked the whole month: 110 ms instead of 20 at a million events).
+async fn analyze(store: &PostgresStore) -> Result<(), StoreError> {
+    store.write_client().await?.batch_execute("ANALYZE events, event_keys, event_roles, failed_events").await?;
+    Ok(())
+}
+
 /// Holds one connection that `LISTEN`s for commits, forever: when it drops, it reconnects and
 /// wakes every local consumer, since notifications sent meanwhile are lost (consumers re-read the
 /// store, which holds the truth).

@@ -375,6 +375,25 @@ async fn postgres_sorts_a_rare_search_and_walks_a_common_one() {
     assert_eq!((ids(&page), page.total), (expected, Some(auditrail_store::SEARCH_COUNT_BOUND + 1)));
 }
 
+/// `analyze` gives a freshly loaded month its statistics at once (the planner's row estimate of
+/// its events is their number, not the empty table's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_analyze_gives_loaded_months_their_statistics() {
+    let db = auditrail_testkit::fresh_database().await.unwrap();
+    let store = PostgresStore::connect(&db.url, None).await.unwrap();
+    let o = org(1);
+    store.create_org(&o, "One").await.unwrap();
+    let now = Timestamp::now().millis();
+    let batch: Vec<_> = (0..2_000).map(|i| admin_text(&o, &format!("e{i}"), now - i, "A", "USERS", "word")).collect();
+    store.ingest(&o, Kind::Admin, batch).await.unwrap();
+    let analyzed =
+        "SELECT count(*)::text FROM pg_stat_user_tables WHERE relname LIKE 'events_y%' AND last_analyze IS NOT NULL";
+    store.analyze().await.unwrap();
+    assert_ne!(auditrail_testkit::query_text(&db.url, analyzed).await.unwrap().trim(), "0");
+    let tuples = "SELECT sum(reltuples)::bigint::text FROM pg_class WHERE relname LIKE 'events_y%' AND relkind = 'r'";
+    assert_eq!(auditrail_testkit::query_text(&db.url, tuples).await.unwrap().trim(), "2000");
+}
+
 /// A database of schema 5 (before search) gets its stored events indexed by the migration.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_indexes_the_events_stored_before_search() {
