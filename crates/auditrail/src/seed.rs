@@ -278,7 +278,7 @@ pub async fn seed(
         }
     }
     // What was just loaded is read next (the demo, a benchmark): planned for with its size.
-    store.analyze().await?;
+    store.after_bulk_load().await?;
     Ok(report)
 }
 

@@ -1,6 +1,6 @@
 //! The one `Store` impl both backends share (see [`store_by_concern`]).
 
-/// The [`Store`](crate::Store) impl of a backend module laid out by concern: `ping` and `analyze` in the backend's own module,
+/// The [`Store`](crate::Store) impl of a backend module laid out by concern: `ping` and `after_bulk_load` in the backend's own module,
 /// and every other method as the function of the same name in `tokens`, `ingest`, `query`,
 /// `checkpoints`, `retention`, `sinks`, `intake`, `sessions` or `overview`, taking the store first. Both backends use it, so they have the
 /// same files for the same concerns by construction, and their impls cannot drift apart. An
@@ -18,8 +18,8 @@ macro_rules! store_by_concern {
                 query::cursor_key(self).await
             }
 
-            async fn analyze(&self) -> Result<(), $crate::StoreError> {
-                analyze(self).await
+            async fn after_bulk_load(&self) -> Result<(), $crate::StoreError> {
+                after_bulk_load(self).await
             }
 
             async fn create_org(

@@ -322,9 +322,9 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> Result<(), StoreError>;
     /// The secret that authenticates pagination cursors, shared by every replica of this store.
     async fn cursor_key(&self) -> Result<[u8; 32], StoreError>;
-    /// Brings the query planner's statistics up to date after a bulk load, which would otherwise
-    /// be planned for with the tables' old sizes until the database's own upkeep catches up.
-    async fn analyze(&self) -> Result<(), StoreError>;
+    /// Brings the database's upkeep up to date after a bulk load (PostgreSQL: the planner's
+    /// statistics and the visibility map), which reads would otherwise wait for.
+    async fn after_bulk_load(&self) -> Result<(), StoreError>;
 
     // Orgs and tokens.
 

@@ -92,18 +92,27 @@ pub fn sqlite_text_way(matches: u64, page: u32, events: u64) -> TextWay {
 
 /// The events PostgreSQL samples, in the query's order, to choose how it reads a search.
 pub const POSTGRES_PROBE: u64 = 1_000;
-/// The most events a walk in order may be expected to visit for a page before the matches are
-/// read from the GIN index and sorted instead (a visit costs about a µs, a sorted match a few).
+/// The most events a walk in order may be expected to visit for the matches it needs before they
+/// are read from the GIN index and sorted instead (a visit costs about a µs, a sorted match a few).
 const POSTGRES_WALK_AT_MOST: u64 = 20_000;
+/// The fewest matches in the sample that say how dense the matches are: one or two could be the
+/// only matches there are (a word of one event, just stored), and a walk for more would read the
+/// whole window.
+const POSTGRES_SAMPLED_AT_LEAST: u64 = 3;
 
-/// The way PostgreSQL reads a search of which `sampled` matches were among the [`POSTGRES_PROBE`]
-/// events a walk in order meets first: [`TextWay::Check`] (the planner's own choice with the
-/// order and limit in view: a walk of the time index testing each event's `tsvector`) when the
-/// walk is expected to fill a page of `page` within [`POSTGRES_WALK_AT_MOST`] events, otherwise
-/// [`TextWay::Sort`]: the matches read from the GIN index, apart from the order, and sorted.
-pub fn postgres_text_way(sampled: u64, page: u32) -> TextWay {
-    let expected_walk = u64::from(page).saturating_add(1).saturating_mul(POSTGRES_PROBE) / sampled.max(1);
-    if sampled > 0 && expected_walk <= POSTGRES_WALK_AT_MOST { TextWay::Check } else { TextWay::Sort }
+/// The way PostgreSQL reads a search that needs `needed` matches (a page and one more, or the
+/// bounded count's), of which `sampled` were among the [`POSTGRES_PROBE`] events a walk in order
+/// meets first: [`TextWay::Check`] (the planner's own choice with the order and limit in view: a
+/// walk of the time index testing each event's `tsvector`) when the sample is telling and the walk
+/// is expected to meet them within [`POSTGRES_WALK_AT_MOST`] events, otherwise
+/// [`TextWay::Sort`]: the matches read from the GIN index, apart from the order.
+pub fn postgres_text_way(sampled: u64, needed: u64) -> TextWay {
+    let expected_walk = needed.saturating_mul(POSTGRES_PROBE) / sampled.max(1);
+    if sampled >= POSTGRES_SAMPLED_AT_LEAST && expected_walk <= POSTGRES_WALK_AT_MOST {
+        TextWay::Check
+    } else {
+        TextWay::Sort
+    }
 }
 
 #[cfg(test)]
@@ -132,12 +141,14 @@ mod tests {
     }
 
     #[test]
-    fn postgres_walks_when_the_sample_says_a_page_is_near_and_sorts_otherwise() {
-        assert_eq!(postgres_text_way(0, 50), TextWay::Sort, "no match among the first events");
-        assert_eq!(postgres_text_way(2, 50), TextWay::Sort, "a page 25 000 events away");
-        assert_eq!(postgres_text_way(3, 50), TextWay::Check, "17 000 away");
-        assert_eq!(postgres_text_way(1_000, 50), TextWay::Check);
-        assert_eq!(postgres_text_way(1, 0), TextWay::Check, "a page of one, a thousand away");
-        assert_eq!(postgres_text_way(0, u32::MAX), TextWay::Sort, "no overflow");
+    fn postgres_walks_when_the_sample_says_the_matches_are_near_and_sorts_otherwise() {
+        assert_eq!(postgres_text_way(0, 51), TextWay::Sort, "no match among the first events");
+        assert_eq!(postgres_text_way(2, 2), TextWay::Sort, "one or two could be all there are");
+        assert_eq!(postgres_text_way(3, 51), TextWay::Check, "a page 17 000 events away");
+        assert_eq!(postgres_text_way(3, 61), TextWay::Sort, "20 333 away");
+        assert_eq!(postgres_text_way(12, 251), TextWay::Sort, "the count's 251 matches 20 916 away");
+        assert_eq!(postgres_text_way(13, 251), TextWay::Check, "19 307 away");
+        assert_eq!(postgres_text_way(1_000, 251), TextWay::Check);
+        assert_eq!(postgres_text_way(3, u64::MAX), TextWay::Sort, "no overflow");
     }
 }

@@ -12,7 +12,7 @@ use tokio_postgres::types::ToSql;
 
 use crate::plan::{self, Dialect, Merge, Row, SqlValue, finish_page};
 use crate::rows::stored_time;
-use crate::search::TextWay;
+use crate::search::{TextWay, postgres_text_way};
 use crate::{EventPage, LogEntries, StoreError, StoredEvent};
 
 use super::PostgresStore;
@@ -41,7 +41,8 @@ pub(super) async fn events(store: &PostgresStore, org: &OrgId, query: &EventQuer
         // A generic plan would not know the words, so not how rare they are (see `crate::plan`).
         tx.batch_execute("SET LOCAL plan_cache_mode = force_custom_plan").await?;
     }
-    let way = text_way(&tx, org_ref, query, snapshot).await?;
+    let sampled = text_sampled(&tx, org_ref, query, snapshot).await?;
+    let way = sampled.map_or(TextWay::Check, |n| postgres_text_way(n, u64::from(query.limit) + 1));
     let (sqls, cut) = plan::page_sql(Dialect::Postgres, org_ref, query, snapshot, way);
     let mut portals = Vec::with_capacity(sqls.len());
     for s in &sqls {
@@ -70,6 +71,7 @@ pub(super) async fn events(store: &PostgresStore, org: &OrgId, query: &EventQuer
     }
     let (items, has_more) = finish_page(merge.finish(), query.limit)?;
     let total = if query.with_total {
+        let way = sampled.map_or(TextWay::Check, |n| postgres_text_way(n, plan::SEARCH_COUNT_BOUND + 1));
         let s = plan::count_sql(Dialect::Postgres, org_ref, query, snapshot, way);
         let params = to_sql(&s.params);
         let n: i64 = tx.query_one(&s.sql, &refs(&params)).await?.get(0);
@@ -209,18 +211,19 @@ pub(super) async fn nodes(
         .collect()
 }
 
-/// How the query's search (if any) is read: see [`crate::search::postgres_text_way`].
-async fn text_way(
+/// How many of the first events a walk in order meets have the query's words, for
+/// [`postgres_text_way`]; `None` without a search.
+async fn text_sampled(
     tx: &tokio_postgres::Transaction<'_>,
     org_ref: i64,
     query: &EventQuery,
     snapshot: u64,
-) -> Result<TextWay, StoreError> {
-    let Some(text) = &query.filters.text else { return Ok(TextWay::Check) };
+) -> Result<Option<u64>, StoreError> {
+    let Some(text) = &query.filters.text else { return Ok(None) };
     let s = plan::postgres_text_probe_sql(org_ref, query, text, snapshot, crate::search::POSTGRES_PROBE);
     let params = to_sql(&s.params);
     let sampled: i64 = tx.query_one(&s.sql, &refs(&params)).await?.get(0);
-    Ok(crate::search::postgres_text_way(u64::try_from(sampled).unwrap_or(0), query.limit))
+    Ok(Some(u64::try_from(sampled).unwrap_or(0)))
 }
 
 /// `EXPLAIN` of every statement a query runs, with sequential scans disabled.
@@ -234,9 +237,14 @@ pub(super) async fn explain(
     let tx = client.transaction().await?;
     tx.batch_execute("SET LOCAL enable_seqscan = off").await?;
     let snapshot = head_seq(&tx, org_ref).await?;
-    let way = text_way(&tx, org_ref, query, snapshot).await?;
+    let sampled = text_sampled(&tx, org_ref, query, snapshot).await?;
+    let way = |needed| sampled.map_or(TextWay::Check, |n| postgres_text_way(n, needed));
+    let (mut statements, _) = plan::page_sql(Dialect::Postgres, org_ref, query, 0, way(u64::from(query.limit) + 1));
+    if query.with_total {
+        statements.push(plan::count_sql(Dialect::Postgres, org_ref, query, 0, way(plan::SEARCH_COUNT_BOUND + 1)));
+    }
     let mut out = Vec::new();
-    for s in plan::statements(Dialect::Postgres, org_ref, query, way) {
+    for s in statements {
         let params = to_sql(&s.params);
         let rows = tx.query(&format!("EXPLAIN {}", s.sql), &refs(&params)).await?;
         out.push((s.sql, rows.iter().map(|r| r.get::<_, String>(0)).collect()));

@@ -237,7 +237,7 @@ async fn ping(store: &SqliteStore) -> Result<(), StoreError> {
 
 /// Nothing to bring up to date: every read names its index (`INDEXED BY`) or its join order, so
 /// statistics would change no plan, and without `sqlite_stat1` none drifts as the store grows.
-async fn analyze(_store: &SqliteStore) -> Result<(), StoreError> {
+async fn after_bulk_load(_store: &SqliteStore) -> Result<(), StoreError> {
     Ok(())
 }
 
