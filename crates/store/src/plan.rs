@@ -12,9 +12,10 @@
 //! filters do not tell: on SQLite the backend first counts the search's matches in the FTS index
 //! and picks a [`TextWay`]: a search with few drives a single stream from the FTS index, whose
 //! matches are sorted (the one stream shape with a sort, bounded by that count); one with more
-//! is a residual test of the usual streams, against the matches gathered once or by a lookup of
-//! each visited row. On PostgreSQL the text is always a residual `@@` test and its planner chooses
-//! between the GIN index (and a sort) and an ordered walk from its statistics of the `tsvector`.
+//! is a residual test of the usual streams, against the matches gathered once or against each
+//! visited row's own text. On PostgreSQL the text is a residual `@@` test: the backend samples the
+//! first events of the window in order, and a search rare among them is planned apart from its
+//! order (its matches read through the GIN index and sorted), a common one walks the usual streams.
 //!
 //! Both backends share this planner; they differ in placeholder syntax, in SQLite's `INDEXED BY`
 //! (which pins the driving index; PostgreSQL's planner picks by statistics), and in SQLite's
@@ -87,8 +88,8 @@ pub(crate) struct StreamSql {
 }
 
 /// Picks the streams for a query: the most selective filter drives, one stream per value. A search
-/// read by [`TextWay::Sort`] (SQLite) drives one stream from the FTS index and every other filter
-/// is checked on its rows.
+/// read by [`TextWay::Sort`] is one stream of its matches (SQLite: from the FTS index), every other
+/// filter checked on its rows.
 pub(crate) fn plan(filters: &Filters, way: TextWay) -> Vec<(Driver, Option<String>)> {
     if way == TextWay::Sort && filters.text.is_some() {
         return vec![(Driver::Text, None)];
@@ -244,13 +245,8 @@ impl SqlBuilder {
     fn text_test(&mut self, kind: Kind, text: &SearchText) -> String {
         match (self.dialect, self.text_way) {
             (Dialect::Sqlite, TextWay::Gather) => {
-                let q = self.bind(fts_match(text));
-                let first = self.bind_seq(0);
-                let last = self.bind_seq(self.snapshot);
-                format!(
-                    "e.pos IN (SELECT s.rowid FROM {}({q}) AS s WHERE s.rowid > {first} AND s.rowid <= {last})",
-                    fts_table(kind)
-                )
+                let (matches, bound) = self.fts_matches(kind, text, self.snapshot);
+                format!("e.pos IN (SELECT s.rowid FROM {matches} WHERE {bound})")
             }
             (Dialect::Sqlite, _) => {
                 let words = self.bind(text.to_string());
@@ -266,13 +262,17 @@ impl SqlBuilder {
     /// SQLite: `FROM` the kind's FTS matches of `text` among the org's rows up to the snapshot,
     /// each joined to its event `e` by row key (CROSS JOIN keeps the FTS index the outer loop).
     fn text_source(&mut self, kind: Kind, text: &SearchText, snapshot: u64) -> String {
+        let (matches, bound) = self.fts_matches(kind, text, snapshot);
+        format!("{matches} CROSS JOIN events AS e ON e.pos = s.rowid WHERE {bound}")
+    }
+
+    /// SQLite: the kind's FTS matches of `text` (`… AS s`), and the row-key range that keeps them
+    /// to the org's rows up to the snapshot.
+    fn fts_matches(&mut self, kind: Kind, text: &SearchText, snapshot: u64) -> (String, String) {
         let q = self.bind(fts_match(text));
         let first = self.bind_seq(0);
         let last = self.bind_seq(snapshot);
-        format!(
-            "{}({q}) AS s CROSS JOIN events AS e ON e.pos = s.rowid WHERE s.rowid > {first} AND s.rowid <= {last}",
-            fts_table(kind)
-        )
+        (format!("{}({q}) AS s", fts_table(kind)), format!("s.rowid > {first} AND s.rowid <= {last}"))
     }
 }
 
@@ -289,9 +289,10 @@ pub(crate) fn stream_sql(
     limit: Option<u64>,
     offset: u64,
 ) -> StreamSql {
-    // Only SQLite has an FTS index to drive from; PostgreSQL's planner picks its own way.
-    let text_drives = dialect == Dialect::Sqlite && query.filters.text.is_some();
-    let driver = if driver == Driver::Text && !text_drives { Driver::Time } else { driver };
+    // Only SQLite has an FTS index to drive from. On PostgreSQL a search whose matches are sorted
+    // is the time stream with the search as a residual, planned apart from its order (below).
+    let sorted_apart = driver == Driver::Text && dialect == Dialect::Postgres;
+    let driver = if sorted_apart { Driver::Time } else { driver };
     let mut b = SqlBuilder::new(dialect, org_ref);
     b.text_way = text_way;
     b.snapshot = snapshot;
@@ -353,7 +354,7 @@ pub(crate) fn stream_sql(
     b.sql.push_str(&format!(" AND {t}.{tie} <= {snap}"));
     b.residual_filters(query.kind, &query.filters, driver);
     let direction = if newest_first { " DESC" } else { "" };
-    if dialect == Dialect::Postgres && text_way == TextWay::Sort && query.filters.text.is_some() {
+    if sorted_apart {
         // PostgreSQL, a search with few matches: planned apart from the order and the limit, the
         // matches are read through the GIN index and sorted. With them in one statement, a rare
         // word's estimated frequency (never zero) made a walk of the time index look cheap for a
@@ -464,14 +465,9 @@ pub(crate) fn postgres_text_probe_sql(
 /// stopping past `at_most` (what decides the [`TextWay`]).
 pub(crate) fn text_matches_sql(org_ref: i64, kind: Kind, text: &SearchText, snapshot: u64, at_most: u64) -> StreamSql {
     let mut b = SqlBuilder::new(Dialect::Sqlite, org_ref);
-    let q = b.bind(fts_match(text));
-    let first = b.bind_seq(0);
-    let last = b.bind_seq(snapshot);
+    let (matches, bound) = b.fts_matches(kind, text, snapshot);
     let limit = b.bind(i64::try_from(at_most.saturating_add(1)).unwrap_or(i64::MAX));
-    b.sql = format!(
-        "SELECT count(*) FROM (SELECT 1 FROM {}({q}) AS s WHERE s.rowid > {first} AND s.rowid <= {last} LIMIT {limit})",
-        fts_table(kind)
-    );
+    b.sql = format!("SELECT count(*) FROM (SELECT 1 FROM {matches} WHERE {bound} LIMIT {limit})");
     StreamSql { sql: b.sql, params: b.params }
 }
 
@@ -573,11 +569,18 @@ pub(crate) fn page_sql(
     (sqls, cut)
 }
 
-/// Every statement a query runs (each stream, and the count when asked), for `EXPLAIN`.
-pub(crate) fn statements(dialect: Dialect, org_ref: i64, query: &EventQuery, text_way: TextWay) -> Vec<StreamSql> {
-    let (mut statements, _) = page_sql(dialect, org_ref, query, 0, text_way);
+/// Every statement a query runs (each stream, and the count when asked), for `EXPLAIN`; the page
+/// and the count each read a search their own way.
+pub(crate) fn statements(
+    dialect: Dialect,
+    org_ref: i64,
+    query: &EventQuery,
+    page_way: TextWay,
+    count_way: TextWay,
+) -> Vec<StreamSql> {
+    let (mut statements, _) = page_sql(dialect, org_ref, query, 0, page_way);
     if query.with_total {
-        statements.push(count_sql(dialect, org_ref, query, 0, text_way));
+        statements.push(count_sql(dialect, org_ref, query, 0, count_way));
     }
     statements
 }

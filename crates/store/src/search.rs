@@ -41,22 +41,25 @@ pub(crate) fn tsquery(text: &SearchText) -> String {
     quoted.join(" & ")
 }
 
-/// How SQLite reads a search, from how many matches it has in its kind and org (counted in the
-/// FTS index up to [`sqlite_count_at_most`], about 30 ns each) against the events a page of the
-/// usual order would visit (`page × events ÷ matches` of them). Measured on 1 000 000 events, the
-/// store in the OS's cache but not in SQLite's: reading a sparse match's row costs 5–10 µs, an FTS
-/// lookup by row 5–13 µs, gathering a match into a set 0.1 µs and checking a visited index entry
-/// against that set 0.02 µs.
+/// How a search is read. SQLite chooses ([`sqlite_text_way`]) from how many matches it has in its
+/// kind and org (counted in the FTS index up to [`sqlite_count_at_most`], about 30 ns each) against
+/// the events a page of the usual order would visit (`page × events ÷ matches` of them). Measured
+/// on 1 000 000 events, the store in the OS's cache but not in SQLite's: reading a sparse match's
+/// row costs 5–10 µs, gathering a match into a set 0.1 µs and checking a visited index entry
+/// against that set 0.02 µs. PostgreSQL chooses between
+/// `Sort` and `Check` only ([`postgres_text_way`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TextWay {
-    /// Few matches: read them from the FTS index, each joined to its event, and sort them.
+    /// Few matches: read them (SQLite: from the FTS index, each joined to its event; PostgreSQL:
+    /// through the GIN index) and sort them.
     Sort,
     /// Many: gather the matches' row keys once (`pos IN (…)`), then walk the usual index in order
     /// checking each visited entry against them. A walk costs little even where the matches are
     /// far from the start of the window (20 ms for 1 000 000 visited entries).
     Gather,
-    /// Most events: walk the usual index and look each visited event up in the FTS index, which
-    /// beats gathering them all when a page is found after a few hundred events.
+    /// Most events: walk the usual index and check each visited event's own text (SQLite:
+    /// `auditrail_has_words`; PostgreSQL: its `tsvector`), which beats gathering them all when a
+    /// page is found after a few hundred events.
     Check,
 }
 

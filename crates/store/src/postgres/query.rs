@@ -41,9 +41,8 @@ pub(super) async fn events(store: &PostgresStore, org: &OrgId, query: &EventQuer
         // A generic plan would not know the words, so not how rare they are (see `crate::plan`).
         tx.batch_execute("SET LOCAL plan_cache_mode = force_custom_plan").await?;
     }
-    let sampled = text_sampled(&tx, org_ref, query, snapshot).await?;
-    let way = sampled.map_or(TextWay::Check, |n| postgres_text_way(n, u64::from(query.limit) + 1));
-    let (sqls, cut) = plan::page_sql(Dialect::Postgres, org_ref, query, snapshot, way);
+    let (page_way, count_way) = text_ways(&tx, org_ref, query, snapshot).await?;
+    let (sqls, cut) = plan::page_sql(Dialect::Postgres, org_ref, query, snapshot, page_way);
     let mut portals = Vec::with_capacity(sqls.len());
     for s in &sqls {
         let stmt = tx.prepare_cached(&s.sql).await?;
@@ -71,8 +70,7 @@ pub(super) async fn events(store: &PostgresStore, org: &OrgId, query: &EventQuer
     }
     let (items, has_more) = finish_page(merge.finish(), query.limit)?;
     let total = if query.with_total {
-        let way = sampled.map_or(TextWay::Check, |n| postgres_text_way(n, plan::SEARCH_COUNT_BOUND + 1));
-        let s = plan::count_sql(Dialect::Postgres, org_ref, query, snapshot, way);
+        let s = plan::count_sql(Dialect::Postgres, org_ref, query, snapshot, count_way);
         let params = to_sql(&s.params);
         let n: i64 = tx.query_one(&s.sql, &refs(&params)).await?.get(0);
         Some(n as u64)
@@ -211,19 +209,24 @@ pub(super) async fn nodes(
         .collect()
 }
 
-/// How many of the first events a walk in order meets have the query's words, for
-/// [`postgres_text_way`]; `None` without a search.
-async fn text_sampled(
+/// How the query's page and its bounded count read its search ([`postgres_text_way`] for the
+/// matches each needs), from how many of the first events a walk in order meets have its words;
+/// [`TextWay::Check`] (no search to read) without one.
+async fn text_ways(
     tx: &tokio_postgres::Transaction<'_>,
     org_ref: i64,
     query: &EventQuery,
     snapshot: u64,
-) -> Result<Option<u64>, StoreError> {
-    let Some(text) = &query.filters.text else { return Ok(None) };
+) -> Result<(TextWay, TextWay), StoreError> {
+    let Some(text) = &query.filters.text else { return Ok((TextWay::Check, TextWay::Check)) };
     let s = plan::postgres_text_probe_sql(org_ref, query, text, snapshot, crate::search::POSTGRES_PROBE);
     let params = to_sql(&s.params);
     let sampled: i64 = tx.query_one(&s.sql, &refs(&params)).await?.get(0);
-    Ok(Some(u64::try_from(sampled).unwrap_or(0)))
+    let sampled = u64::try_from(sampled).unwrap_or(0);
+    Ok((
+        postgres_text_way(sampled, u64::from(query.limit) + 1),
+        postgres_text_way(sampled, plan::SEARCH_COUNT_BOUND + 1),
+    ))
 }
 
 /// `EXPLAIN` of every statement a query runs, with sequential scans disabled.
@@ -237,14 +240,9 @@ pub(super) async fn explain(
     let tx = client.transaction().await?;
     tx.batch_execute("SET LOCAL enable_seqscan = off").await?;
     let snapshot = head_seq(&tx, org_ref).await?;
-    let sampled = text_sampled(&tx, org_ref, query, snapshot).await?;
-    let way = |needed| sampled.map_or(TextWay::Check, |n| postgres_text_way(n, needed));
-    let (mut statements, _) = plan::page_sql(Dialect::Postgres, org_ref, query, 0, way(u64::from(query.limit) + 1));
-    if query.with_total {
-        statements.push(plan::count_sql(Dialect::Postgres, org_ref, query, 0, way(plan::SEARCH_COUNT_BOUND + 1)));
-    }
+    let (page_way, count_way) = text_ways(&tx, org_ref, query, snapshot).await?;
     let mut out = Vec::new();
-    for s in statements {
+    for s in plan::statements(Dialect::Postgres, org_ref, query, page_way, count_way) {
         let params = to_sql(&s.params);
         let rows = tx.query(&format!("EXPLAIN {}", s.sql), &refs(&params)).await?;
         out.push((s.sql, rows.iter().map(|r| r.get::<_, String>(0)).collect()));

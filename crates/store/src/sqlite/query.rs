@@ -234,8 +234,11 @@ fn read_page(
     plan::finish_page(merge.finish(), query.limit)
 }
 
+/// SQLite counts a search from its FTS matches whatever their number (see `plan::count_sql`).
+const COUNT_WAY: TextWay = TextWay::Check;
+
 fn count(conn: &Connection, org_ref: i64, query: &EventQuery, snapshot: u64) -> Result<u64, StoreError> {
-    let s = plan::count_sql(Dialect::Sqlite, org_ref, query, snapshot, TextWay::Check);
+    let s = plan::count_sql(Dialect::Sqlite, org_ref, query, snapshot, COUNT_WAY);
     let mut stmt = conn.prepare_cached(&s.sql)?;
     let n: i64 = stmt.query_row(rusqlite::params_from_iter(bound(&s)), |r| r.get(0))?;
     Ok(n as u64)
@@ -248,7 +251,7 @@ pub(super) fn explain(
     query: &EventQuery,
 ) -> Result<Vec<(String, Vec<String>)>, StoreError> {
     let way = text_way(conn, org_ref, query, head_seq(conn, org_ref)?)?;
-    plan::statements(Dialect::Sqlite, org_ref, query, way)
+    plan::statements(Dialect::Sqlite, org_ref, query, way, COUNT_WAY)
         .into_iter()
         .map(|s| {
             let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {}", s.sql))?;
