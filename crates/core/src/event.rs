@@ -456,8 +456,13 @@ fn normalize_admin(obj: &mut Map<String, Value>, event: &mut NormalizedEvent) ->
 /// value too long or odd to index is served as sent and simply not lifted.
 fn indexable_email(data: &Map<String, Value>) -> Option<String> {
     let email = data.get("actorEmail")?.as_str()?;
-    let indexable = !email.is_empty() && email.len() <= 1024 && !email.chars().any(char::is_control);
-    indexable.then(|| email.to_owned())
+    is_indexable_email(email).then(|| email.to_owned())
+}
+
+/// Whether an `actorEmail` is lifted into the store's e-mail column: non-empty, at most 1024
+/// bytes, no control characters (the rule stores apply too when they lift older events' e-mails).
+pub fn is_indexable_email(email: &str) -> bool {
+    !email.is_empty() && email.len() <= 1024 && !email.chars().any(char::is_control)
 }
 
 /// Security audit events (sign-ins and sign-outs) share the admin envelope, without the always-present

@@ -193,7 +193,7 @@ const EMAIL_LOCK_KEY: i64 = 0x6175_6469_656d_6169; // "audiemai"
 
 /// Admin and security events stored before their `data.actorEmail` was lifted into the e-mail
 /// column get it now, once (a marker in `meta`, under a lock so replicas starting together do it
-/// once), with the rule ingest applies: non-empty, at most 1024 bytes, no control characters.
+/// once), with the rule ingest applies (`auditrail_core::event::is_indexable_email`), in SQL.
 pub(super) async fn lift_missing_emails(client: &mut Object) -> Result<(), StoreError> {
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&EMAIL_LOCK_KEY]).await?;

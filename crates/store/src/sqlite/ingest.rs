@@ -238,10 +238,7 @@ pub(super) fn lift_missing_emails(conn: &mut Connection) -> Result<(), StoreErro
         after = last;
         let mut update = tx.prepare_cached("UPDATE events SET email = ?2 WHERE pos = ?1")?;
         for (pos, org_ref, email) in chunk {
-            let Some(email) = email.filter(|e| !e.is_empty() && e.len() <= 1024 && !e.chars().any(char::is_control))
-            else {
-                continue;
-            };
+            let Some(email) = email.filter(|e| auditrail_core::event::is_indexable_email(e)) else { continue };
             let email_ref = terms.intern(&tx, org_ref, Some(&email))?;
             update.execute(params![pos, email_ref])?;
         }
