@@ -252,7 +252,8 @@ fn normalised(form: &[(&str, String)]) -> String {
     form.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("\n")
 }
 
-fn link(form: &[(&str, String)], extra: &[(&str, String)]) -> String {
+/// `/ui/events` with these parameters, in order.
+pub(super) fn link(form: &[(&str, String)], extra: &[(&str, String)]) -> String {
     let mut query = form_urlencoded::Serializer::new(String::new());
     for (k, v) in form.iter().chain(extra) {
         query.append_pair(k, v);

@@ -12,7 +12,7 @@ use maud::{Markup, html};
 use serde_json::Value;
 
 use super::error::PageError;
-use super::events::{BROWSABLE, detail_href, kind_label};
+use super::events::{BROWSABLE, detail_href, kind_label, link};
 use super::html;
 use super::layout::{self, time};
 use super::session::PageRequest;
@@ -72,7 +72,8 @@ pub async fn page(
 
     let total: u64 = per_day.iter().map(|c| c.count).sum();
     let failed_total: u64 = failed_per_day.iter().map(|c| c.count).sum();
-    let events_href = |extra: &str| format!("/ui/events?kind={}&range={range_value}{extra}", kind.as_str());
+    let listing = [("kind", kind.as_str().to_owned()), ("range", range_value.to_owned())];
+    let events_href = |extra: &[(&str, String)]| link(&listing, extra);
     let body = html! {
         h1 { "Overview" }
         nav.tabs aria-label="Kinds of events" {
@@ -95,7 +96,7 @@ pub async fn page(
         }
         section aria-labelledby="per-day" {
             h2 #per-day { (kind_label(kind)) " events per day" }
-            p { (total) " events, " (failed_total) " failed actions. " a href=(events_href("")) { "See the events" } }
+            p { (total) " events, " (failed_total) " failed actions. " a href=(events_href(&[])) { "See the events" } }
             (chart(&per_day, first_day, last_day))
         }
         div.columns {
@@ -107,7 +108,7 @@ pub async fn page(
                         tbody {
                             @for (name, actor, count) in &actors {
                                 tr {
-                                    td { a href=(events_href(&format!("&actor={}", encode(actor)))) { (name) } }
+                                    td { a href=(events_href(&[("actor", actor.clone())])) { (name) } }
                                     td { (count) }
                                 }
                             }
@@ -164,10 +165,6 @@ pub async fn page(
         }
     };
     Ok(html(layout::page("Overview", Some(&viewer), body)))
-}
-
-fn encode(value: &str) -> String {
-    form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 /// The name people know an actor by: from their latest event in the range.
