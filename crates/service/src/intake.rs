@@ -230,21 +230,10 @@ impl Reporter {
         for p in &due {
             self.ends_asked.insert(*p, now);
         }
-        let at = Timestamp::now();
         let nexts: HashMap<i32, i64> = partitions.iter().map(|(p, t)| (*p, t.next)).collect();
         let report: Vec<IntakeBatch> = partitions
             .into_iter()
-            .map(|(partition, tally)| IntakeBatch {
-                topic: self.intake.topic.clone(),
-                partition,
-                first: tally.first,
-                next: tally.next,
-                malformed: tally.malformed,
-                last_reason: tally.last_reason,
-                end: None,
-                replica: self.replica.to_string(),
-                at,
-            })
+            .map(|(partition, tally)| status(&self.intake, &self.replica, partition, tally, None))
             .collect();
         loop {
             match self.store.record_intake(&self.intake.org, report.clone()).await {
@@ -270,17 +259,8 @@ impl Reporter {
                     .into_iter()
                     .filter_map(|(partition, end)| {
                         let next = *nexts.get(&partition)?;
-                        Some(IntakeBatch {
-                            topic: intake.topic.clone(),
-                            partition,
-                            first: next,
-                            next,
-                            malformed: Vec::new(),
-                            last_reason: None,
-                            end: Some(end),
-                            replica: replica.to_string(),
-                            at: Timestamp::now(),
-                        })
+                        let nothing_read = Tally { first: next, next, malformed: Vec::new(), last_reason: None };
+                        Some(status(&intake, &replica, partition, nothing_read, Some(end)))
                     })
                     .collect();
                 if let Err(e) = store.record_intake(&intake.org, report).await {
@@ -397,6 +377,21 @@ fn to_events(intake: &KafkaIntake, batch: &[Taken]) -> Converted {
         }
     }
     converted
+}
+
+/// A partition's status as the store records it: what a batch read of it, and its end if known.
+fn status(intake: &KafkaIntake, replica: &str, partition: i32, tally: Tally, end: Option<i64>) -> IntakeBatch {
+    IntakeBatch {
+        topic: intake.topic.clone(),
+        partition,
+        first: tally.first,
+        next: tally.next,
+        malformed: tally.malformed,
+        last_reason: tally.last_reason,
+        end,
+        replica: replica.to_owned(),
+        at: Timestamp::now(),
+    }
 }
 
 /// Commits, per partition, the offset after the batch's last record. Asynchronously: the
