@@ -437,7 +437,7 @@ async fn postgres_reads(cli: &Cli, args: &Args, store: &[&str]) -> anyhow::Resul
     Ok(json!({ "events": args.events, "viewer": viewer, "search": search }))
 }
 
-fn latency_json(l: Latency) -> Value {
+pub(crate) fn latency_json(l: Latency) -> Value {
     json!({ "p50_ms": l.p50_ms, "p99_ms": l.p99_ms, "samples": l.samples })
 }
 

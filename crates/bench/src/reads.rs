@@ -14,7 +14,24 @@ pub struct Latency {
 }
 
 impl Latency {
-    pub fn of(mut samples: Vec<f64>) -> Latency {
+    /// Latency of `request` (which gives its milliseconds) over `n` sequential calls, after
+    /// `warm_ups` calls not counted.
+    pub async fn sample(
+        warm_ups: usize,
+        n: usize,
+        mut request: impl AsyncFnMut() -> anyhow::Result<f64>,
+    ) -> anyhow::Result<Latency> {
+        for _ in 0..warm_ups {
+            request().await?;
+        }
+        let mut samples = Vec::with_capacity(n);
+        for _ in 0..n {
+            samples.push(request().await?);
+        }
+        Ok(Latency::of(samples))
+    }
+
+    fn of(mut samples: Vec<f64>) -> Latency {
         samples.sort_by(f64::total_cmp);
         let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
         Latency { p50_ms: at(0.5), p99_ms: at(0.99), samples: samples.len() }
@@ -43,14 +60,7 @@ impl Reader {
 
     /// Latency of one URL over `n` sequential requests (after a few warm-up requests).
     pub async fn latency(&self, url: &str, n: usize) -> anyhow::Result<Latency> {
-        for _ in 0..5 {
-            self.get(url).await?;
-        }
-        let mut samples = Vec::with_capacity(n);
-        for _ in 0..n {
-            samples.push(self.get(url).await?.0);
-        }
-        Ok(Latency::of(samples))
+        Latency::sample(5, n, async || Ok(self.get(url).await?.0)).await
     }
 
     /// Latency of pages at each depth of a `Link` walk from `first` (page 1 = `first`).
@@ -112,14 +122,7 @@ impl Reader {
 
     /// Latency of the first `lines` events of an export over `n` requests (after a few warm-up ones).
     pub async fn first_lines_latency(&self, url: &str, lines: usize, n: usize) -> anyhow::Result<Latency> {
-        for _ in 0..5 {
-            self.first_lines(url, lines).await?;
-        }
-        let mut samples = Vec::with_capacity(n);
-        for _ in 0..n {
-            samples.push(self.first_lines(url, lines).await?.0);
-        }
-        Ok(Latency::of(samples))
+        Latency::sample(5, n, async || Ok(self.first_lines(url, lines).await?.0)).await
     }
 
     /// Every line of an export, counted.

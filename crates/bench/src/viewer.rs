@@ -7,8 +7,8 @@ use anyhow::{Context, bail};
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use serde_json::{Map, Value};
 
-use crate::enc;
 use crate::reads::Latency;
+use crate::{enc, latency_json};
 
 /// What the pages are asked about: an event that exists, its actor and category.
 pub struct Sample<'a> {
@@ -61,14 +61,7 @@ impl Browser {
     }
 
     async fn latency(&self, path: &str, n: usize) -> anyhow::Result<Latency> {
-        for _ in 0..3 {
-            self.get(path).await?;
-        }
-        let mut samples = Vec::with_capacity(n);
-        for _ in 0..n {
-            samples.push(self.get(path).await?.0);
-        }
-        Ok(Latency::of(samples))
+        Latency::sample(3, n, async || Ok(self.get(path).await?.0)).await
     }
 }
 
@@ -127,10 +120,7 @@ pub async fn measure(base: &str, token: &str, sample: &Sample<'_>, n: usize) -> 
     for (name, path) in pages {
         let l = browser.latency(&path, n).await?;
         eprintln!("viewer: {name}: p50 {:.2} ms, p99 {:.2} ms", l.p50_ms, l.p99_ms);
-        out.insert(
-            name.to_owned(),
-            serde_json::json!({ "p50_ms": l.p50_ms, "p99_ms": l.p99_ms, "samples": l.samples }),
-        );
+        out.insert(name.to_owned(), latency_json(l));
     }
     Ok(Value::Object(out))
 }
