@@ -133,25 +133,7 @@ async fn the_cli_exports_through_the_stream() {
 /// A stream that stops in the middle of an event is an error, and `--out` is left untouched.
 #[tokio::test]
 async fn a_stream_cut_mid_event_fails_the_cli_and_writes_nothing() {
-    use std::io::{BufRead, BufReader, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    std::thread::spawn(move || {
-        if let Ok((stream, _)) = listener.accept() {
-            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                line.clear();
-            }
-            let body = "{\"id\":\"a\"}\n{\"id\":\"b\",\"trunc";
-            let mut stream = stream;
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
+    let port = serve_one_ndjson_response("{\"id\":\"a\"}\n{\"id\":\"b\",\"trunc");
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("out.ndjson");
     std::fs::write(&out, "previous export\n").expect("previous file");

@@ -195,25 +195,7 @@ async fn the_cli_lists_a_search_through_the_export() {
 /// the CLI refuses its answer instead.
 #[tokio::test]
 async fn the_cli_refuses_a_server_that_does_not_search() {
-    use std::io::{BufRead, BufReader, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    std::thread::spawn(move || {
-        if let Ok((stream, _)) = listener.accept() {
-            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                line.clear();
-            }
-            let body = "{\"id\":\"a\"}\n";
-            let mut stream = stream;
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
+    let port = serve_one_ndjson_response("{\"id\":\"a\"}\n");
     let output = tokio::task::spawn_blocking(move || {
         let server = format!("http://127.0.0.1:{port}");
         let args = ["events", "list", "--server", &server, "--token", "atr_x", "--kind", "compliance", "--q", "hello"];

@@ -24,6 +24,14 @@ fn admin_text(org: &OrgId, id: &str, created_ms: i64, actor: &str, category: &st
     )
 }
 
+/// A PostgreSQL store on a fresh database, holding `org(1)`.
+async fn postgres_with_org_one() -> (auditrail_testkit::TestDatabase, PostgresStore) {
+    let db = auditrail_testkit::fresh_database().await.unwrap();
+    let store = PostgresStore::connect(&db.url, None).await.unwrap();
+    store.create_org(&org(1), "One").await.unwrap();
+    (db, store)
+}
+
 fn text(words: &str) -> Filters {
     Filters { text: Some(SearchText::parse(words, "q").unwrap()), ..Filters::default() }
 }
@@ -312,9 +320,7 @@ async fn sqlite_each_way_of_reading_a_search_has_its_plan() {
 /// index scan, and every partition, one created later included, has the search index.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_search_uses_the_gin_index_on_every_partition() {
-    let db = auditrail_testkit::fresh_database().await.unwrap();
-    let store = PostgresStore::connect(&db.url, None).await.unwrap();
-    store.create_org(&org(1), "One").await.unwrap();
+    let (db, store) = postgres_with_org_one().await;
     let ahead = Timestamp::from_millis(Timestamp::now().millis() + 80 * 86_400_000).unwrap();
     store.create_month_partition(ahead).await.unwrap();
     let range = TimeRange::new(Timestamp::from_millis(0).unwrap(), Timestamp::now()).unwrap();
@@ -344,10 +350,8 @@ async fn postgres_search_uses_the_gin_index_on_every_partition() {
 /// find what they should.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_sorts_a_rare_search_and_walks_a_common_one() {
-    let db = auditrail_testkit::fresh_database().await.unwrap();
-    let store = PostgresStore::connect(&db.url, None).await.unwrap();
+    let (_db, store) = postgres_with_org_one().await;
     let o = org(1);
-    store.create_org(&o, "One").await.unwrap();
     let n: i64 = 3_000;
     let batch: Vec<_> = (0..n)
         .map(|i| {
@@ -390,10 +394,8 @@ async fn postgres_sorts_a_rare_search_and_walks_a_common_one() {
 /// planner's row estimate of its events is their number, its pages are all visible).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_after_a_bulk_load_months_are_analyzed_and_vacuumed() {
-    let db = auditrail_testkit::fresh_database().await.unwrap();
-    let store = PostgresStore::connect(&db.url, None).await.unwrap();
+    let (db, store) = postgres_with_org_one().await;
     let o = org(1);
-    store.create_org(&o, "One").await.unwrap();
     let now = Timestamp::now().millis();
     let batch: Vec<_> = (0..2_000).map(|i| admin_text(&o, &format!("e{i}"), now - i, "A", "USERS", "word")).collect();
     store.ingest(&o, Kind::Admin, batch).await.unwrap();
